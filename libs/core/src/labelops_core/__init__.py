@@ -1,0 +1,1 @@
+"""Shared, I/O-free building blocks: domain errors, ids, request context."""
