@@ -1,0 +1,478 @@
+"""The event store: append with optimistic concurrency and idempotency, read streams and the log.
+
+Write path (ARCHITECTURE.md, "Event sourcing, precisely"): a command handler loads its aggregate
+from a stream, decides, and appends new events with the version it read. The unique key
+``(stream_id, stream_version)`` is the concurrency check; a conflict raises
+``ConcurrencyConflict`` (gRPC ABORTED). A ``request_id`` makes the append idempotent (AIP-155):
+the first append records its result in the same transaction; a repeat returns that result and
+writes nothing. Event ids are unique too, so re-appending the same events is a no-op.
+
+Handlers that update read models pass their own connection (inside their transaction) so
+events, read model and idempotency record commit together: an acknowledged command is durable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from google.protobuf.message import Message
+from labelops.events.v1 import envelope_pb2
+from labelops_core.context import current_principal
+from labelops_core.errors import ConcurrencyConflict, FieldViolation, InvalidArgument
+from labelops_core.ids import uuid7
+from labelops_telemetry.propagation import current_traceparent
+
+from .schema import check_identifier
+
+ACTOR_KINDS: dict[str, int] = {
+    "": envelope_pb2.ACTOR_KIND_UNSPECIFIED,
+    "user": envelope_pb2.ACTOR_KIND_USER,
+    "vendor": envelope_pb2.ACTOR_KIND_VENDOR,
+    "model": envelope_pb2.ACTOR_KIND_MODEL,
+    "service": envelope_pb2.ACTOR_KIND_SERVICE,
+}
+ACTOR_KIND_NAMES = {v: k for k, v in ACTOR_KINDS.items()}
+
+#: ``expected_version`` for "this stream must not exist yet".
+NO_STREAM = 0
+#: ``expected_version`` for "append after whatever is there" (still conflict-safe).
+ANY_VERSION = None
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append. ``type`` is the payload's full protobuf name."""
+
+    type: str
+    payload: bytes
+    event_id: uuid.UUID = field(default_factory=uuid7)
+    tenant_id: str | None = None
+    actor_kind: str | None = None
+    actor_id: str | None = None
+    occurred_at: datetime | None = None
+    correlation_id: str = ""
+    causation_id: str = ""
+    traceparent: str | None = None
+
+    @classmethod
+    def of(cls, message: Message, **meta: Any) -> NewEvent:
+        """Wrap a protobuf message; ``meta`` sets any other field (tenant_id, actor_kind, …)."""
+        return cls(type=message.DESCRIPTOR.full_name, payload=message.SerializeToString(), **meta)
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as committed in the store."""
+
+    position: int
+    tx_id: int
+    event_id: uuid.UUID
+    stream_id: str
+    stream_version: int
+    type: str
+    tenant_id: str
+    actor_kind: int
+    actor_id: str
+    occurred_at: datetime
+    correlation_id: str
+    causation_id: str
+    traceparent: str
+    payload: bytes
+
+    def to_envelope(self, source: str = "") -> envelope_pb2.EventEnvelope:
+        """The wire form published to Kafka and returned by the event-log API."""
+        env = envelope_pb2.EventEnvelope(
+            event_id=str(self.event_id),
+            type=self.type,
+            stream_id=self.stream_id,
+            stream_version=self.stream_version,
+            tenant_id=self.tenant_id,
+            actor=envelope_pb2.Actor(kind=self.actor_kind, id=self.actor_id),  # type: ignore[arg-type]
+            correlation_id=self.correlation_id,
+            causation_id=self.causation_id,
+            traceparent=self.traceparent,
+            payload=self.payload,
+            position=self.position,
+            source=source,
+        )
+        env.occurred_at.FromDatetime(self.occurred_at)
+        return env
+
+    def decode(self, message_type: type[Message]) -> Message:
+        """Parse the payload as ``message_type`` (which must match ``type``)."""
+        if message_type.DESCRIPTOR.full_name != self.type:
+            raise TypeError(f"event is {self.type}, not {message_type.DESCRIPTOR.full_name}")
+        msg = message_type()
+        msg.ParseFromString(self.payload)
+        return msg
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    """What an append wrote (or, for a replayed request, what the first append wrote)."""
+
+    stream_id: str
+    event_ids: list[uuid.UUID]
+    first_version: int
+    last_version: int
+    positions: list[int]
+    replayed: bool = False
+    response: bytes | None = None
+
+
+_COLUMNS = (
+    "position, tx_id, event_id, stream_id, stream_version, type, tenant_id, actor_kind, actor_id,"
+    " occurred_at, correlation_id, causation_id, traceparent, payload"
+)
+
+
+def _row_to_event(r: asyncpg.Record) -> StoredEvent:
+    return StoredEvent(**{k: r[k] for k in r.keys()})
+
+
+def request_fingerprint(*parts: bytes | str) -> str:
+    """A stable hash of a request's content, to tell a retry from a reused request id."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode() if isinstance(p, str) else p)
+        h.update(b"\x00")
+    return h.hexdigest()
+
+
+class EventStore:
+    """Append-only event store of one service, in that service's Postgres schema.
+
+    Args:
+        pool: asyncpg pool.
+        schema: the service's schema (``migrate`` creates the tables).
+    """
+
+    def __init__(self, pool: asyncpg.Pool, schema: str) -> None:
+        self.pool = pool
+        self.schema = check_identifier(schema)
+        self.notify_channel = f"labelops_events_{schema}"
+        s = f'"{schema}"'
+        self._t_events = f"{s}.events"
+        self._t_requests = f"{s}.requests"
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection inside a transaction, for appends together with read-model writes."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    async def append(
+        self,
+        stream_id: str,
+        expected_version: int | None,
+        events: Sequence[NewEvent],
+        *,
+        request_id: str | None = None,
+        fingerprint: str = "",
+        response: bytes | None = None,
+        conn: asyncpg.Connection | None = None,
+    ) -> AppendResult:
+        """Append ``events`` to ``stream_id`` if its current version is ``expected_version``.
+
+        ``expected_version``: ``NO_STREAM`` (0) for a new stream, N for "the stream is at N",
+        ``ANY_VERSION`` (None) to append after the current end.
+        With ``request_id``, a repeat of the request returns the first result and writes
+        nothing; a repeat with a different ``fingerprint`` is INVALID_ARGUMENT.
+        ``response`` is stored with the request id and returned on a replay.
+        With ``conn``, the caller owns the transaction and commits it.
+
+        Raises:
+            ConcurrencyConflict: the stream is not at ``expected_version``.
+            InvalidArgument: empty batch, reused request id, or partly existing event ids.
+        """
+        if not events:
+            raise InvalidArgument("no events to append", [FieldViolation("events", "empty")])
+        if not stream_id:
+            raise InvalidArgument("stream id is empty", [FieldViolation("stream_id", "empty")])
+        if conn is None:
+            async with self.pool.acquire() as c, c.transaction():
+                return await self._append(
+                    c, stream_id, expected_version, events, request_id, fingerprint, response
+                )
+        async with conn.transaction():  # a savepoint when the caller already has a transaction
+            return await self._append(
+                conn, stream_id, expected_version, events, request_id, fingerprint, response
+            )
+
+    async def _append(
+        self,
+        conn: asyncpg.Connection,
+        stream_id: str,
+        expected_version: int | None,
+        events: Sequence[NewEvent],
+        request_id: str | None,
+        fingerprint: str,
+        response: bytes | None,
+    ) -> AppendResult:
+        if request_id:
+            # Insert the request row first: a concurrent duplicate blocks on this key until the
+            # first commits, then sees the row and replays instead of appending twice.
+            claimed = await conn.fetchval(
+                f"INSERT INTO {self._t_requests}(request_id, stream_id, fingerprint)"
+                " VALUES ($1, $2, $3) ON CONFLICT (request_id) DO NOTHING RETURNING 1",
+                request_id,
+                stream_id,
+                fingerprint,
+            )
+            if not claimed:
+                return await self._replay_request(conn, request_id, fingerprint)
+
+        ids = [e.event_id for e in events]
+        existing = await conn.fetch(
+            f"SELECT event_id, stream_id, stream_version, position FROM {self._t_events}"
+            " WHERE event_id = ANY($1::uuid[]) ORDER BY position",
+            ids,
+        )
+        if existing:
+            if len(existing) == len(ids) and all(r["stream_id"] == stream_id for r in existing):
+                replay = AppendResult(
+                    stream_id,
+                    [r["event_id"] for r in existing],
+                    existing[0]["stream_version"],
+                    existing[-1]["stream_version"],
+                    [r["position"] for r in existing],
+                    replayed=True,
+                )
+                if request_id:
+                    await self._record_request(conn, request_id, replay, response)
+                return replay
+            raise InvalidArgument(
+                "some of these event ids already exist",
+                [
+                    FieldViolation(
+                        "events.event_id", "already stored (partly, or in another stream)"
+                    )
+                ],
+                reason="EVENT_ID_REUSED",
+            )
+
+        current = await conn.fetchval(
+            f"SELECT coalesce(max(stream_version), 0) FROM {self._t_events} WHERE stream_id = $1",
+            stream_id,
+        )
+        if expected_version is not None and current != expected_version:
+            raise ConcurrencyConflict(
+                f"stream {stream_id} is at version {current}, expected {expected_version}",
+                metadata={
+                    "stream_id": stream_id,
+                    "expected_version": str(expected_version),
+                    "actual_version": str(current),
+                },
+            )
+        first = current + 1
+        rows = self._rows(stream_id, first, events, request_id)
+        try:
+            async with conn.transaction():
+                positions = await conn.fetch(
+                    f"INSERT INTO {self._t_events} (event_id, stream_id, stream_version, type,"
+                    " tenant_id, actor_kind, actor_id, occurred_at, correlation_id, causation_id,"
+                    " traceparent, request_id, payload)"
+                    " SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[],"
+                    " $5::text[], $6::smallint[], $7::text[], $8::timestamptz[], $9::text[],"
+                    " $10::text[], $11::text[], $12::text[], $13::bytea[])"
+                    " RETURNING position",
+                    *rows,
+                )
+        except asyncpg.UniqueViolationError as exc:
+            if exc.constraint_name == "events_stream_version_key":
+                raise ConcurrencyConflict(
+                    f"stream {stream_id} was appended to concurrently",
+                    metadata={"stream_id": stream_id, "expected_version": str(expected_version)},
+                ) from exc
+            # Another transaction committed these very event ids while we waited on the key:
+            # the append already happened, so answer as a replay (idempotent by event id).
+            again = await conn.fetch(
+                f"SELECT event_id, stream_id, stream_version, position FROM {self._t_events}"
+                " WHERE event_id = ANY($1::uuid[]) ORDER BY position",
+                ids,
+            )
+            if len(again) == len(ids) and all(r["stream_id"] == stream_id for r in again):
+                return AppendResult(
+                    stream_id,
+                    [r["event_id"] for r in again],
+                    again[0]["stream_version"],
+                    again[-1]["stream_version"],
+                    [r["position"] for r in again],
+                    replayed=True,
+                )
+            raise ConcurrencyConflict(
+                "some of these events were appended concurrently; re-read and retry",
+                metadata={"stream_id": stream_id},
+            ) from exc
+        result = AppendResult(
+            stream_id,
+            ids,
+            first,
+            first + len(events) - 1,
+            sorted(r["position"] for r in positions),
+            response=response,
+        )
+        if request_id:
+            await self._record_request(conn, request_id, result, response)
+        # Delivered only at COMMIT: wakes the relay without polling delay.
+        await conn.execute("SELECT pg_notify($1, '')", self.notify_channel)
+        return result
+
+    async def _record_request(
+        self,
+        conn: asyncpg.Connection,
+        request_id: str,
+        result: AppendResult,
+        response: bytes | None,
+    ) -> None:
+        await conn.execute(
+            f"UPDATE {self._t_requests} SET event_ids = $2, first_version = $3,"
+            " last_version = $4, positions = $5, response = $6 WHERE request_id = $1",
+            request_id,
+            result.event_ids,
+            result.first_version,
+            result.last_version,
+            result.positions,
+            response,
+        )
+
+    def _rows(
+        self, stream_id: str, first: int, events: Sequence[NewEvent], request_id: str | None
+    ) -> list[list[Any]]:
+        principal = current_principal()
+        now = datetime.now(UTC)
+        tp = current_traceparent()
+        cols: list[list[Any]] = [[] for _ in range(13)]
+        for i, e in enumerate(events):
+            tenant = (
+                e.tenant_id
+                if e.tenant_id is not None
+                else (principal.tenant_id if principal else "")
+            )
+            kind = (
+                e.actor_kind if e.actor_kind is not None else (principal.kind if principal else "")
+            )
+            actor = (
+                e.actor_id if e.actor_id is not None else (principal.subject if principal else "")
+            )
+            if kind not in ACTOR_KINDS:
+                raise InvalidArgument(
+                    f"unknown actor kind {kind!r}",
+                    [FieldViolation(f"events[{i}].actor_kind", "unknown")],
+                )
+            values = (
+                e.event_id,
+                stream_id,
+                first + i,
+                e.type,
+                tenant,
+                ACTOR_KINDS[kind],
+                actor,
+                e.occurred_at or now,
+                e.correlation_id,
+                e.causation_id,
+                e.traceparent if e.traceparent is not None else tp,
+                request_id,
+                e.payload,
+            )
+            for col, v in zip(cols, values, strict=True):
+                col.append(v)
+        return cols
+
+    async def _replay_request(
+        self, conn: asyncpg.Connection, request_id: str, fingerprint: str
+    ) -> AppendResult:
+        row = await conn.fetchrow(
+            f"SELECT * FROM {self._t_requests} WHERE request_id = $1", request_id
+        )
+        assert row is not None  # the conflicting insert proves it exists and is committed
+        if row["fingerprint"] != fingerprint:
+            raise InvalidArgument(
+                "request id was already used for a different request",
+                [FieldViolation("request_id", "reused with different content")],
+                reason="REQUEST_ID_REUSED",
+            )
+        return AppendResult(
+            row["stream_id"],
+            list(row["event_ids"]),
+            row["first_version"],
+            row["last_version"],
+            list(row["positions"]),
+            replayed=True,
+            response=row["response"],
+        )
+
+    async def lookup_request(
+        self, request_id: str, conn: asyncpg.Connection | None = None
+    ) -> AppendResult | None:
+        """The stored result of an earlier request with this id, or None.
+
+        Handlers call this before deciding, so a retried command returns its first answer even
+        when the aggregate has moved on since.
+        """
+        q = f"SELECT * FROM {self._t_requests} WHERE request_id = $1"
+        row = await (conn.fetchrow(q, request_id) if conn else self.pool.fetchrow(q, request_id))
+        if row is None:
+            return None
+        return AppendResult(
+            row["stream_id"],
+            list(row["event_ids"]),
+            row["first_version"],
+            row["last_version"],
+            list(row["positions"]),
+            replayed=True,
+            response=row["response"],
+        )
+
+    async def stream_version(self, stream_id: str, conn: asyncpg.Connection | None = None) -> int:
+        """Current version of a stream (0 if it has no events)."""
+        q = f"SELECT coalesce(max(stream_version), 0) FROM {self._t_events} WHERE stream_id = $1"
+        return int(
+            await (conn.fetchval(q, stream_id) if conn else self.pool.fetchval(q, stream_id))
+        )
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        from_version: int = 1,
+        limit: int | None = None,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[StoredEvent]:
+        """Events of a stream in version order, from ``from_version`` (1-based)."""
+        q = (
+            f"SELECT {_COLUMNS} FROM {self._t_events} WHERE stream_id = $1 AND stream_version >= $2"
+            " ORDER BY stream_version" + (f" LIMIT {int(limit)}" if limit else "")
+        )
+        rows = await (
+            conn.fetch(q, stream_id, from_version)
+            if conn
+            else self.pool.fetch(q, stream_id, from_version)
+        )
+        return [_row_to_event(r) for r in rows]
+
+    async def read_all(
+        self, after_position: int = 0, limit: int = 1000, types: Sequence[str] | None = None
+    ) -> list[StoredEvent]:
+        """Committed events in position order, after ``after_position``.
+
+        Only events of finished transactions are returned (tx below the snapshot xmin), but
+        positions are not gap-free: a transaction still running may later commit a lower
+        position. Use this for audits and rebuilds of a quiet store; live consumers read Kafka,
+        which the relay feeds without gaps.
+        """
+        q = (
+            f"SELECT {_COLUMNS} FROM {self._t_events} WHERE position > $1"
+            " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+            + (" AND type = ANY($3::text[])" if types else "")
+            + " ORDER BY position LIMIT $2"
+        )
+        args: list[Any] = [after_position, limit] + ([list(types)] if types else [])
+        rows = await self.pool.fetch(q, *args)
+        return [_row_to_event(r) for r in rows]
