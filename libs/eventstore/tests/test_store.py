@@ -99,7 +99,9 @@ async def test_idempotent_by_event_id(store: EventStore, pg_pool, pg_schema) -> 
     e = NewEvent.of(StringValue(value="once"), event_id=uuid7())
     first = await store.append("s/e", NO_STREAM, [e])
     again = await store.append("s/e", None, [e])
+    stale = await store.append("s/e", NO_STREAM, [e])
     assert again.replayed and again.event_ids == first.event_ids
+    assert stale.replayed and stale.event_ids == first.event_ids
     assert await pg_pool.fetchval(f"SELECT count(*) FROM {pg_schema}.events") == 1
 
 

@@ -230,39 +230,18 @@ class EventStore:
                 return await self._replay_request(conn, request_id, fingerprint)
 
         ids = [e.event_id for e in events]
-        existing = await conn.fetch(
-            f"SELECT event_id, stream_id, stream_version, position FROM {self._t_events}"
-            " WHERE event_id = ANY($1::uuid[]) ORDER BY position",
-            ids,
-        )
-        if existing:
-            if len(existing) == len(ids) and all(r["stream_id"] == stream_id for r in existing):
-                replay = AppendResult(
-                    stream_id,
-                    [r["event_id"] for r in existing],
-                    existing[0]["stream_version"],
-                    existing[-1]["stream_version"],
-                    [r["position"] for r in existing],
-                    replayed=True,
-                )
-                if request_id:
-                    await self._record_request(conn, request_id, replay, response)
-                return replay
-            raise InvalidArgument(
-                "some of these event ids already exist",
-                [
-                    FieldViolation(
-                        "events.event_id", "already stored (partly, or in another stream)"
-                    )
-                ],
-                reason="EVENT_ID_REUSED",
-            )
-
         current = await conn.fetchval(
             f"SELECT coalesce(max(stream_version), 0) FROM {self._t_events} WHERE stream_id = $1",
             stream_id,
         )
         if expected_version is not None and current != expected_version:
+            # A retry of an append that already happened carries a stale version: recognise
+            # it by its event ids (checked only on this rare path, to keep appends cheap).
+            if await conn.fetchval(f"SELECT 1 FROM {self._t_events} WHERE event_id = $1", ids[0]):
+                replay = await self._existing(conn, stream_id, ids)
+                if request_id:
+                    await self._record_request(conn, request_id, replay, response)
+                return replay
             raise ConcurrencyConflict(
                 f"stream {stream_id} is at version {current}, expected {expected_version}",
                 metadata={
@@ -291,26 +270,13 @@ class EventStore:
                     f"stream {stream_id} was appended to concurrently",
                     metadata={"stream_id": stream_id, "expected_version": str(expected_version)},
                 ) from exc
-            # Another transaction committed these very event ids while we waited on the key:
-            # the append already happened, so answer as a replay (idempotent by event id).
-            again = await conn.fetch(
-                f"SELECT event_id, stream_id, stream_version, position FROM {self._t_events}"
-                " WHERE event_id = ANY($1::uuid[]) ORDER BY position",
-                ids,
-            )
-            if len(again) == len(ids) and all(r["stream_id"] == stream_id for r in again):
-                return AppendResult(
-                    stream_id,
-                    [r["event_id"] for r in again],
-                    again[0]["stream_version"],
-                    again[-1]["stream_version"],
-                    [r["position"] for r in again],
-                    replayed=True,
-                )
-            raise ConcurrencyConflict(
-                "some of these events were appended concurrently; re-read and retry",
-                metadata={"stream_id": stream_id},
-            ) from exc
+            # The event ids exist already: committed earlier, or by a transaction we waited on.
+            # If the very same events are stored in this stream, the append already happened:
+            # answer as a replay (idempotent by event id) and write nothing.
+            replay = await self._existing(conn, stream_id, ids)
+            if request_id:
+                await self._record_request(conn, request_id, replay, response)
+            return replay
         result = AppendResult(
             stream_id,
             ids,
@@ -324,6 +290,29 @@ class EventStore:
         # Delivered only at COMMIT: wakes the relay without polling delay.
         await conn.execute("SELECT pg_notify($1, '')", self.notify_channel)
         return result
+
+    async def _existing(
+        self, conn: asyncpg.Connection, stream_id: str, ids: list[uuid.UUID]
+    ) -> AppendResult:
+        rows = await conn.fetch(
+            f"SELECT event_id, stream_id, stream_version, position FROM {self._t_events}"
+            " WHERE event_id = ANY($1::uuid[]) ORDER BY position",
+            ids,
+        )
+        if len(rows) == len(ids) and all(r["stream_id"] == stream_id for r in rows):
+            return AppendResult(
+                stream_id,
+                [r["event_id"] for r in rows],
+                rows[0]["stream_version"],
+                rows[-1]["stream_version"],
+                [r["position"] for r in rows],
+                replayed=True,
+            )
+        raise InvalidArgument(
+            "some of these event ids already exist",
+            [FieldViolation("events.event_id", "already stored (partly, or in another stream)")],
+            reason="EVENT_ID_REUSED",
+        )
 
     async def _record_request(
         self,
