@@ -1,0 +1,268 @@
+"""The server interceptor every labelops service runs: authentication, error mapping, deadlines.
+
+It wraps the RpcMethodHandler's behaviour for all four RPC kinds, so the same rules hold for
+unary and streaming methods:
+
+1. authenticate (unless the method is public: health, reflection) and bind the Principal with
+   ``labelops_core.context.set_principal`` for the handler, resetting it afterwards;
+2. give a unary-unary call that arrived without a deadline the server default;
+3. turn exceptions into statuses: DomainError → its code + ErrorInfo/BadRequest; anything else
+   → INTERNAL with a scrubbed message that names the trace id, the real error logged.
+
+Handlers must be ``async`` (coroutines, or async generators / ``context.write`` coroutines for
+response streams), as with any grpc.aio servicer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any
+
+import grpc
+from grpc.aio import AbortError, AioRpcError
+from labelops_core.context import Principal, reset_principal, set_principal
+from labelops_core.errors import DomainError
+from labelops_telemetry.propagation import current_trace_id
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from labelops_grpckit.auth import Authenticator
+from labelops_grpckit.errors import rich_status, status_for
+
+_log = logging.getLogger(__name__)
+
+#: Methods reachable without credentials: Kubernetes probes and ``grpcurl list`` / describe.
+PUBLIC_METHOD_PREFIXES: tuple[str, ...] = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+
+#: Server-side deadline for unary calls whose client set none.
+DEFAULT_UNARY_TIMEOUT_S = 30.0
+
+INTERNAL_REASON = "INTERNAL"
+DEADLINE_REASON = "DEADLINE_EXCEEDED"
+DEPENDENCY_UNAVAILABLE_REASON = "DEPENDENCY_UNAVAILABLE"
+
+# Downstream failures worth passing on as "retry later" rather than as our own bug.
+_TRANSIENT_DOWNSTREAM = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+
+Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
+
+
+class _DefaultDeadlineExceeded(Exception):
+    """The server's default deadline for a deadline-less unary call ran out."""
+
+
+def is_public_method(method: str, extra_public: Iterable[str] = ()) -> bool:
+    """True when ``method`` (``/pkg.Service/Method``) needs no credentials."""
+    return method.startswith(PUBLIC_METHOD_PREFIXES) or method in set(extra_public)
+
+
+class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
+    """Authentication + principal binding, error mapping and default deadlines for grpc.aio.
+
+    Args:
+        authenticator: resolves credentials to a Principal.
+        default_timeout: seconds a unary-unary call without a client deadline may run before it
+            fails with DEADLINE_EXCEEDED; None disables. Streams are exempt: they are
+            long-lived by design (subscriptions, uploads).
+        public_methods: full method names (``/pkg.Service/Method``) that, like health and
+            reflection, need no credentials.
+    """
+
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        *,
+        default_timeout: float | None = DEFAULT_UNARY_TIMEOUT_S,
+        public_methods: Iterable[str] = (),
+    ) -> None:
+        self._authenticator = authenticator
+        self._default_timeout = default_timeout
+        self._public_methods = frozenset(public_methods)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        """Wrap the resolved handler; unknown methods stay None (grpc answers UNIMPLEMENTED)."""
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        public = is_public_method(method, self._public_methods)
+        if handler.request_streaming and handler.response_streaming:
+            return grpc.stream_stream_rpc_method_handler(
+                self._stream_response(handler.stream_stream, method, public),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.request_streaming:
+            return grpc.stream_unary_rpc_method_handler(
+                self._unary_response(handler.stream_unary, method, public, deadline=False),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.response_streaming:
+            return grpc.unary_stream_rpc_method_handler(
+                self._stream_response(handler.unary_stream, method, public),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return grpc.unary_unary_rpc_method_handler(
+            self._unary_response(handler.unary_unary, method, public, deadline=True),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _unary_response(
+        self, behavior: Behavior, method: str, public: bool, *, deadline: bool
+    ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
+        # Must be a coroutine function: grpc.aio runs anything else in its thread pool.
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            token = None
+            try:
+                if not public:
+                    token = set_principal(self._authenticate(context))
+                timeout = self._default_timeout if deadline else None
+                if timeout is not None and context.time_remaining() is None:
+                    return await _with_timeout(behavior, request, context, timeout)
+                result = behavior(request, context)
+                return await result if inspect.isawaitable(result) else result
+            except AbortError:
+                raise
+            except Exception as exc:
+                await self._abort(context, method, exc)
+                raise
+            finally:
+                _reset(token)
+
+        return handle
+
+    def _stream_response(
+        self, behavior: Behavior, method: str, public: bool
+    ) -> Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]:
+        # An async generator works for both handler styles: it re-yields an async generator's
+        # messages and simply awaits a coroutine that writes with context.write().
+        async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            token = None
+            try:
+                if not public:
+                    token = set_principal(self._authenticate(context))
+                result = behavior(request, context)
+                if inspect.isawaitable(result):
+                    result = await result
+                if result is not None:
+                    if not hasattr(result, "__aiter__"):
+                        raise TypeError(f"streaming handler of {method} must be async")
+                    async for message in result:
+                        yield message
+            except AbortError:
+                raise
+            except Exception as exc:
+                await self._abort(context, method, exc)
+                raise
+            finally:
+                _reset(token)
+
+        return handle
+
+    def _authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
+        principal = self._authenticator.authenticate(context.invocation_metadata())
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.set_attribute("enduser.id", principal.subject)
+            span.set_attribute("labelops.tenant_id", principal.tenant_id)
+        return principal
+
+    async def _abort(self, context: grpc.aio.ServicerContext, method: str, exc: Exception) -> None:
+        """Abort the call with the status ``exc`` maps to (raises AbortError).
+
+        Returns without aborting only when a status was already sent, in which case the caller
+        re-raises ``exc`` for grpc to log.
+        """
+        if isinstance(exc, DomainError):
+            status = status_for(exc)
+        elif isinstance(exc, _DefaultDeadlineExceeded):
+            status = rich_status(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                "server deadline exceeded (the call set no deadline of its own)",
+                reason=DEADLINE_REASON,
+            )
+        elif isinstance(exc, AioRpcError) and exc.code() in _TRANSIENT_DOWNSTREAM:
+            _log.warning(
+                "%s: a downstream call failed with %s", method, exc.code().name, exc_info=exc
+            )
+            status = rich_status(
+                grpc.StatusCode.UNAVAILABLE,
+                "a dependency is unavailable; retry later",
+                reason=DEPENDENCY_UNAVAILABLE_REASON,
+            )
+        else:
+            status = self._internal_status(method, exc)
+        if context.done():
+            return
+        await context.abort(status.code, status.details, status.trailing_metadata)
+
+    def _internal_status(self, method: str, exc: Exception) -> grpc.Status:
+        # The caller gets an id to quote, never the exception text (it may hold SQL, paths,
+        # secrets). The trace id finds the log line and the trace; without tracing, a fresh id
+        # that only the log line carries.
+        trace_id = current_trace_id()
+        if trace_id:
+            ref_key, ref = "trace_id", trace_id
+        else:
+            ref_key, ref = "error_id", uuid.uuid4().hex
+        _log.error(
+            "unhandled %s in %s (%s=%s)",
+            type(exc).__name__,
+            method,
+            ref_key,
+            ref,
+            exc_info=exc,
+            extra={"grpc_method": method, ref_key: ref},
+        )
+        span = trace.get_current_span()
+        if span.is_recording():
+            span.record_exception(exc)
+            span.set_status(Status(StatusCode.ERROR, "internal error"))
+        return rich_status(
+            grpc.StatusCode.INTERNAL,
+            f"internal error ({ref_key}={ref})",
+            reason=INTERNAL_REASON,
+            metadata={ref_key: ref},
+        )
+
+
+async def _with_timeout(
+    behavior: Behavior, request: Any, context: grpc.aio.ServicerContext, timeout: float
+) -> Any:
+    scope = asyncio.timeout(timeout)
+    try:
+        async with scope:
+            result = behavior(request, context)
+            return await result if inspect.isawaitable(result) else result
+    except TimeoutError:
+        # Only our own expiry is a deadline; a TimeoutError the handler let escape is a bug.
+        if scope.expired():
+            raise _DefaultDeadlineExceeded from None
+        raise
+
+
+def _reset(token: contextvars.Token[Principal | None] | None) -> None:
+    if token is None:
+        return
+    try:
+        reset_principal(token)
+    except ValueError:
+        # A response stream abandoned mid-way may be finalised from another context; the
+        # binding died with the RPC's task anyway.
+        pass
