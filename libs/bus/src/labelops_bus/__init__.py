@@ -1,1 +1,34 @@
-"""labelops bus."""
+"""labelops bus: the Kafka consumer runner every projection uses, plus topic helpers.
+
+Exactly-once effects on Postgres from an at-least-once Kafka: see :class:`ConsumerRunner`.
+"""
+
+from .runner import (
+    APPLIED,
+    DEAD_LETTERED,
+    DUPLICATE,
+    ConsumerRunner,
+    MessageContext,
+    PoisonMessage,
+    decode_envelope,
+    is_transient_error,
+)
+from .schema import STATUS_APPLIED, STATUS_DEAD_LETTERED, processed_events_ddl
+from .topics import dlq_topic, ensure_topics, events_topic
+
+__all__ = [
+    "APPLIED",
+    "DEAD_LETTERED",
+    "DUPLICATE",
+    "STATUS_APPLIED",
+    "STATUS_DEAD_LETTERED",
+    "ConsumerRunner",
+    "MessageContext",
+    "PoisonMessage",
+    "decode_envelope",
+    "dlq_topic",
+    "ensure_topics",
+    "events_topic",
+    "is_transient_error",
+    "processed_events_ddl",
+]

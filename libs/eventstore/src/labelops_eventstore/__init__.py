@@ -1,6 +1,8 @@
 """Event store (asyncpg) with optimistic concurrency, idempotency and a gap-free outbox relay."""
 
-from .relay import OutboxRelay, ensure_topic, events_topic
+from labelops_bus.topics import ensure_topics, events_topic
+
+from .relay import OutboxRelay
 from .schema import load_migrations, migrate
 from .store import (
     ANY_VERSION,
@@ -20,7 +22,7 @@ __all__ = [
     "NewEvent",
     "OutboxRelay",
     "StoredEvent",
-    "ensure_topic",
+    "ensure_topics",
     "events_topic",
     "load_migrations",
     "migrate",

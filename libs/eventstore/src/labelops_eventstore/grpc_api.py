@@ -41,7 +41,7 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServiceServicer):
         self.store = store
         self.source = source
 
-    async def ReadStream(  # noqa: N802 - generated gRPC method name
+    async def ReadStream(
         self, request: eventlog_pb2.ReadStreamRequest, context: aio.ServicerContext
     ) -> eventlog_pb2.ReadStreamResponse:
         if not request.stream_id:
@@ -61,7 +61,7 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServiceServicer):
             events=[e.to_envelope(self.source) for e in events], stream_version=version
         )
 
-    async def ListEvents(  # noqa: N802 - generated gRPC method name
+    async def ListEvents(
         self, request: eventlog_pb2.ListEventsRequest, context: aio.ServicerContext
     ) -> eventlog_pb2.ListEventsResponse:
         if request.page_size < 0:

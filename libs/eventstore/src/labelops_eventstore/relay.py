@@ -34,8 +34,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError
+from labelops_bus.topics import ensure_topics, events_topic
 from opentelemetry import metrics, trace
 
 from .schema import check_identifier
@@ -47,26 +47,6 @@ _meter = metrics.get_meter("labelops.eventstore.relay")
 _published_counter = _meter.create_counter(
     "labelops.relay.published", unit="{event}", description="Events published to Kafka by the relay"
 )
-
-
-def events_topic(service: str) -> str:
-    """The topic a service's events go to: ``labelops.<service>.events.v1``."""
-    return f"labelops.{service}.events.v1"
-
-
-async def ensure_topic(
-    bootstrap: str, topic: str, partitions: int = 3, replication: int = 1
-) -> None:
-    """Create ``topic`` if it does not exist (an existing topic is left as it is)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        with contextlib.suppress(TopicAlreadyExistsError):
-            await admin.create_topics(
-                [NewTopic(topic, num_partitions=partitions, replication_factor=replication)]
-            )
-    finally:
-        await admin.close()
 
 
 class OutboxRelay:
@@ -266,7 +246,7 @@ class OutboxRelay:
 
         With ``lock`` only one relay per schema and name publishes at a time (advisory lock).
         """
-        await ensure_topic(self.bootstrap, self.topic, self.partitions)
+        await ensure_topics(self.bootstrap, [self.topic], self.partitions)
         listener = await self.pool.acquire()
         try:
             if lock:
