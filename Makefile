@@ -47,7 +47,7 @@ lint: tools
 	buf lint
 	ruff check .
 	ruff format --check .
-	mypy libs services
+	mypy libs $$(ls -d services/*/src 2>/dev/null)
 
 fmt:
 	ruff format .

@@ -13,13 +13,14 @@ events, read model and idempotency record commit together: an acknowledged comma
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 from google.protobuf.message import Message
@@ -30,6 +31,8 @@ from labelops_core.ids import uuid7
 from labelops_telemetry.propagation import current_traceparent
 
 from .schema import check_identifier
+
+M = TypeVar("M", bound=Message)
 
 ACTOR_KINDS: dict[str, int] = {
     "": envelope_pb2.ACTOR_KIND_UNSPECIFIED,
@@ -105,7 +108,7 @@ class StoredEvent:
         env.occurred_at.FromDatetime(self.occurred_at)
         return env
 
-    def decode(self, message_type: type[Message]) -> Message:
+    def decode(self, message_type: builtins.type[M]) -> M:
         """Parse the payload as ``message_type`` (which must match ``type``)."""
         if message_type.DESCRIPTOR.full_name != self.type:
             raise TypeError(f"event is {self.type}, not {message_type.DESCRIPTOR.full_name}")
