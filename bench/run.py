@@ -33,7 +33,8 @@ def infra_urls() -> tuple[str, str]:
     from labelops_testkit.infra import LocalStack
 
     stack = LocalStack()
-    infra = stack.up()
+    stack.up()
+    infra = stack.infra()
     return infra.kafka_bootstrap, infra.pg_dsn
 
 
