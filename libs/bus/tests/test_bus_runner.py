@@ -11,12 +11,13 @@ from typing import Any
 import asyncpg
 import pytest
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from labelops.events.v1 import envelope_pb2
 from labelops_bus import ConsumerRunner, MessageContext, ensure_topics, events_topic
 from labelops_core.errors import Unavailable
 from labelops_core.ids import new_id
+from labelops_testkit.kafka import read_records
 from opentelemetry import trace
 from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
@@ -71,29 +72,6 @@ async def produce(bootstrap: str, topic: str, records: list[Out]) -> list[tuple[
         return placed
     finally:
         await producer.stop()
-
-
-async def read_all(bootstrap: str, topic: str) -> list[ConsumerRecord]:
-    """Every record currently on ``topic`` (no group, nothing committed)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await consumer._client.force_metadata_update()
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        end = await consumer.end_offsets(tps)
-        got: list[ConsumerRecord] = []
-        remaining = {tp for tp in tps if end[tp] > 0}
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batch.items():
-                got.extend(records)
-                if await consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
-        return got
-    finally:
-        await consumer.stop()
 
 
 async def committed_offsets(bootstrap: str, group: str) -> dict[TopicPartition, int]:
@@ -254,7 +232,7 @@ async def test_poison_and_failing_events_go_to_the_dlq_and_the_consumer_moves_on
     assert await projection.effects(pg_pool) == Counter({good1.event_id: 1, good2.event_id: 1})
     assert projection.explode_attempts == [1, 2, 3]
 
-    dlq = await read_all(kafka_bootstrap, runner.dlq_topic)
+    dlq = await read_records(kafka_bootstrap, runner.dlq_topic)
     assert len(dlq) == 2
     by_reason = {dict(r.headers)["dlq.reason"]: r for r in dlq}
 
@@ -294,7 +272,7 @@ async def test_poison_and_failing_events_go_to_the_dlq_and_the_consumer_moves_on
     await again.run_until(lambda: again.stats.total() == 4, timeout=30)
     assert again.stats == Counter(duplicate=4)
     assert projection.explode_attempts == [1, 2, 3]
-    assert len(await read_all(kafka_bootstrap, runner.dlq_topic)) == 2
+    assert len(await read_records(kafka_bootstrap, runner.dlq_topic)) == 2
 
 
 def _points(reader: InMemoryMetricReader, name: str) -> list[Any]:
@@ -460,7 +438,7 @@ async def test_outages_are_retried_past_max_attempts_and_never_dead_lettered(
 
     assert runner.stats == Counter(applied=1)
     assert await projection.effects(pg_pool) == Counter({env.event_id: 1})
-    assert await read_all(kafka_bootstrap, runner.dlq_topic) == []
+    assert await read_records(kafka_bootstrap, runner.dlq_topic) == []
 
 
 async def test_a_handler_can_stop_its_own_runner(

@@ -9,11 +9,11 @@ import asyncpg
 import grpc
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
-from kafka_util import read_topic
 from labelops_bus import ConsumerRunner, MessageContext
 from labelops_eventstore import EventStore, NewEvent, OutboxRelay, events_topic, migrate
 from labelops_grpckit import Authenticator, GrpcServer, channel
 from labelops_telemetry import setup_telemetry
+from labelops_testkit.kafka import read_envelopes
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 
@@ -75,7 +75,7 @@ async def test_relay_killed_after_ack_duplicates_in_kafka_applied_once(
     second = OutboxRelay(pg_pool, pg_schema, unique_name, kafka_bootstrap)
     await second.drain()
 
-    on_kafka = await read_topic(kafka_bootstrap, events_topic(unique_name))
+    on_kafka = await read_envelopes(kafka_bootstrap, events_topic(unique_name))
     assert len(on_kafka) == 60  # every event twice
     effects = Effects(pg_schema)
     await effects.create(pg_pool)

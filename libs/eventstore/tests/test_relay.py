@@ -9,8 +9,8 @@ from collections import defaultdict
 import asyncpg
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
-from kafka_util import read_topic
 from labelops_eventstore import EventStore, NewEvent, OutboxRelay, events_topic, migrate
+from labelops_testkit.kafka import read_envelopes
 
 
 def ev(text: str) -> NewEvent:
@@ -104,7 +104,7 @@ async def test_32_concurrent_writers_with_long_transactions_nothing_skipped(
     committed = await committed_ids(pg_pool, pg_schema)
     assert rolled_back == 1
     assert len(committed) == (32 * 12 - 1) * 2
-    envelopes = await read_topic(kafka_bootstrap, events_topic(unique_name))
+    envelopes = await read_envelopes(kafka_bootstrap, events_topic(unique_name))
     assert {e.event_id for e in envelopes} == committed  # 0 skipped, nothing extra
     assert_stream_order(envelopes)
     # The gap scenario really happened: a later set published positions below an earlier set's
@@ -143,7 +143,7 @@ async def test_relay_respects_per_stream_order_when_xids_invert(
         assert await relay.run_once() == 0
         await btx.commit()
     await relay.drain()
-    envelopes = await read_topic(kafka_bootstrap, events_topic(unique_name))
+    envelopes = await read_envelopes(kafka_bootstrap, events_topic(unique_name))
     assert [e.stream_version for e in envelopes] == [1, 2]
 
 
@@ -177,6 +177,6 @@ async def test_kafka_stopped_mid_relay_and_restarted_loses_nothing(
     await relay.drain(timeout=120)
     await relay.stop()
     await asyncio.wait_for(relay_task, 60)
-    envelopes = await read_topic(kafka_bootstrap, events_topic(unique_name))
+    envelopes = await read_envelopes(kafka_bootstrap, events_topic(unique_name))
     assert {e.event_id for e in envelopes} == await committed_ids(pg_pool, pg_schema)
     assert_stream_order(envelopes)
