@@ -140,3 +140,14 @@ async def test_migrate_is_idempotent(pg_pool, pg_schema) -> None:
     second = await migrate(pg_pool, pg_schema, [("0001_x.sql", "CREATE TABLE x(id int)")])
     third = await migrate(pg_pool, pg_schema, [("0001_x.sql", "CREATE TABLE x(id int)")])
     assert first and second == ["0001_x.sql"] and third == []
+
+
+async def test_relay_fast_envelope_equals_stored_event_envelope(
+    store: EventStore, pg_pool, pg_schema
+) -> None:
+    from labelops_eventstore.store import _COLUMNS, _row_to_event, envelope_bytes
+
+    await store.append("s/env", NO_STREAM, [ev("a"), ev("b")])
+    rows = await pg_pool.fetch(f"SELECT {_COLUMNS} FROM {pg_schema}.events ORDER BY position")
+    for r in rows:
+        assert envelope_bytes(r, "svc") == _row_to_event(r).to_envelope("svc").SerializeToString()

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 from labelops.events.v1 import envelope_pb2
 from labelops_core.context import current_principal
 from labelops_core.errors import ConcurrencyConflict, FieldViolation, InvalidArgument
@@ -134,6 +135,33 @@ _COLUMNS = (
     "position, tx_id, event_id, stream_id, stream_version, type, tenant_id, actor_kind, actor_id,"
     " occurred_at, correlation_id, causation_id, traceparent, payload"
 )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def envelope_bytes(r: asyncpg.Record, source: str) -> bytes:
+    """The serialized envelope of an ``events`` row (the relay's hot path: no StoredEvent)."""
+    # Exact integer arithmetic: float timestamps lose microseconds far from the epoch.
+    delta = r["occurred_at"] - _EPOCH
+    env = envelope_pb2.EventEnvelope(
+        event_id=str(r["event_id"]),
+        type=r["type"],
+        stream_id=r["stream_id"],
+        stream_version=r["stream_version"],
+        tenant_id=r["tenant_id"],
+        actor=envelope_pb2.Actor(kind=r["actor_kind"], id=r["actor_id"]),
+        occurred_at=Timestamp(
+            seconds=delta.days * 86400 + delta.seconds, nanos=delta.microseconds * 1000
+        ),
+        correlation_id=r["correlation_id"],
+        causation_id=r["causation_id"],
+        traceparent=r["traceparent"],
+        payload=r["payload"],
+        position=r["position"],
+        source=source,
+    )
+    return env.SerializeToString()
 
 
 def _row_to_event(r: asyncpg.Record) -> StoredEvent:
