@@ -21,8 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_foundation import bench_foundation
+from bench_ontology import bench_ontology
 
-BENCHES = {"foundation": bench_foundation}
+BENCHES = {"foundation": bench_foundation, "ontology": bench_ontology}
 
 
 def infra_urls() -> tuple[str, str]:
