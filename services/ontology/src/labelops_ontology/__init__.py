@@ -1,0 +1,1 @@
+"""labelops ontology service."""

@@ -1,0 +1,1 @@
+"""Postgres adapters: the event-store repository and the read models."""

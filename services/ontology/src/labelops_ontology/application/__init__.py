@@ -1,0 +1,1 @@
+"""Use cases: command handlers (write path) and queries (read path)."""

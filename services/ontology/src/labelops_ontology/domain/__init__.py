@@ -1,0 +1,1 @@
+"""The ontology domain: the aggregate, its commands, events, errors and draft edits (no I/O)."""
