@@ -180,3 +180,18 @@ async def test_kafka_stopped_mid_relay_and_restarted_loses_nothing(
     envelopes = await read_envelopes(kafka_bootstrap, events_topic(unique_name))
     assert {e.event_id for e in envelopes} == await committed_ids(pg_pool, pg_schema)
     assert_stream_order(envelopes)
+
+
+async def test_event_larger_than_kafka_default_is_published(
+    pg_pool, pg_schema, kafka_bootstrap, unique_name
+) -> None:
+    """Kafka's default limit is 1 MiB; the relay's topics take events up to 16 MiB."""
+    await migrate(pg_pool, pg_schema)
+    store = EventStore(pg_pool, pg_schema)
+    big = "x" * 3_000_000
+    await store.append("big/1", 0, [ev("small"), ev(big)])
+    await store.append("big/2", 0, [ev("after")])
+    await OutboxRelay(pg_pool, pg_schema, unique_name, kafka_bootstrap).drain()
+    envelopes = await read_envelopes(kafka_bootstrap, events_topic(unique_name))
+    values = sorted(len(StringValue.FromString(e.payload).value) for e in envelopes)
+    assert values == [5, 5, 3_000_000]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
@@ -27,8 +27,12 @@ async def ensure_topics(
     replication: int = 1,
     *,
     timeout: float = 30.0,
+    configs: Mapping[str, str] | None = None,
 ) -> None:
     """Create the topics that do not exist yet and wait until every partition has a leader.
+
+    ``configs`` are topic-level settings for topics this call creates (for example
+    ``max.message.bytes``).
 
     Topics that already exist are left as they are (their partition count is not changed).
     Waiting for leaders matters: a consumer that subscribes to a topic its metadata does not
@@ -46,7 +50,15 @@ async def ensure_topics(
     await admin.start()
     try:
         response = await admin.create_topics(
-            [NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in wanted]
+            [
+                NewTopic(
+                    n,
+                    num_partitions=partitions,
+                    replication_factor=replication,
+                    topic_configs=dict(configs or {}),
+                )
+                for n in wanted
+            ]
         )
         # create_topics reports failures per topic in the response instead of raising.
         for topic_error in response.topic_errors:

@@ -44,6 +44,11 @@ from .schema import check_identifier
 from .store import _COLUMNS, StoredEvent, _row_to_event, envelope_bytes
 
 log = logging.getLogger(__name__)
+
+#: Largest event (serialized envelope) the relay can publish. Kafka's default is 1 MiB; an event
+#: above the topic's limit could never be published and would hold back every later event, so
+#: event topics are created with this limit (it matches the gRPC servers' 16 MiB receive limit).
+MAX_EVENT_MESSAGE_BYTES = 16 * 1024 * 1024
 _tracer = trace.get_tracer("labelops.eventstore.relay")
 _meter = metrics.get_meter("labelops.eventstore.relay")
 _published_counter = _meter.create_counter(
@@ -93,6 +98,7 @@ class OutboxRelay:
         self.backlog = 0
         self._producer: AIOKafkaProducer | None = None
         self._partition_cache: dict[bytes, int] = {}
+        self._topic_ready = False
         self._wakeup = asyncio.Event()
         self._stopping = asyncio.Event()
         self._t_events = f'"{schema}".events'
@@ -108,7 +114,18 @@ class OutboxRelay:
     def _observe_backlog(self, _options: metrics.CallbackOptions) -> list[metrics.Observation]:
         return [metrics.Observation(self.backlog, {"service": self.service})]
 
+    async def _ensure_topic(self) -> None:
+        if not self._topic_ready:
+            await ensure_topics(
+                self.bootstrap,
+                [self.topic],
+                self.partitions,
+                configs={"max.message.bytes": str(MAX_EVENT_MESSAGE_BYTES)},
+            )
+            self._topic_ready = True
+
     async def _start_producer(self) -> AIOKafkaProducer:
+        await self._ensure_topic()
         if self._producer is None:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self.bootstrap,
@@ -116,6 +133,8 @@ class OutboxRelay:
                 acks="all",
                 linger_ms=5,
                 max_batch_size=1 << 20,
+                # A batch holding one oversized event must still fit in a request.
+                max_request_size=MAX_EVENT_MESSAGE_BYTES + (1 << 20),
                 request_timeout_ms=15000,
             )
             await producer.start()
@@ -273,7 +292,7 @@ class OutboxRelay:
 
         With ``lock`` only one relay per schema and name publishes at a time (advisory lock).
         """
-        await ensure_topics(self.bootstrap, [self.topic], self.partitions)
+        await self._ensure_topic()
         listener = await self.pool.acquire()
         try:
             if lock:
