@@ -75,6 +75,7 @@ async def test_same_request_id_twice_returns_same_result_and_writes_nothing(
     assert count == 1
     looked = await store.lookup_request("req-1")
     assert looked is not None and looked.event_ids == first.event_ids
+    assert looked.fingerprint == fp
 
 
 async def test_concurrent_same_request_id_appends_once(

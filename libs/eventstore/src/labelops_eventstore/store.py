@@ -129,6 +129,8 @@ class AppendResult:
     positions: list[int]
     replayed: bool = False
     response: bytes | None = None
+    #: Fingerprint the request was stored with (only set on results of ``lookup_request``).
+    fingerprint: str = ""
 
 
 _COLUMNS = (
@@ -435,7 +437,8 @@ class EventStore:
         """The stored result of an earlier request with this id, or None.
 
         Handlers call this before deciding, so a retried command returns its first answer even
-        when the aggregate has moved on since.
+        when the aggregate has moved on since; compare ``fingerprint`` to tell a retry from a
+        request id reused for other content.
         """
         q = f"SELECT * FROM {self._t_requests} WHERE request_id = $1"
         row = await (conn.fetchrow(q, request_id) if conn else self.pool.fetchrow(q, request_id))
@@ -449,6 +452,7 @@ class EventStore:
             list(row["positions"]),
             replayed=True,
             response=row["response"],
+            fingerprint=row["fingerprint"],
         )
 
     async def stream_version(self, stream_id: str, conn: asyncpg.Connection | None = None) -> int:

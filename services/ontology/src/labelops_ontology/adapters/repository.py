@@ -49,7 +49,6 @@ class OntologyRepository:
         self.store = store
         self._cache: OrderedDict[str, Ontology] = OrderedDict()
         self._cache_size = cache_size
-        self._t_requests = f'"{store.schema}".requests'
 
     async def load(self, ontology_id: str) -> Ontology:
         """The current state (a private copy the caller may evolve); ``exists`` is False for
@@ -96,16 +95,7 @@ class OntologyRepository:
 
     async def find_request(self, request_id: str) -> StoredRequest | None:
         """The committed record of an earlier request with this id, or None."""
-        # The store's lookup_request does not return the fingerprint, which we need to tell a
-        # retry from a reused id before deciding again; the requests table is documented in
-        # libs/eventstore's README.
-        row = await self.store.pool.fetchrow(
-            f"SELECT request_id, stream_id, fingerprint, response FROM {self._t_requests}"
-            " WHERE request_id = $1",
-            request_id,
-        )
-        if row is None:
+        found = await self.store.lookup_request(request_id)
+        if found is None:
             return None
-        return StoredRequest(
-            row["request_id"], row["stream_id"], row["fingerprint"], row["response"]
-        )
+        return StoredRequest(request_id, found.stream_id, found.fingerprint, found.response)
