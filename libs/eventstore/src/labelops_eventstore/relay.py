@@ -49,6 +49,8 @@ log = logging.getLogger(__name__)
 #: above the topic's limit could never be published and would hold back every later event, so
 #: event topics are created with this limit (it matches the gRPC servers' 16 MiB receive limit).
 MAX_EVENT_MESSAGE_BYTES = 16 * 1024 * 1024
+#: The backlog gauge is exact up to this many events beyond the current round, then saturates.
+BACKLOG_COUNT_LIMIT = 100_000
 _tracer = trace.get_tracer("labelops.eventstore.relay")
 _meter = metrics.get_meter("labelops.eventstore.relay")
 _published_counter = _meter.create_counter(
@@ -203,9 +205,15 @@ class OutboxRelay:
             w,
             cap,
         )
-        self.backlog = int(
-            await conn.fetchval(f"SELECT count(*) FROM {self._t_events} WHERE tx_id >= $1", w)
+        # Queue depth = this set + committed events beyond the cap (held back by a running
+        # transaction or the batch size). Counted with a bound: an exact count of a million-event
+        # backlog on every round would cost more than publishing the round.
+        beyond = await conn.fetchval(
+            f"SELECT count(*) FROM (SELECT 1 FROM {self._t_events} WHERE tx_id >= $1"
+            f" LIMIT {BACKLOG_COUNT_LIMIT}) b",
+            cap,
         )
+        self.backlog = len(rows) + int(beyond)
         return cap, rows
 
     async def run_once(self) -> int:
