@@ -24,6 +24,7 @@ from labelops_grpckit.interceptor import (
     is_public_method,
 )
 from labelops_grpckit.options import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
+from labelops_grpckit.runtime import ServiceRuntime, Worker
 from labelops_grpckit.server import DEFAULT_GRACE_PERIOD_S, GrpcServer
 
 __all__ = [
@@ -39,6 +40,8 @@ __all__ = [
     "ErrorDetails",
     "GrpcServer",
     "LabelopsServerInterceptor",
+    "ServiceRuntime",
+    "Worker",
     "channel",
     "client_interceptors",
     "error_details",

@@ -16,18 +16,17 @@ Tests pass their own schema, service name (→ topic) and pool, and port 0::
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import asyncpg
 from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from labelops.ontology.v1 import ontology_pb2_grpc
 from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrate
 from labelops_eventstore.grpc_api import EventLogServicer
-from labelops_grpckit import Authenticator, GrpcServer
+from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
 
 from .adapters.read_model import OntologyReadModel
 from .adapters.repository import OntologyRepository
@@ -40,80 +39,35 @@ log = logging.getLogger(__name__)
 
 EVENTLOG_SERVICE_NAME = eventlog_pb2.DESCRIPTOR.services_by_name["EventLogService"].full_name
 
-#: Delay before restarting a relay that failed (doubles up to the maximum).
-RELAY_RESTART_BASE_S = 1.0
-RELAY_RESTART_MAX_S = 30.0
-
 
 @dataclass
 class App:
-    """A running ontology service."""
+    """A running ontology service: the gRPC server and the outbox relay (``runtime``)."""
 
     settings: Settings
     pool: asyncpg.Pool
     store: EventStore
     handlers: OntologyHandlers
     queries: OntologyQueries
-    server: GrpcServer
+    runtime: ServiceRuntime
     relay: OutboxRelay | None
-    _relay_task: asyncio.Task[None] | None = field(default=None, repr=False)
-    _stopping: bool = field(default=False, repr=False)
+
+    @property
+    def server(self) -> GrpcServer:
+        return self.runtime.server
 
     @property
     def port(self) -> int:
-        return self.server.port
+        return self.runtime.port
 
     @property
     def target(self) -> str:
         """``host:port`` a local client can dial."""
-        return self.server.target
-
-    async def start(self) -> None:
-        await self.server.start()
-        if self.relay is not None:
-            self._relay_task = asyncio.create_task(self._run_relay(self.relay), name="relay")
-
-    async def _run_relay(self, relay: OutboxRelay) -> None:
-        # Commands never wait for Kafka (events are safe in Postgres), so a relay failure must
-        # not take the API down: log it and start again; events wait in the store meanwhile.
-        delay = RELAY_RESTART_BASE_S
-        while not self._stopping:
-            try:
-                await relay.run()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception(
-                    "outbox relay stopped with an error; restarting in %.0f s "
-                    "(committed events wait in the store)",
-                    delay,
-                )
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.sleep(delay)
-            delay = min(delay * 2, RELAY_RESTART_MAX_S)
-
-    async def stop(self) -> None:
-        """Stop serving (in-flight calls get the grace period), then stop the relay."""
-        self._stopping = True
-        await self.server.stop()
-        if self.relay is not None and self._relay_task is not None:
-            await self.relay.stop()
-            try:
-                await asyncio.wait_for(asyncio.shield(self._relay_task), timeout=15)
-            except TimeoutError:
-                log.warning("outbox relay did not stop in 15 s; cancelling it")
-                self._relay_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._relay_task
+        return self.runtime.target
 
     async def serve_until_signal(self) -> None:
         """Block until SIGTERM / SIGINT has stopped the gRPC server."""
-        remove = self.server.install_signal_handlers()
-        try:
-            await self.server.wait()
-        finally:
-            remove()
+        await self.runtime.serve_until_signal()
 
 
 @contextlib.asynccontextmanager
@@ -172,12 +126,14 @@ async def build_app(
             if settings.relay_enabled
             else None
         )
-        app = App(settings, pool, store, handlers, queries, server, relay)
-        await app.start()
+        workers = [Worker("outbox-relay", relay.run, relay.stop)] if relay is not None else []
+        runtime = ServiceRuntime(server, workers)
+        app = App(settings, pool, store, handlers, queries, runtime, relay)
+        await runtime.start()
         try:
             yield app
         finally:
-            await app.stop()
+            await runtime.stop()
     finally:
         if own_pool:
             await pool.close()
