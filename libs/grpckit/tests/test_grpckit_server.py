@@ -148,7 +148,7 @@ async def test_invalid_argument_carries_field_violations(admin_channel):
     err = await _expect_error(
         stub.ReadStream(_read("", max_events=-1)), grpc.StatusCode.INVALID_ARGUMENT
     )
-    reason, violations = error_details(err)
+    reason, violations, _ = error_details(err)
     assert reason == "INVALID_ARGUMENT"
     assert violations == [
         FieldViolation("stream_id", "must not be empty"),

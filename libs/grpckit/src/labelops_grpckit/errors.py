@@ -25,10 +25,13 @@ _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
 class ErrorDetails(NamedTuple):
-    """What a failed call's rich status says: the ErrorInfo reason and any field violations."""
+    """What a failed call's rich status says: the ErrorInfo reason and metadata, and any field
+    violations."""
 
     reason: str
     violations: list[FieldViolation]
+    #: A shared empty default (NamedTuple); error_details always passes its own dict.
+    metadata: dict[str, str] = {}
 
 
 def grpc_code(error: DomainError) -> grpc.StatusCode:
@@ -109,19 +112,21 @@ def error_details(rpc_error: grpc.RpcError) -> ErrorDetails:
     if status is None:
         return ErrorDetails("", [])
     reason = ""
+    metadata: dict[str, str] = {}
     violations: list[FieldViolation] = []
     for detail in status.details:
         if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
             reason = info.reason
+            metadata = dict(info.metadata)
         elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad_request = error_details_pb2.BadRequest()
             detail.Unpack(bad_request)
             violations.extend(
                 FieldViolation(v.field, v.description) for v in bad_request.field_violations
             )
-    return ErrorDetails(reason, violations)
+    return ErrorDetails(reason, violations, metadata)
 
 
 def _pack(message: Any) -> any_pb2.Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from labelops.events.v1 import envelope_pb2
 
@@ -45,3 +47,19 @@ async def read_envelopes(bootstrap: str, topic: str) -> list[envelope_pb2.EventE
         env.ParseFromString(record.value)
         out.append(env)
     return out
+
+
+async def wait_for_envelopes(
+    bootstrap: str, topic: str, count: int, timeout: float = 30.0
+) -> list[envelope_pb2.EventEnvelope]:
+    """The envelopes on ``topic`` once there are at least ``count`` (TimeoutError after
+    ``timeout`` seconds)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        got = await read_envelopes(bootstrap, topic)
+        if len(got) >= count:
+            return got
+        if loop.time() > deadline:
+            raise TimeoutError(f"{len(got)} of {count} events on {topic} after {timeout}s")
+        await asyncio.sleep(0.3)
