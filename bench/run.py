@@ -20,10 +20,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from bench_curation import bench_curation_dedup
 from bench_foundation import bench_foundation
 from bench_ontology import bench_ontology
 
-BENCHES = {"foundation": bench_foundation, "ontology": bench_ontology}
+BENCHES = {
+    "foundation": bench_foundation,
+    "ontology": bench_ontology,
+    "curation": bench_curation_dedup,
+}
 
 
 def infra_urls() -> tuple[str, str]:

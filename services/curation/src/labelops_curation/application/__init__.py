@@ -1,0 +1,1 @@
+"""labelops curation service."""
