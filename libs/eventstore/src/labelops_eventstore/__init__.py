@@ -9,8 +9,10 @@ from .store import (
     NO_STREAM,
     AppendResult,
     EventStore,
+    MultiAppendResult,
     NewEvent,
     StoredEvent,
+    StreamAppend,
     request_fingerprint,
 )
 
@@ -19,9 +21,11 @@ __all__ = [
     "NO_STREAM",
     "AppendResult",
     "EventStore",
+    "MultiAppendResult",
     "NewEvent",
     "OutboxRelay",
     "StoredEvent",
+    "StreamAppend",
     "ensure_topics",
     "events_topic",
     "load_migrations",

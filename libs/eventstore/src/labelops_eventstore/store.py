@@ -133,6 +133,34 @@ class AppendResult:
     fingerprint: str = ""
 
 
+@dataclass(frozen=True)
+class StreamAppend:
+    """One stream's part of ``EventStore.append_streams``.
+
+    ``expected_version`` means what it means for ``EventStore.append``: ``NO_STREAM`` (0),
+    N ("the stream is at N") or ``ANY_VERSION`` (None, "after the current end").
+    """
+
+    stream_id: str
+    expected_version: int | None
+    events: Sequence[NewEvent]
+
+
+@dataclass(frozen=True)
+class MultiAppendResult:
+    """What ``EventStore.append_streams`` wrote.
+
+    ``results`` has one ``AppendResult`` per ``StreamAppend``, in the same order, with that
+    stream's versions and its positions (sorted). A replayed request (``replayed=True`` because
+    its ``request_id`` was already used) writes nothing and returns ``results == []``: answer
+    from ``response``, the bytes stored by the first call.
+    """
+
+    results: list[AppendResult]
+    replayed: bool = False
+    response: bytes | None = None
+
+
 _COLUMNS = (
     "position, tx_id, event_id, stream_id, stream_version, type, tenant_id, actor_kind, actor_id,"
     " occurred_at, correlation_id, causation_id, traceparent, payload"
@@ -177,6 +205,45 @@ def request_fingerprint(*parts: bytes | str) -> str:
         h.update(p.encode() if isinstance(p, str) else p)
         h.update(b"\x00")
     return h.hexdigest()
+
+
+def _check_appends(appends: Sequence[StreamAppend]) -> None:
+    """InvalidArgument unless every part names a distinct stream and has events."""
+    if not appends:
+        raise InvalidArgument("no streams to append to", [FieldViolation("appends", "empty")])
+    violations: list[FieldViolation] = []
+    seen_streams: set[str] = set()
+    seen_events: set[uuid.UUID] = set()
+    for i, a in enumerate(appends):
+        if not a.stream_id:
+            violations.append(FieldViolation(f"appends[{i}].stream_id", "empty"))
+        elif a.stream_id in seen_streams:
+            violations.append(FieldViolation(f"appends[{i}].stream_id", "duplicate in batch"))
+        seen_streams.add(a.stream_id)
+        if not a.events:
+            violations.append(FieldViolation(f"appends[{i}].events", "empty"))
+        for j, e in enumerate(a.events):
+            if e.event_id in seen_events:
+                violations.append(
+                    FieldViolation(f"appends[{i}].events[{j}].event_id", "duplicate in batch")
+                )
+            seen_events.add(e.event_id)
+    if violations:
+        raise InvalidArgument("invalid multi-stream append", violations)
+
+
+def _stream_conflict(index: int, a: StreamAppend, current: int) -> ConcurrencyConflict:
+    return ConcurrencyConflict(
+        f"stream {a.stream_id} is at version {current}, expected {a.expected_version}"
+        if a.expected_version is not None
+        else f"stream {a.stream_id} was appended to concurrently",
+        metadata={
+            "stream_id": a.stream_id,
+            "stream_index": str(index),
+            "expected_version": str(a.expected_version),
+            "actual_version": str(current),
+        },
+    )
 
 
 class EventStore:
@@ -239,6 +306,46 @@ class EventStore:
                 conn, stream_id, expected_version, events, request_id, fingerprint, response
             )
 
+    async def append_streams(
+        self,
+        appends: Sequence[StreamAppend],
+        *,
+        request_id: str | None = None,
+        fingerprint: str = "",
+        response: bytes | None = None,
+        conn: asyncpg.Connection | None = None,
+    ) -> MultiAppendResult:
+        """Append to several streams at once, all or nothing, in one transaction.
+
+        Each ``StreamAppend`` is checked against its ``expected_version`` exactly like
+        ``append``; if any stream is off, nothing is written. The current versions of all
+        streams are read with one query and every event is written with one INSERT (a batch of
+        1000 streams costs the same two round trips as one ``append``), then the request is
+        recorded and the relay notified once.
+
+        ``request_id``/``fingerprint``/``response`` work as for ``append``, but a replay returns
+        ``MultiAppendResult(results=[], replayed=True, response=<stored bytes>)``: answer a
+        retried batch from ``response``. The request row (see ``lookup_request``) holds the first
+        stream's id and versions, all event ids in request order and their positions in the
+        same order. Unlike ``append``, a stale ``expected_version`` is always a conflict (a
+        retry is not recognised by its event ids; use ``request_id``). Appending events that
+        are all stored already, each in its stream, is answered as a replay (per-stream
+        ``results`` with ``replayed=True``; ``response`` is the one passed in).
+        With ``conn``, the caller owns the transaction and commits it.
+
+        Raises:
+            ConcurrencyConflict: a stream is not at its ``expected_version`` (metadata names
+                the first such stream and its ``stream_index``) or was appended to concurrently.
+            InvalidArgument: no appends, an empty stream id or event list, a stream id or
+                event id twice in the batch, a reused request id, or partly existing event ids.
+        """
+        _check_appends(appends)
+        if conn is None:
+            async with self.pool.acquire() as c, c.transaction():
+                return await self._append_streams(c, appends, request_id, fingerprint, response)
+        async with conn.transaction():  # a savepoint when the caller already has a transaction
+            return await self._append_streams(conn, appends, request_id, fingerprint, response)
+
     async def _append(
         self,
         conn: asyncpg.Connection,
@@ -249,18 +356,8 @@ class EventStore:
         fingerprint: str,
         response: bytes | None,
     ) -> AppendResult:
-        if request_id:
-            # Insert the request row first: a concurrent duplicate blocks on this key until the
-            # first commits, then sees the row and replays instead of appending twice.
-            claimed = await conn.fetchval(
-                f"INSERT INTO {self._t_requests}(request_id, stream_id, fingerprint)"
-                " VALUES ($1, $2, $3) ON CONFLICT (request_id) DO NOTHING RETURNING 1",
-                request_id,
-                stream_id,
-                fingerprint,
-            )
-            if not claimed:
-                return await self._replay_request(conn, request_id, fingerprint)
+        if request_id and not await self._claim_request(conn, request_id, stream_id, fingerprint):
+            return await self._replay_request(conn, request_id, fingerprint)
 
         ids = [e.event_id for e in events]
         current = await conn.fetchval(
@@ -284,19 +381,9 @@ class EventStore:
                 },
             )
         first = current + 1
-        rows = self._rows(stream_id, first, events, request_id)
+        rows = self._rows([(stream_id, first, events, "")], request_id)
         try:
-            async with conn.transaction():
-                positions = await conn.fetch(
-                    f"INSERT INTO {self._t_events} (event_id, stream_id, stream_version, type,"
-                    " tenant_id, actor_kind, actor_id, occurred_at, correlation_id, causation_id,"
-                    " traceparent, request_id, payload)"
-                    " SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[],"
-                    " $5::text[], $6::smallint[], $7::text[], $8::timestamptz[], $9::text[],"
-                    " $10::text[], $11::text[], $12::text[], $13::bytea[])"
-                    " RETURNING position",
-                    *rows,
-                )
+            inserted = await self._insert(conn, rows)
         except asyncpg.UniqueViolationError as exc:
             if exc.constraint_name == "events_stream_version_key":
                 raise ConcurrencyConflict(
@@ -315,32 +402,175 @@ class EventStore:
             ids,
             first,
             first + len(events) - 1,
-            sorted(r["position"] for r in positions),
+            sorted(r["position"] for r in inserted),
             response=response,
         )
         if request_id:
             await self._record_request(conn, request_id, result, response)
+        await self._notify(conn)
+        return result
+
+    async def _append_streams(
+        self,
+        conn: asyncpg.Connection,
+        appends: Sequence[StreamAppend],
+        request_id: str | None,
+        fingerprint: str,
+        response: bytes | None,
+    ) -> MultiAppendResult:
+        if request_id and not await self._claim_request(
+            conn, request_id, appends[0].stream_id, fingerprint
+        ):
+            replay = await self._replay_request(conn, request_id, fingerprint)
+            return MultiAppendResult([], replayed=True, response=replay.response)
+
+        stream_ids = [a.stream_id for a in appends]
+        versions = await self._versions(conn, stream_ids)
+        for i, (a, current) in enumerate(zip(appends, versions, strict=True)):
+            if a.expected_version is not None and current != a.expected_version:
+                raise _stream_conflict(i, a, current)
+        firsts = [v + 1 for v in versions]
+
+        # Rows go in stream id order (versions ascending within a stream): concurrent batches
+        # then take the unique-index entries of shared streams in the same order, so the later
+        # one waits and fails with a unique violation instead of both deadlocking.
+        order = sorted(range(len(appends)), key=stream_ids.__getitem__)
+        rows = self._rows(
+            [(stream_ids[i], firsts[i], appends[i].events, f"appends[{i}].") for i in order],
+            request_id,
+        )
+        ids_per_stream = [[e.event_id for e in a.events] for a in appends]
+        try:
+            inserted = await self._insert(conn, rows)
+        except (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError) as exc:
+            if (
+                isinstance(exc, asyncpg.UniqueViolationError)
+                and exc.constraint_name != "events_stream_version_key"
+            ):
+                # As in _append: if every event is stored already, each in its stream, the
+                # batch was appended before; answer as a replay and write nothing.
+                results = await self._existing_in(
+                    conn, list(zip(stream_ids, ids_per_stream, strict=True))
+                )
+                if request_id:
+                    await self._record_request_rows(conn, request_id, results, response)
+                return MultiAppendResult(results, replayed=True, response=response)
+            # A concurrent writer committed first (a deadlock only against writers that take
+            # streams in another order). Name a stream that moved, if this snapshot shows one.
+            moved = await self._versions(conn, stream_ids)
+            for i, (a, current) in enumerate(zip(appends, moved, strict=True)):
+                if current != versions[i]:
+                    raise _stream_conflict(i, a, current) from exc
+            raise ConcurrencyConflict(
+                f"one of {len(appends)} streams was appended to concurrently",
+                metadata={"streams": str(len(appends))},
+            ) from exc
+
+        position_of = {r["event_id"]: r["position"] for r in inserted}
+        results = [
+            AppendResult(
+                a.stream_id,
+                ids,
+                first,
+                first + len(ids) - 1,
+                sorted(position_of[i] for i in ids),
+            )
+            for a, ids, first in zip(appends, ids_per_stream, firsts, strict=True)
+        ]
+        if request_id:
+            await self._record_request_rows(conn, request_id, results, response)
+        await self._notify(conn)
+        return MultiAppendResult(results, response=response)
+
+    async def _versions(self, conn: asyncpg.Connection, stream_ids: list[str]) -> list[int]:
+        """Current versions of ``stream_ids`` (0 for a new stream), in one round trip.
+
+        Each max() is a backward scan of the ``(stream_id, stream_version)`` unique index.
+        """
+        rows = await conn.fetch(
+            f"SELECT coalesce((SELECT max(e.stream_version) FROM {self._t_events} e"
+            " WHERE e.stream_id = s.stream_id), 0) AS version"
+            " FROM unnest($1::text[]) WITH ORDINALITY AS s(stream_id, n) ORDER BY s.n",
+            stream_ids,
+        )
+        return [r["version"] for r in rows]
+
+    async def _claim_request(
+        self, conn: asyncpg.Connection, request_id: str, stream_id: str, fingerprint: str
+    ) -> bool:
+        """Insert the request row first; False if the request id was used already.
+
+        A concurrent duplicate blocks on this key until the first commits, then sees the row
+        and replays instead of appending twice.
+        """
+        claimed = await conn.fetchval(
+            f"INSERT INTO {self._t_requests}(request_id, stream_id, fingerprint)"
+            " VALUES ($1, $2, $3) ON CONFLICT (request_id) DO NOTHING RETURNING 1",
+            request_id,
+            stream_id,
+            fingerprint,
+        )
+        return bool(claimed)
+
+    async def _insert(
+        self, conn: asyncpg.Connection, rows: list[list[Any]]
+    ) -> list[asyncpg.Record]:
+        """Insert the columns built by ``_rows`` in one statement, inside a savepoint.
+
+        Returns ``(position, event_id)`` of each row.
+        """
+        async with conn.transaction():
+            return await conn.fetch(
+                f"INSERT INTO {self._t_events} (event_id, stream_id, stream_version, type,"
+                " tenant_id, actor_kind, actor_id, occurred_at, correlation_id, causation_id,"
+                " traceparent, request_id, payload)"
+                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::bigint[], $4::text[],"
+                " $5::text[], $6::smallint[], $7::text[], $8::timestamptz[], $9::text[],"
+                " $10::text[], $11::text[], $12::text[], $13::bytea[])"
+                " RETURNING position, event_id",
+                *rows,
+            )
+
+    async def _notify(self, conn: asyncpg.Connection) -> None:
         # Delivered only at COMMIT: wakes the relay without polling delay.
         await conn.execute("SELECT pg_notify($1, '')", self.notify_channel)
-        return result
 
     async def _existing(
         self, conn: asyncpg.Connection, stream_id: str, ids: list[uuid.UUID]
     ) -> AppendResult:
+        return (await self._existing_in(conn, [(stream_id, ids)]))[0]
+
+    async def _existing_in(
+        self, conn: asyncpg.Connection, streams: Sequence[tuple[str, list[uuid.UUID]]]
+    ) -> list[AppendResult]:
+        """Replay results if every event id is stored, each in its stream; else EVENT_ID_REUSED."""
+        all_ids = [i for _, ids in streams for i in ids]
         rows = await conn.fetch(
             f"SELECT event_id, stream_id, stream_version, position FROM {self._t_events}"
             " WHERE event_id = ANY($1::uuid[]) ORDER BY position",
-            ids,
+            all_ids,
         )
-        if len(rows) == len(ids) and all(r["stream_id"] == stream_id for r in rows):
-            return AppendResult(
-                stream_id,
-                [r["event_id"] for r in rows],
-                rows[0]["stream_version"],
-                rows[-1]["stream_version"],
-                [r["position"] for r in rows],
-                replayed=True,
-            )
+        by_stream: dict[str, list[asyncpg.Record]] = {}
+        for r in rows:
+            by_stream.setdefault(r["stream_id"], []).append(r)
+        if len(rows) == len(all_ids) and all(
+            {r["event_id"] for r in by_stream.get(stream_id, ())} == set(ids)
+            for stream_id, ids in streams
+        ):
+            results = []
+            for stream_id, _ in streams:
+                mine = by_stream[stream_id]
+                results.append(
+                    AppendResult(
+                        stream_id,
+                        [r["event_id"] for r in mine],
+                        mine[0]["stream_version"],
+                        mine[-1]["stream_version"],
+                        [r["position"] for r in mine],
+                        replayed=True,
+                    )
+                )
+            return results
         raise InvalidArgument(
             "some of these event ids already exist",
             [FieldViolation("events.event_id", "already stored (partly, or in another stream)")],
@@ -354,9 +584,8 @@ class EventStore:
         result: AppendResult,
         response: bytes | None,
     ) -> None:
-        await conn.execute(
-            f"UPDATE {self._t_requests} SET event_ids = $2, first_version = $3,"
-            " last_version = $4, positions = $5, response = $6 WHERE request_id = $1",
+        await self._store_request(
+            conn,
             request_id,
             result.event_ids,
             result.first_version,
@@ -365,47 +594,100 @@ class EventStore:
             response,
         )
 
+    async def _record_request_rows(
+        self,
+        conn: asyncpg.Connection,
+        request_id: str,
+        results: Sequence[AppendResult],
+        response: bytes | None,
+    ) -> None:
+        """Record a multi-stream append: first stream's versions; all ids, positions aligned."""
+        event_ids: list[uuid.UUID] = []
+        positions: list[int] = []
+        for r in results:
+            event_ids += r.event_ids
+            positions += r.positions  # per stream, version order is position order
+        await self._store_request(
+            conn,
+            request_id,
+            event_ids,
+            results[0].first_version,
+            results[0].last_version,
+            positions,
+            response,
+        )
+
+    async def _store_request(
+        self,
+        conn: asyncpg.Connection,
+        request_id: str,
+        event_ids: list[uuid.UUID],
+        first_version: int,
+        last_version: int,
+        positions: list[int],
+        response: bytes | None,
+    ) -> None:
+        await conn.execute(
+            f"UPDATE {self._t_requests} SET event_ids = $2, first_version = $3,"
+            " last_version = $4, positions = $5, response = $6 WHERE request_id = $1",
+            request_id,
+            event_ids,
+            first_version,
+            last_version,
+            positions,
+            response,
+        )
+
     def _rows(
-        self, stream_id: str, first: int, events: Sequence[NewEvent], request_id: str | None
+        self,
+        segments: Sequence[tuple[str, int, Sequence[NewEvent], str]],
+        request_id: str | None,
     ) -> list[list[Any]]:
+        """Column arrays for ``_insert``: per segment (stream id, first version, events, field
+        path prefix for errors), the events in order with consecutive versions."""
         principal = current_principal()
         now = datetime.now(UTC)
         tp = current_traceparent()
         cols: list[list[Any]] = [[] for _ in range(13)]
-        for i, e in enumerate(events):
-            tenant = (
-                e.tenant_id
-                if e.tenant_id is not None
-                else (principal.tenant_id if principal else "")
-            )
-            kind = (
-                e.actor_kind if e.actor_kind is not None else (principal.kind if principal else "")
-            )
-            actor = (
-                e.actor_id if e.actor_id is not None else (principal.subject if principal else "")
-            )
-            if kind not in ACTOR_KINDS:
-                raise InvalidArgument(
-                    f"unknown actor kind {kind!r}",
-                    [FieldViolation(f"events[{i}].actor_kind", "unknown")],
+        for stream_id, first, events, path in segments:
+            for i, e in enumerate(events):
+                tenant = (
+                    e.tenant_id
+                    if e.tenant_id is not None
+                    else (principal.tenant_id if principal else "")
                 )
-            values = (
-                e.event_id,
-                stream_id,
-                first + i,
-                e.type,
-                tenant,
-                ACTOR_KINDS[kind],
-                actor,
-                e.occurred_at or now,
-                e.correlation_id,
-                e.causation_id,
-                e.traceparent if e.traceparent is not None else tp,
-                request_id,
-                e.payload,
-            )
-            for col, v in zip(cols, values, strict=True):
-                col.append(v)
+                kind = (
+                    e.actor_kind
+                    if e.actor_kind is not None
+                    else (principal.kind if principal else "")
+                )
+                actor = (
+                    e.actor_id
+                    if e.actor_id is not None
+                    else (principal.subject if principal else "")
+                )
+                if kind not in ACTOR_KINDS:
+                    raise InvalidArgument(
+                        f"unknown actor kind {kind!r}",
+                        [FieldViolation(f"{path}events[{i}].actor_kind", "unknown")],
+                    )
+                values = (
+                    e.event_id,
+                    stream_id,
+                    first + i,
+                    e.type,
+                    tenant,
+                    ACTOR_KINDS[kind],
+                    actor,
+                    e.occurred_at or now,
+                    e.correlation_id,
+                    e.causation_id,
+                    e.traceparent if e.traceparent is not None else tp,
+                    request_id,
+                    e.payload,
+                )
+                for col, v in zip(cols, values, strict=True):
+                    col.append(v)
         return cols
 
     async def _replay_request(
