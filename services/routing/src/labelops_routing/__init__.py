@@ -1,0 +1,1 @@
+"""labelops routing service: task routing to labeling pools, overlap, gold slots and leases."""
