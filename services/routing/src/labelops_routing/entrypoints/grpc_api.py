@@ -1,0 +1,165 @@
+"""``RoutingService`` and ``WorkforceService``: protos in, commands / queries out, protos back.
+
+Unary errors become status codes with ErrorInfo / BadRequest details (libs/grpckit). On the
+``Work`` stream an error answers the one message that caused it (``StreamError`` with the same
+correlation id) and the stream stays open: one bad batch must not drop a vendor's connection
+and its other in-flight work.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import AsyncIterator
+
+from grpc import aio
+from labelops.routing.v1 import routing_pb2 as pb
+from labelops.routing.v1 import routing_pb2_grpc, workforce_pb2_grpc
+from labelops.routing.v1 import workforce_pb2 as wpb
+from labelops_core.errors import DomainError, InvalidArgument
+from opentelemetry import trace
+
+from ..application.handlers import RoutingHandlers
+from ..application.queries import RoutingQueries
+from ..application.work import WorkHandlers
+
+ROUTING_SERVICE = pb.DESCRIPTOR.services_by_name["RoutingService"].full_name
+WORKFORCE_SERVICE = wpb.DESCRIPTOR.services_by_name["WorkforceService"].full_name
+
+log = logging.getLogger(__name__)
+_INDEX = re.compile(r"^submissions\[(\d+)\]")
+
+
+class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
+    def __init__(self, handlers: RoutingHandlers, queries: RoutingQueries) -> None:
+        self.h = handlers
+        self.q = queries
+
+    async def CreateProject(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.h.create_project(request)
+
+    async def GetProject(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.q.get_project(request.project_id)
+
+    async def ListProjects(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.q.list_projects(request)
+
+    async def UpdateProjectConfig(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.h.update_project_config(request)
+
+    async def SetRoutingRules(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.h.set_routing_rules(request)
+
+    async def CreatePool(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.h.create_pool(request)
+
+    async def UpdatePool(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.h.update_pool(request)
+
+    async def ListPools(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.q.list_pools()
+
+    async def RegisterAnnotator(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.h.register_annotator(request)
+
+    async def ListAnnotators(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.q.list_annotators(request.pool_id)
+
+    async def CreateTasks(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.h.create_tasks(request)
+
+    async def AddGoldTasks(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.h.add_gold_tasks(request)
+
+    async def UpdateTaskSignals(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.h.update_task_signals(request)
+
+    async def GetTask(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.q.get_task(request.project_id, request.task_id)
+
+    async def ListTasks(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.q.list_tasks(request)
+
+    async def GetQueueStats(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.q.queue_stats(request.project_id)
+
+
+def stream_error(exc: DomainError) -> wpb.StreamError:
+    err = wpb.StreamError(code=exc.code.value, reason=exc.reason, message=exc.message)
+    if isinstance(exc, InvalidArgument):
+        for v in exc.violations:
+            m = _INDEX.match(v.field)
+            err.violations.append(
+                wpb.SubmissionViolation(
+                    submission_index=int(m.group(1)) if m else -1,
+                    field=v.field,
+                    description=v.description,
+                    reason=v.description.split(":", 1)[0] if ":" in v.description else "",
+                )
+            )
+    elif "submission_index" in exc.metadata:
+        err.violations.append(
+            wpb.SubmissionViolation(
+                submission_index=int(exc.metadata["submission_index"]),
+                field=f"submissions[{exc.metadata['submission_index']}].assignment_id",
+                description=exc.message,
+                reason=exc.reason,
+            )
+        )
+    return err
+
+
+class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
+    def __init__(self, work: WorkHandlers) -> None:
+        self.w = work
+
+    async def ClaimTasks(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.w.claim(request)
+
+    async def SubmitLabels(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.w.submit(request)
+
+    async def Heartbeat(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.w.heartbeat(request)
+
+    async def SkipTask(self, request, context):  # type: ignore[no-untyped-def]
+        return await self.w.skip(request)
+
+    async def Work(
+        self, request_iterator: AsyncIterator[wpb.WorkRequest], context: aio.ServicerContext
+    ) -> AsyncIterator[wpb.WorkResponse]:
+        tracer = trace.get_tracer("labelops.routing")
+        async for msg in request_iterator:
+            kind = msg.WhichOneof("kind")
+            out = wpb.WorkResponse(correlation_id=msg.correlation_id)
+            with tracer.start_as_current_span(f"Work.{kind or 'empty'}"):
+                try:
+                    if kind == "claim":
+                        out.offers.CopyFrom(await self.w.claim(msg.claim))
+                    elif kind == "heartbeat":
+                        out.heartbeat.CopyFrom(await self.w.heartbeat(msg.heartbeat))
+                    elif kind == "submit":
+                        out.submitted.CopyFrom(await self.w.submit(msg.submit))
+                    elif kind == "skip":
+                        out.skipped.CopyFrom(await self.w.skip(msg.skip))
+                    else:
+                        out.error.CopyFrom(
+                            wpb.StreamError(
+                                code="INVALID_ARGUMENT",
+                                reason="EMPTY_MESSAGE",
+                                message="a WorkRequest needs one of claim, heartbeat, submit, skip",
+                            )
+                        )
+                except DomainError as exc:
+                    out.error.CopyFrom(stream_error(exc))
+                except Exception:
+                    span = trace.get_current_span().get_span_context()
+                    log.exception("Work stream message failed (%s)", kind)
+                    out.error.CopyFrom(
+                        wpb.StreamError(
+                            code="INTERNAL",
+                            reason="INTERNAL",
+                            message=f"internal error (trace_id={span.trace_id:032x})",
+                        )
+                    )
+            yield out
