@@ -145,3 +145,24 @@ def test_no_span_means_empty_helpers():
     assert current_trace_id() == ""
     assert trace_id_of("garbage") == ""
     assert context_from_traceparent(None) is not None
+
+
+def test_stream_detach_noise_is_demoted_but_other_errors_stay(log_stream):
+    otel = logging.getLogger("opentelemetry.context")
+    logging.getLogger().setLevel(logging.INFO)
+    try:
+        raise ValueError("<Token var=...> was created in a different Context")
+    except ValueError:
+        otel.exception("Failed to detach context")
+    try:
+        raise RuntimeError("something else")
+    except RuntimeError:
+        otel.exception("Failed to detach context")
+    (line,) = _lines(log_stream)  # the known stream-cancel case is dropped at INFO
+    assert line["level"] == "ERROR" and "something else" in line["exc_info"]
+    logging.getLogger().setLevel(logging.DEBUG)
+    try:
+        raise ValueError("was created in a different Context")
+    except ValueError:
+        otel.exception("Failed to detach context")
+    assert _lines(log_stream)[-1]["level"] == "DEBUG"

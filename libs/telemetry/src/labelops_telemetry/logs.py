@@ -91,6 +91,24 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str, ensure_ascii=False)
 
 
+class StreamDetachNoiseFilter(logging.Filter):
+    """Demotes OpenTelemetry's "Failed to detach context" to DEBUG when it comes from a gRPC
+    stream closed by its client (open-telemetry/opentelemetry-python-contrib#2357): the aio
+    stream interceptor's span context is closed from another context when the client cancels.
+    Only the log line is affected (the span still ends); left at ERROR it would be logged for
+    every vendor that disconnects a ``Work`` stream."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "opentelemetry.context" and record.getMessage().startswith(
+            "Failed to detach context"
+        ):
+            exc = record.exc_info[1] if record.exc_info else None
+            if isinstance(exc, ValueError) and "different Context" in str(exc):
+                record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+                return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+        return True
+
+
 def configure_logging(
     service_name: str, level: str | int = "INFO", *, stream: IO[str] | None = None
 ) -> logging.Handler:
@@ -109,6 +127,7 @@ def configure_logging(
     handler = logging.StreamHandler(sys.stderr if stream is None else stream)
     handler._labelops_json = True  # type: ignore[attr-defined]
     handler.addFilter(TraceContextFilter())
+    handler.addFilter(StreamDetachNoiseFilter())
     handler.setFormatter(JsonFormatter(service_name))
     root.addHandler(handler)
     root.setLevel(level.upper() if isinstance(level, str) else level)
