@@ -13,7 +13,6 @@ CREATE TABLE IF NOT EXISTS projects (
     rules_version    bigint NOT NULL,
     stream_version   bigint NOT NULL,
     tasks_total      bigint NOT NULL DEFAULT 0,
-    tasks_labeled    bigint NOT NULL DEFAULT 0,
     created_at       timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS projects_dataset ON projects (dataset_id);
@@ -27,7 +26,6 @@ CREATE TABLE IF NOT EXISTS pools (
     cost_per_task     double precision NOT NULL,
     qualified_classes text[] NOT NULL,
     active            boolean NOT NULL,
-    outstanding       bigint NOT NULL DEFAULT 0,
     stream_version    bigint NOT NULL
 );
 
@@ -89,7 +87,12 @@ CREATE INDEX IF NOT EXISTS tasks_queue
     ON tasks (project_id, pool_id, priority DESC, due_at, created_at)
     WHERE state = 'queued' AND NOT gold;
 CREATE INDEX IF NOT EXISTS tasks_gold ON tasks (project_id) WHERE gold;
-CREATE INDEX IF NOT EXISTS tasks_item ON tasks (item_id);
+-- Open tasks per pool (capacity / overflow) and labeled tasks per project, counted when needed
+-- rather than kept in counter rows: a counter row every label submission updates would
+-- serialize all submitters of a pool on one row lock.
+CREATE INDEX IF NOT EXISTS tasks_open ON tasks (pool_id)
+    WHERE state IN ('queued', 'in_progress') AND NOT gold;
+CREATE INDEX IF NOT EXISTS tasks_labeled ON tasks (project_id) WHERE state = 'labeled';
 
 CREATE TABLE IF NOT EXISTS assignments (
     assignment_id uuid PRIMARY KEY,

@@ -217,3 +217,25 @@ async def test_bad_project_pool_and_task_commands(routing):
         grpc.StatusCode.INVALID_ARGUMENT,
     )
     assert set(fields) == {"items[0].item_id", "items[0].uri", "items[0].signals.ambiguity"}
+    # High-stakes work never falls through to a vendor when no in-house pool can take it.
+    await r.admin.UpdatePool(
+        pb.UpdatePoolRequest(pool=pb.Pool(pool_id="in-house", cost_per_task=0.5, active=False))
+    )
+    before = await event_count(r)
+    await fails(
+        r.admin.CreateTasks(
+            pb.CreateTasksRequest(
+                project_id="street-p1",
+                items=[
+                    pb.TaskItem(
+                        item_id="hs-1",
+                        uri="s3://a/hs-1.jpg",
+                        signals=pb.TaskSignals(class_id="person"),
+                    )
+                ],
+            )
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "NO_POOL_AVAILABLE",
+    )
+    assert await event_count(r) == before

@@ -132,20 +132,20 @@ def signals_from_pb(s: pb.TaskSignals) -> TaskSignals:
     )
 
 
-def pool_info(r: asyncpg.Record) -> PoolInfo:
+def pool_info(r: asyncpg.Record, outstanding: int) -> PoolInfo:
     return PoolInfo(
         pool_id=r["pool_id"],
         kind=r["kind"],
         vendor_id=r["vendor_id"],
         capacity=r["capacity"],
-        outstanding=r["outstanding"],
+        outstanding=outstanding,
         cost_per_task=r["cost_per_task"],
         qualified_classes=frozenset(r["qualified_classes"]),
         active=r["active"],
     )
 
 
-def pool_to_pb(r: asyncpg.Record) -> pb.Pool:
+def pool_to_pb(r: asyncpg.Record, outstanding: int = 0) -> pb.Pool:
     return pb.Pool(
         pool_id=r["pool_id"],
         display_name=r["display_name"],
@@ -155,5 +155,5 @@ def pool_to_pb(r: asyncpg.Record) -> pb.Pool:
         cost_per_task=r["cost_per_task"],
         qualified_classes=list(r["qualified_classes"]),
         active=r["active"],
-        outstanding=r["outstanding"],
+        outstanding=outstanding,
     )

@@ -38,7 +38,16 @@ from labelops_ontologykit import OntologyCache
 from ..adapters.tables import Tables
 from ..domain.overlap import required_labels
 from ..domain.project import validate_config, validate_id
-from ..domain.rules import NoPoolAvailable, PoolInfo, hybrid_default, route, validate_rules
+from ..domain.rules import (
+    NoPoolAvailable,
+    PoolInfo,
+    RouteDecision,
+    RuleSet,
+    TaskSignals,
+    hybrid_default,
+    route,
+    validate_rules,
+)
 from ..domain.tasks import TaskState
 from .convert import (
     POOL_KINDS,
@@ -141,8 +150,10 @@ class RoutingHandlers:
         self, conn: asyncpg.Connection | asyncpg.Pool, project_id: str, *, lock: bool = False
     ) -> asyncpg.Record:
         row = await conn.fetchrow(
-            f"SELECT * FROM {self.t.projects} WHERE project_id = $1"
-            + (" FOR UPDATE" if lock else ""),
+            f"SELECT p.*, (SELECT count(*) FROM {self.t.tasks} t WHERE t.project_id = p.project_id"
+            " AND t.state = 'labeled' AND NOT t.gold) AS tasks_labeled"
+            f" FROM {self.t.projects} p WHERE project_id = $1"
+            + (" FOR UPDATE OF p" if lock else ""),
             project_id,
         )
         if row is None:
@@ -153,7 +164,16 @@ class RoutingHandlers:
         rows = await conn.fetch(
             f"SELECT * FROM {self.t.pools} ORDER BY pool_id" + (" FOR UPDATE" if lock else "")
         )
-        return {r["pool_id"]: pool_info(r) for r in rows}
+        open_tasks = await self.open_tasks(conn)
+        return {r["pool_id"]: pool_info(r, open_tasks.get(r["pool_id"], 0)) for r in rows}
+
+    async def open_tasks(self, conn: asyncpg.Connection | asyncpg.Pool) -> dict[str, int]:
+        """Open (queued or in progress) regular tasks per pool: what counts against capacity."""
+        rows = await conn.fetch(
+            f"SELECT pool_id, count(*) AS n FROM {self.t.tasks}"
+            " WHERE state IN ('queued', 'in_progress') AND NOT gold GROUP BY pool_id"
+        )
+        return {r["pool_id"]: r["n"] for r in rows}
 
     async def ontology_known(self, ontology_id: str, version: str) -> bool:
         return bool(
@@ -413,7 +433,6 @@ class RoutingHandlers:
             )
             stored = pb.Pool()
             stored.CopyFrom(p)
-            stored.outstanding = 0
             if exists is not None:
                 if pool_to_pb(exists) == stored:  # a retried create
                     return pb.CreatePoolResponse(pool=pool_to_pb(exists))
@@ -461,7 +480,7 @@ class RoutingHandlers:
                 list(p.qualified_classes),
                 p.active,
             )
-            updated = pool_to_pb(row)
+            updated = pool_to_pb(row, (await self.open_tasks(conn)).get(p.pool_id, 0))
             await self.store.append(
                 f"pools/{p.pool_id}",
                 row["stream_version"] - 1,
@@ -590,7 +609,7 @@ class RoutingHandlers:
                 pool_id, rule, reason, overflowed, required = "", "gold", "gold task", False, 0
             else:
                 try:
-                    decision = route(signals_from_pb(signals), ruleset, pools)
+                    decision = safe_route(signals_from_pb(signals), ruleset, pools)
                 except NoPoolAvailable as exc:
                     raise FailedPrecondition(str(exc), reason="NO_POOL_AVAILABLE") from exc
                 pool_id, rule, reason = decision.pool_id, decision.rule, decision.reason
@@ -652,12 +671,6 @@ class RoutingHandlers:
                 " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,1,$18,$18)",
                 rows,
             )
-            for pool_id, n in added.items():
-                await conn.execute(
-                    f"UPDATE {self.t.pools} SET outstanding = outstanding + $2 WHERE pool_id = $1",
-                    pool_id,
-                    n,
-                )
             if not gold:
                 await conn.execute(
                     f"UPDATE {self.t.projects} SET tasks_total = tasks_total + $2"
@@ -819,19 +832,12 @@ class RoutingHandlers:
                 events: list[NewEvent] = []
                 if row["active"] == 0 and row["submitted"] == 0:
                     try:
-                        d = route(signals_from_pb(signals), ruleset, _without(pools, pool_id))
+                        d = safe_route(signals_from_pb(signals), ruleset, _without(pools, pool_id))
                     except NoPoolAvailable as exc:
                         raise FailedPrecondition(str(exc), reason="NO_POOL_AVAILABLE") from exc
                     if d.pool_id != pool_id:
                         rerouted += 1
                         pools[d.pool_id] = _bump(pools[d.pool_id])
-                        await conn.execute(
-                            f"UPDATE {self.t.pools} SET outstanding = outstanding"
-                            " + CASE WHEN pool_id = $1 THEN -1 ELSE 1 END"
-                            " WHERE pool_id IN ($1, $2)",
-                            pool_id,
-                            d.pool_id,
-                        )
                         events.append(
                             NewEvent.of(
                                 ev.TaskRerouted(
@@ -884,6 +890,22 @@ class RoutingHandlers:
                     conn=conn,
                 )
         return resp
+
+
+def safe_route(signals: TaskSignals, ruleset: RuleSet, pools: dict[str, PoolInfo]) -> RouteDecision:
+    """``route``, plus the one guarantee rules cannot express by order alone: high-stakes work
+    never reaches a vendor pool unless a rule written for high-stakes work sends it there
+    (when no in-house pool can take it, the rule engine falls through to the vendor defaults).
+    """
+    decision = route(signals, ruleset, pools)
+    if signals.high_stakes and pools[decision.pool_id].kind == "vendor":
+        rule = next((r for r in ruleset.rules if r.name == decision.rule), None)
+        if rule is None or rule.when.high_stakes is not True:
+            raise NoPoolAvailable(
+                f"high-stakes task (class {signals.class_id!r}) has no active in-house pool"
+                " qualified for it; add one, or a rule for high_stakes that names vendor pools"
+            )
+    return decision
 
 
 def _bump(p: PoolInfo, by: int = 1) -> PoolInfo:

@@ -138,12 +138,6 @@ class Projections:
             " WHERE task_id = ANY($1::uuid[])",
             tids,
         )
-        await conn.execute(
-            f"UPDATE {self.t.pools} p SET outstanding = p.outstanding - x.n"
-            f" FROM (SELECT pool_id, count(*) AS n FROM {self.t.tasks}"
-            "   WHERE task_id = ANY($1::uuid[]) GROUP BY pool_id) x WHERE p.pool_id = x.pool_id",
-            tids,
-        )
         return [
             StreamAppend(
                 task_stream(t["project_id"], t["task_id"]),

@@ -44,7 +44,10 @@ class RoutingQueries:
 
     async def list_pools(self) -> pb.ListPoolsResponse:
         rows = await self.pool.fetch(f"SELECT * FROM {self.t.pools} ORDER BY pool_id")
-        return pb.ListPoolsResponse(pools=[pool_to_pb(r) for r in rows])
+        open_tasks = await self.handlers.open_tasks(self.pool)
+        return pb.ListPoolsResponse(
+            pools=[pool_to_pb(r, open_tasks.get(r["pool_id"], 0)) for r in rows]
+        )
 
     async def list_annotators(self, pool_id: str) -> pb.ListAnnotatorsResponse:
         rows = await self.pool.fetch(

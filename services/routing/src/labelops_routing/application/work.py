@@ -100,6 +100,7 @@ class WorkHandlers:
         self.ontologies = ontologies
         self.max_submissions = max_submissions
         self.max_batch_bytes = max_batch_bytes
+        self._project_ontology: dict[str, tuple[str, str]] = {}
         self.clock = clock
 
     # --- claim ---------------------------------------------------------------------------------
@@ -476,6 +477,17 @@ class WorkHandlers:
             )
             return len(rows)
 
+    async def _ontology_of(self, conn: asyncpg.Connection, project_id: str) -> tuple[str, str]:
+        """A project's ontology version; fixed at creation, so cached for the process."""
+        if (hit := self._project_ontology.get(project_id)) is None:
+            row = await conn.fetchrow(
+                f"SELECT ontology_id, ontology_version FROM {self.t.projects}"
+                " WHERE project_id = $1",
+                project_id,
+            )
+            hit = self._project_ontology[project_id] = (row[0], row[1])
+        return hit
+
     # --- submit --------------------------------------------------------------------------------
 
     async def submit(self, req: pb.SubmitLabelsRequest) -> pb.SubmitLabelsResponse:
@@ -559,7 +571,7 @@ class WorkHandlers:
                     )
                 _check_assignment_access(r)
             # Content next: items and labels against the project's ontology version.
-            projects: dict[str, asyncpg.Record] = {}
+            projects: dict[str, tuple[str, str]] = {}
             items: list[label_pb2.ItemLabels] = []
             for i, (s, aid) in enumerate(zip(req.submissions, ids, strict=True)):
                 r = rows[aid]
@@ -576,13 +588,10 @@ class WorkHandlers:
                 labels.item.CopyFrom(label_pb2.ItemContext.FromString(r["context"]))
                 items.append(labels)
                 if r["project_id"] not in projects:
-                    projects[r["project_id"]] = await conn.fetchrow(
-                        f"SELECT * FROM {self.t.projects} WHERE project_id = $1", r["project_id"]
-                    )
+                    projects[r["project_id"]] = await self._ontology_of(conn, r["project_id"])
             by_version: dict[tuple[str, str], list[int]] = {}
             for i, aid in enumerate(ids):
-                p = projects[rows[aid]["project_id"]]
-                by_version.setdefault((p["ontology_id"], p["ontology_version"]), []).append(i)
+                by_version.setdefault(projects[rows[aid]["project_id"]], []).append(i)
             for (oid, version), idx in by_version.items():
                 compiled = await self.ontologies.get(oid, version)
                 for issue in compiled.validate_items([items[i] for i in idx]):
@@ -615,19 +624,59 @@ class WorkHandlers:
         fp: str,
         ids: list[uuid.UUID],
         rows: dict[uuid.UUID, asyncpg.Record],
-        projects: dict[str, asyncpg.Record],
+        projects: dict[str, tuple[str, str]],
         items: list[label_pb2.ItemLabels],
         now: datetime,
     ) -> pb.SubmitLabelsResponse:
         per_task: dict[uuid.UUID, list[NewEvent]] = {}
         task_rows: dict[uuid.UUID, asyncpg.Record] = {}
         submitted_now: dict[uuid.UUID, int] = {}
+        for aid in ids:
+            tid = rows[aid]["task_id"]
+            task_rows[tid] = rows[aid]
+            submitted_now[tid] = submitted_now.get(tid, 0) + 1
+        # Tasks this batch completes; for those with earlier labels, who gave them (one round
+        # trip for the whole batch, before this batch's assignments are marked submitted).
+        completing = {
+            tid
+            for tid, n in submitted_now.items()
+            if not task_rows[tid]["gold"]
+            and task_rows[tid]["state"] != "labeled"
+            and task_state(
+                task_rows[tid]["required"],
+                task_rows[tid]["submitted"] + n,
+                task_rows[tid]["active"] - n,
+            )
+            is TaskState.LABELED
+        }
+        earlier_by: dict[uuid.UUID, list[str]] = {}
+        if with_earlier := [t for t in completing if task_rows[t]["submitted"] > 0]:
+            earlier_by = {
+                r["task_id"]: list(r["annotators"])
+                for r in await conn.fetch(
+                    f"SELECT task_id, array_agg(annotator_id ORDER BY created_at) AS annotators"
+                    f" FROM {self.t.assignments} WHERE task_id = ANY($1::uuid[])"
+                    " AND state = 'submitted' GROUP BY task_id",
+                    with_earlier,
+                )
+            }
+        count: dict[uuid.UUID, int] = {}
         accepted = []
         for s, aid, labels in zip(req.submissions, ids, items, strict=True):
             r = rows[aid]
-            p = projects[r["project_id"]]
+            ontology_id, ontology_version = projects[r["project_id"]]
             tid = r["task_id"]
-            task_rows[tid] = r
+            count[tid] = count.get(tid, 0) + 1
+            n_now = r["submitted"] + count[tid]
+            done = tid in completing and count[tid] == submitted_now[tid]
+            annotators: list[str] = []
+            if done:
+                annotators = (
+                    earlier_by.get(tid, [])
+                    + [rows[a]["annotator_id"] for a in ids if rows[a]["task_id"] == tid]
+                    if submitted_now[tid] > 1
+                    else [*earlier_by.get(tid, []), r["annotator_id"]]
+                )
             e = NewEvent.of(
                 ev.LabelSubmitted(
                     project_id=r["project_id"],
@@ -637,57 +686,33 @@ class WorkHandlers:
                     annotator_id=r["annotator_id"],
                     pool_id=r["a_pool_id"],
                     vendor_id=r["vendor_id"],
-                    ontology_id=p["ontology_id"],
-                    ontology_version=p["ontology_version"],
+                    ontology_id=ontology_id,
+                    ontology_version=ontology_version,
                     labels=labels,
                     time_spent_ms=s.time_spent_ms,
                     prelabel_outcome=s.prelabel_outcome or pb.PRELABEL_OUTCOME_NONE,
                     note=s.note,
                     gold=r["gold"],
                     submit_request_id=req.request_id,
+                    required_labels=r["required"],
+                    labels_submitted=n_now,
+                    task_labeled=done,
+                    annotator_ids=annotators,
                 ),
                 event_id=uuid7(),
             )
             per_task.setdefault(tid, []).append(e)
-            submitted_now[tid] = submitted_now.get(tid, 0) + 1
             accepted.append(
                 pb.AcceptedLabel(assignment_id=str(aid), task_id=str(tid), event_id=str(e.event_id))
             )
-        labeled: list[uuid.UUID] = []
-        for tid, n in submitted_now.items():
-            r = task_rows[tid]
-            if r["gold"]:
-                continue
-            state = task_state(r["required"], r["submitted"] + n, r["active"] - n)
-            if state is TaskState.LABELED and r["state"] != "labeled":
-                labeled.append(tid)
-                annotators = await conn.fetch(
-                    f"SELECT annotator_id FROM {self.t.assignments}"
-                    " WHERE task_id = $1 AND (state = 'submitted' OR assignment_id = ANY($2))"
-                    " ORDER BY created_at",
-                    tid,
-                    [a for a in ids if rows[a]["task_id"] == tid],
-                )
-                per_task[tid].append(
-                    NewEvent.of(
-                        ev.TaskLabeled(
-                            project_id=r["project_id"],
-                            task_id=str(tid),
-                            item_id=r["item_id"],
-                            labels_submitted=r["submitted"] + n,
-                            annotator_ids=[a["annotator_id"] for a in annotators],
-                        )
-                    )
-                )
         resp = pb.SubmitLabelsResponse(accepted=accepted)
-        await conn.execute(
-            f"UPDATE {self.t.assignments} SET state = 'submitted'"
-            " WHERE assignment_id = ANY($1::uuid[])",
-            ids,
-        )
         tids = list(submitted_now)
+        # Assignments and their tasks in one round trip.
         await conn.execute(
-            f"UPDATE {self.t.tasks} t SET submitted = t.submitted + x.n, active = t.active - x.n,"
+            f"WITH a AS (UPDATE {self.t.assignments} SET state = 'submitted'"
+            " WHERE assignment_id = ANY($5::uuid[]))"
+            f" UPDATE {self.t.tasks} t SET submitted = t.submitted + x.n,"
+            " active = t.active - x.n,"
             " state = CASE WHEN t.gold THEN t.state"
             "   WHEN t.submitted + x.n >= t.required THEN 'labeled'"
             "   WHEN t.submitted + t.active >= t.required THEN 'in_progress' ELSE 'queued' END,"
@@ -698,22 +723,8 @@ class WorkHandlers:
             [submitted_now[t] for t in tids],
             [len(per_task[t]) for t in tids],
             now,
+            ids,
         )
-        if labeled:
-            await conn.execute(
-                f"UPDATE {self.t.pools} p SET outstanding = p.outstanding - x.n"
-                f" FROM (SELECT pool_id, count(*) AS n FROM {self.t.tasks}"
-                "   WHERE task_id = ANY($1::uuid[]) GROUP BY pool_id) x"
-                " WHERE p.pool_id = x.pool_id",
-                labeled,
-            )
-            await conn.execute(
-                f"UPDATE {self.t.projects} p SET tasks_labeled = p.tasks_labeled + x.n"
-                f" FROM (SELECT project_id, count(*) AS n FROM {self.t.tasks}"
-                "   WHERE task_id = ANY($1::uuid[]) GROUP BY project_id) x"
-                " WHERE p.project_id = x.project_id",
-                labeled,
-            )
         await self.store.append_streams(
             [
                 StreamAppend(
