@@ -23,11 +23,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_curation import bench_curation_dedup
 from bench_foundation import bench_foundation
 from bench_ontology import bench_ontology
+from bench_routing import bench_routing
 
 BENCHES = {
     "foundation": bench_foundation,
     "ontology": bench_ontology,
     "curation": bench_curation_dedup,
+    "routing": bench_routing,
 }
 
 
