@@ -23,6 +23,7 @@ from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrat
 from labelops_eventstore.grpc_api import EventLogServicer
 from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
 
+from .adapters import metrics
 from .adapters.tables import Tables
 from .application.handlers import RoutingHandlers
 from .application.projections import Projections
@@ -45,9 +46,10 @@ class LeaseSweeper:
     """Expires leases past their time, every ``interval`` seconds (and at once while a round
     finds a full batch)."""
 
-    def __init__(self, work: WorkHandlers, interval: float) -> None:
+    def __init__(self, work: WorkHandlers, interval: float, schema: str) -> None:
         self.work = work
         self.interval = interval
+        self.schema = schema
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
@@ -56,6 +58,8 @@ class LeaseSweeper:
             n = await self.work.expire_leases()
             if n:
                 log.info("expired %d lease(s)", n)
+                metrics.leases_expired.add(n)
+            metrics.set_queue_depth(self.schema, await self.work.queue_depth())
             if n < 500:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), self.interval)
@@ -168,7 +172,7 @@ async def build_app(
             EventLogServicer(store, settings.service_name),
             EVENTLOG_SERVICE_NAME,
         )
-        sweeper = LeaseSweeper(work, settings.lease_sweep_interval_s)
+        sweeper = LeaseSweeper(work, settings.lease_sweep_interval_s, settings.db_schema)
         workers = [Worker("lease-sweeper", sweeper.run, sweeper.stop)]
         if settings.relay_enabled:
             relay = OutboxRelay(

@@ -135,6 +135,22 @@ async def all_tasks(admin: Any, project: str = "street-p1") -> list[pb.Task]:
             return out
 
 
+def metric_points(reader: Any, name: str, **attrs: str) -> list[float]:
+    """Values of ``name``'s data points whose attributes include ``attrs``."""
+    data = reader.get_metrics_data()
+    if data is None:
+        return []
+    return [
+        p.value
+        for rm in data.resource_metrics
+        for sm in rm.scope_metrics
+        for m in sm.metrics
+        if m.name == name
+        for p in m.data.data_points
+        if all(p.attributes.get(k) == v for k, v in attrs.items())
+    ]
+
+
 async def event_count(r: Any) -> int:
     return await r.app.pool.fetchval(f'SELECT count(*) FROM "{r.settings.db_schema}".events')
 
@@ -390,8 +406,16 @@ async def test_hybrid_routing_overlap_gold_leases_and_vendor_isolation(routing, 
 
 
 async def test_in_house_tool_completes_tasks_and_labels_reach_kafka(routing, kafka_bootstrap):
+    from labelops_telemetry import setup_telemetry
     from labelops_testkit.kafka import wait_for_envelopes
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
+    reader = InMemoryMetricReader()
+    setup_telemetry("routing-tests", metric_reader=reader)
+    baseline = {
+        name: sum(metric_points(reader, name, pool="in-house"))
+        for name in ("labelops.routing.labels.accepted", "labelops.routing.tasks.offered")
+    }
     r = routing
     await setup_workforce(r.admin)
     await create_project(r)
@@ -447,6 +471,20 @@ async def test_in_house_tool_completes_tasks_and_labels_reach_kafka(routing, kaf
     )
     tasks = await all_tasks(r.admin)
     assert {t.state for t in tasks} == {pb.TASK_STATE_LABELED}
+    # Throughput and queue depth are exported as OpenTelemetry metrics.
+    for name in baseline:
+        assert sum(metric_points(reader, name, pool="in-house")) - baseline[name] == 4, name
+
+    async def depth_reported() -> bool:
+        return any(metric_points(reader, "labelops.routing.queue.depth", pool="vendor-a"))
+
+    await r.admin.CreateTasks(
+        pb.CreateTasksRequest(
+            project_id="street-p1",
+            items=[pb.TaskItem(item_id="vol-1", uri="s3://street/vol-1.jpg", modality="image")],
+        )
+    )
+    await eventually(depth_reported)
     topic = f"labelops.{r.settings.service_name}.events.v1"
     envs = await wait_for_envelopes(kafka_bootstrap, topic, await event_count(r))
     from labelops.routing.v1 import events_pb2 as ev

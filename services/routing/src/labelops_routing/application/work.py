@@ -10,6 +10,7 @@ pools; managers and services may work any pool (tools acting for a team).
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +34,7 @@ from labelops_eventstore import EventStore, NewEvent
 from labelops_eventstore.store import StreamAppend, request_fingerprint
 from labelops_ontologykit import OntologyCache
 
+from ..adapters import metrics
 from ..adapters.tables import Tables
 from ..domain.overlap import is_gold_slot
 from ..domain.tasks import TaskState, task_state
@@ -284,7 +286,16 @@ class WorkHandlers:
                 seq + n,
             )
             await self.store.append_streams(appends, conn=conn)
+        metrics.tasks_offered.add(len(offers), {"pool": req.pool_id})
         return pb.ClaimTasksResponse(offers=offers)
+
+    async def queue_depth(self) -> dict[tuple[str, str], int]:
+        """Open regular tasks per (pool, state), for the queue-depth gauge."""
+        rows = await self.pool.fetch(
+            f"SELECT pool_id, state, count(*) AS n FROM {self.t.tasks}"
+            " WHERE state IN ('queued', 'in_progress') AND NOT gold GROUP BY pool_id, state"
+        )
+        return {(r["pool_id"], r["state"]): r["n"] for r in rows}
 
     # --- heartbeat / skip ------------------------------------------------------------------------
 
@@ -615,7 +626,11 @@ class WorkHandlers:
                         reason="LEASE_EXPIRED" if state == "expired" else "ASSIGNMENT_NOT_ACTIVE",
                         metadata={"submission_index": str(i), "assignment_id": str(aid)},
                     )
-            return await self._write_labels(conn, req, fp, ids, rows, projects, items, now)
+            resp = await self._write_labels(conn, req, fp, ids, rows, projects, items, now)
+        pools = Counter(rows[a]["a_pool_id"] for a in ids)
+        for pool_id, n in pools.items():
+            metrics.labels_accepted.add(n, {"pool": pool_id})
+        return resp
 
     async def _write_labels(
         self,
