@@ -50,6 +50,7 @@ def routing_settings(pg_schema: str, name: str, kafka: str, **over: Any) -> Sett
         kafka_bootstrap=kafka,
         curation_topic=f"{name}.curation-in",
         ontology_topic=f"{name}.ontology-in",
+        qa_topic=f"{name}.qa-in",
         host="127.0.0.1",
         port=0,
         grace_period_s=1.0,

@@ -183,6 +183,7 @@ async def build_app(
             for name, topic, handler in (
                 ("curation-items", settings.curation_topic, projections.on_curation_event),
                 ("ontology-versions", settings.ontology_topic, projections.on_ontology_event),
+                ("qa-relabel", settings.qa_topic, projections.on_qa_event),
             ):
                 consumer = Consumer(
                     functools.partial(

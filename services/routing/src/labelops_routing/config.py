@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     #: Topics consumed: items and curation decisions, published ontology versions.
     curation_topic: str = "labelops.curation.events.v1"
     ontology_topic: str = "labelops.ontology.events.v1"
+    #: QA decisions that send tasks back for re-labeling.
+    qa_topic: str = "labelops.qa.events.v1"
     relay_enabled: bool = True
     consumers_enabled: bool = True
     host: str = "[::]"

@@ -502,3 +502,39 @@ async def test_in_house_tool_completes_tasks_and_labels_reach_kafka(routing, kaf
     assert first.annotator_id == "ih-1" and first.pool_id == "in-house"
     assert first.prelabel_outcome == wpb.PRELABEL_OUTCOME_EDITED and first.time_spent_ms == 1000
     assert first.labels.labels[0].box.width == 50 and first.ontology_version == ONTOLOGY[1]
+
+    # QA rejects one label: the task reopens for one more label, from someone else.
+    from labelops.qa.v1 import events_pb2 as qev
+
+    rejected = offers[0]
+    await publish(
+        kafka_bootstrap,
+        r.settings.qa_topic,
+        [
+            envelope(
+                qev.LabelRejected(
+                    project_id="street-p1", task_id=rejected.task_id, reason="box too loose"
+                ),
+                f"projects/street-p1/tasks/{rejected.task_id}",
+            )
+        ],
+    )
+
+    async def reopened() -> pb.Task | None:
+        t = (
+            await r.admin.GetTask(
+                pb.GetTaskRequest(project_id="street-p1", task_id=rejected.task_id)
+            )
+        ).task
+        return t if t.state == pb.TASK_STATE_QUEUED else None
+
+    task = await eventually(reopened)
+    assert task.required_labels == 2 and task.labels_submitted == 1
+    again_ih1 = await r.tool.ClaimTasks(
+        wpb.ClaimTasksRequest(pool_id="in-house", annotator_id="ih-1", max_tasks=10)
+    )
+    assert not again_ih1.offers  # never the same annotator twice
+    ih2 = await r.tool.ClaimTasks(
+        wpb.ClaimTasksRequest(pool_id="in-house", annotator_id="ih-2", max_tasks=10)
+    )
+    assert [o.task_id for o in ih2.offers] == [rejected.task_id]

@@ -5,20 +5,24 @@
   open tasks (labels already submitted stay: they are facts).
 - ``labelops.ontology.events.v1``: published ontology versions, kept for label validation, so
   a submission never waits on the ontology service.
+- ``labelops.qa.events.v1``: a rejected label or a flagged label issue reopens the task for one
+  more label from someone who has not labeled it.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 
 import asyncpg
 from labelops.curation.v1 import curation_pb2 as cpb
 from labelops.curation.v1 import events_pb2 as cev
 from labelops.labels.v1 import label_pb2
 from labelops.ontology.v1 import events_pb2 as oev
+from labelops.qa.v1 import events_pb2 as qev
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import routing_pb2 as pb
-from labelops_bus.runner import MessageContext
+from labelops_bus.runner import MessageContext, PoisonMessage
 from labelops_eventstore import NewEvent
 from labelops_eventstore.store import StreamAppend
 
@@ -48,6 +52,63 @@ class Projections:
             e.ontology_id,
             e.version,
             e.definition.SerializeToString(),
+        )
+
+    async def on_qa_event(self, ctx: MessageContext, conn: asyncpg.Connection) -> None:
+        env = ctx.envelope
+        if env.type == qev.LabelRejected.DESCRIPTOR.full_name:
+            e = qev.LabelRejected.FromString(env.payload)
+            await self._reopen(conn, e.project_id, e.task_id, f"review rejected: {e.reason}")
+        elif env.type == qev.LabelIssueFlagged.DESCRIPTOR.full_name:
+            f = qev.LabelIssueFlagged.FromString(env.payload)
+            await self._reopen(
+                conn,
+                f.project_id,
+                f.issue.task_id,
+                f"label issue: given {f.issue.given_class}, model suggests"
+                f" {f.issue.suggested_class}",
+            )
+
+    async def _reopen(
+        self, conn: asyncpg.Connection, project_id: str, task_id: str, reason: str
+    ) -> None:
+        try:
+            tid = uuid.UUID(task_id)
+        except ValueError:
+            raise PoisonMessage(f"not a task id: {task_id!r}") from None
+        row = await conn.fetchrow(
+            f"SELECT * FROM {self.t.tasks} WHERE task_id = $1 AND project_id = $2 FOR UPDATE",
+            tid,
+            project_id,
+        )
+        if row is None or row["gold"] or row["state"] == "canceled":
+            return  # not ours, or nothing to re-label
+        required = row["required"] + 1
+        await conn.execute(
+            f"UPDATE {self.t.tasks} SET required = $2, state = 'queued',"
+            " stream_version = stream_version + 1, updated_at = now() WHERE task_id = $1",
+            tid,
+            required,
+        )
+        await self.h.store.append_streams(
+            [
+                StreamAppend(
+                    task_stream(project_id, tid),
+                    row["stream_version"],
+                    [
+                        NewEvent.of(
+                            ev.TaskReopened(
+                                project_id=project_id,
+                                task_id=str(tid),
+                                item_id=row["item_id"],
+                                reason=reason[:500],
+                                required_labels=required,
+                            )
+                        )
+                    ],
+                )
+            ],
+            conn=conn,
         )
 
     async def on_curation_event(self, ctx: MessageContext, conn: asyncpg.Connection) -> None:

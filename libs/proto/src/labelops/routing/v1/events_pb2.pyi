@@ -217,3 +217,17 @@ class TaskCanceled(_message.Message):
     item_id: str
     reason: str
     def __init__(self, project_id: _Optional[str] = ..., task_id: _Optional[str] = ..., item_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class TaskReopened(_message.Message):
+    __slots__ = ("project_id", "task_id", "item_id", "reason", "required_labels")
+    PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    ITEM_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REQUIRED_LABELS_FIELD_NUMBER: _ClassVar[int]
+    project_id: str
+    task_id: str
+    item_id: str
+    reason: str
+    required_labels: int
+    def __init__(self, project_id: _Optional[str] = ..., task_id: _Optional[str] = ..., item_id: _Optional[str] = ..., reason: _Optional[str] = ..., required_labels: _Optional[int] = ...) -> None: ...
