@@ -7,16 +7,15 @@ import itertools
 from collections.abc import AsyncIterator
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from labelops.events.v1 import envelope_pb2
 from labelops.labels.v1 import label_pb2 as L
 from labelops.ontology.v1 import definition_pb2 as D
 from labelops.ontology.v1 import events_pb2 as oev
 from labelops.routing.v1 import workforce_pb2 as wpb
-from labelops_core.ids import new_id
 from labelops_testkit.grpc import fails
+from labelops_testkit.kafka import envelope, publish
 
-__all__ = ["fails"]
+__all__ = ["envelope", "fails", "publish"]
 
 ADMIN_KEY = "routing-admin-key-0123456789"
 VENDOR_A_KEY = "routing-vendor-a-key-0123456789"
@@ -41,27 +40,6 @@ def definition() -> D.OntologyDefinition:
     d.classes.add(id="person", name="Person", geometry=D.GEOMETRY_KIND_BOUNDING_BOX)
     d.classes.add(id="sign", name="Sign", geometry=D.GEOMETRY_KIND_BOUNDING_BOX)
     return d
-
-
-def envelope(message: Any, stream_id: str) -> envelope_pb2.EventEnvelope:
-    return envelope_pb2.EventEnvelope(
-        event_id=new_id(),
-        type=message.DESCRIPTOR.full_name,
-        stream_id=stream_id,
-        stream_version=1,
-        payload=message.SerializeToString(),
-        source="test",
-    )
-
-
-async def publish(bootstrap: str, topic: str, envelopes: list[envelope_pb2.EventEnvelope]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for env in envelopes:
-            await producer.send_and_wait(topic, env.SerializeToString(), key=env.stream_id.encode())
-    finally:
-        await producer.stop()
 
 
 def ontology_published() -> envelope_pb2.EventEnvelope:

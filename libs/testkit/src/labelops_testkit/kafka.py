@@ -1,11 +1,15 @@
-"""Kafka helpers for tests: read a whole topic back, without a consumer group."""
+"""Kafka helpers for tests: read a whole topic back, without a consumer group; publish events
+the way another service's relay would (a test playing that service)."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
+from typing import Any
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from labelops.events.v1 import envelope_pb2
+from labelops_core.ids import new_id
 
 
 async def read_records(bootstrap: str, topic: str) -> list[ConsumerRecord]:
@@ -63,3 +67,35 @@ async def wait_for_envelopes(
         if loop.time() > deadline:
             raise TimeoutError(f"{len(got)} of {count} events on {topic} after {timeout}s")
         await asyncio.sleep(0.3)
+
+
+def envelope(
+    message: Any, stream_id: str, *, version: int = 1, source: str = "test"
+) -> envelope_pb2.EventEnvelope:
+    """``message`` wrapped as a relay would publish it (fresh event id, type = full name)."""
+    env = envelope_pb2.EventEnvelope(
+        event_id=new_id(),
+        type=message.DESCRIPTOR.full_name,
+        stream_id=stream_id,
+        stream_version=version,
+        payload=message.SerializeToString(),
+        source=source,
+    )
+    env.occurred_at.GetCurrentTime()
+    return env
+
+
+async def publish(
+    bootstrap: str, topic: str, envelopes: Sequence[envelope_pb2.EventEnvelope]
+) -> None:
+    """Produce ``envelopes`` to ``topic`` in order, keyed by stream id, acks=all."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
+    await producer.start()
+    try:
+        batch = [
+            await producer.send(topic, env.SerializeToString(), key=env.stream_id.encode())
+            for env in envelopes
+        ]
+        await asyncio.gather(*batch)
+    finally:
+        await producer.stop()
