@@ -1,0 +1,1 @@
+"""labelops QA / consensus service."""

@@ -1,0 +1,1 @@
+"""Pure QA math: consensus, agreement, annotator quality, label errors (no I/O)."""
