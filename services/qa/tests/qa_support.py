@@ -1,0 +1,142 @@
+"""Helpers of the QA service tests: routing's events for a project, as routing publishes them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from labelops.labels.v1 import label_pb2 as L
+from labelops.ontology.v1 import definition_pb2 as D
+from labelops.ontology.v1 import events_pb2 as oev
+from labelops.routing.v1 import events_pb2 as rev
+from labelops.routing.v1 import routing_pb2 as rpb
+from labelops_testkit.kafka import envelope
+
+REVIEWER_KEY = "qa-reviewer-key-0123456789"
+VENDOR_KEY = "qa-vendor-key-0123456789"
+KEYS = {
+    REVIEWER_KEY: {"subject": "rita", "tenant_id": "acme", "roles": ["reviewer"]},
+    VENDOR_KEY: {"subject": "v", "tenant_id": "acme", "kind": "vendor", "vendor_id": "v1"},
+}
+ONTOLOGY = ("animals", "1.0.0")
+CLASSES = ("cat", "dog", "fox", "person")
+
+
+def definition() -> D.OntologyDefinition:
+    d = D.OntologyDefinition()
+    for c in CLASSES:
+        d.classes.add(id=c, name=c.title(), geometry=D.GEOMETRY_KIND_CLASSIFICATION)
+        d.classes.add(id=f"{c}-box", name=f"{c} box", geometry=D.GEOMETRY_KIND_BOUNDING_BOX)
+    return d
+
+
+def ontology_published() -> Any:
+    oid, version = ONTOLOGY
+    return envelope(
+        oev.OntologyVersionPublished(ontology_id=oid, version=version, definition=definition()),
+        f"ontologies/{oid}",
+    )
+
+
+def project_created(project_id: str, **config: Any) -> Any:
+    oid, version = ONTOLOGY
+    cfg = rpb.WorkflowConfig(
+        review_policy=config.pop("review_policy", rpb.REVIEW_POLICY_TARGETED),
+        review_sample_rate=config.pop("review_sample_rate", 0.0),
+        high_stakes_classes=config.pop("high_stakes_classes", ["person"]),
+    )
+    return envelope(
+        rev.ProjectCreated(
+            project=rpb.Project(
+                project_id=project_id, ontology_id=oid, ontology_version=version, config=cfg
+            )
+        ),
+        f"projects/{project_id}",
+    )
+
+
+def whole(item_id: str, cls: str) -> L.ItemLabels:
+    return L.ItemLabels(
+        item_id=item_id, labels=[L.Label(label_id="c", class_id=cls, whole_item=L.WholeItem())]
+    )
+
+
+class Project:
+    """Routing's events of one project: tasks and labels, in a task's stream order."""
+
+    def __init__(self, project_id: str) -> None:
+        self.project_id = project_id
+        self.versions: dict[str, int] = {}
+        self.submitted: dict[str, int] = {}
+        self.required: dict[str, int] = {}
+        self.annotators: dict[str, list[str]] = {}
+
+    def _env(self, task_id: str, message: Any) -> Any:
+        v = self.versions[task_id] = self.versions.get(task_id, 0) + 1
+        return envelope(message, f"projects/{self.project_id}/tasks/{task_id}", version=v)
+
+    def task(
+        self,
+        task_id: str,
+        item_id: str,
+        required: int,
+        *,
+        gold_expected: L.ItemLabels | None = None,
+    ) -> Any:
+        self.required[task_id] = required
+        msg = rev.TaskCreated(
+            project_id=self.project_id,
+            task_id=task_id,
+            item_id=item_id,
+            required_labels=0 if gold_expected is not None else required,
+            gold=gold_expected is not None,
+            ontology_id=ONTOLOGY[0],
+            ontology_version=ONTOLOGY[1],
+            context=L.ItemContext(width=100, height=100),
+        )
+        if gold_expected is not None:
+            msg.gold_expected.CopyFrom(gold_expected)
+        return self._env(task_id, msg)
+
+    def label(
+        self,
+        task_id: str,
+        item_id: str,
+        annotator: str,
+        labels: L.ItemLabels,
+        *,
+        gold: bool = False,
+    ) -> Any:
+        n = self.submitted[task_id] = self.submitted.get(task_id, 0) + 1
+        who = self.annotators.setdefault(task_id, [])
+        who.append(annotator)
+        done = not gold and n == self.required[task_id]
+        return self._env(
+            task_id,
+            rev.LabelSubmitted(
+                project_id=self.project_id,
+                task_id=task_id,
+                item_id=item_id,
+                assignment_id=f"a-{task_id}-{n}",
+                annotator_id=annotator,
+                ontology_id=ONTOLOGY[0],
+                ontology_version=ONTOLOGY[1],
+                labels=labels,
+                gold=gold,
+                required_labels=self.required[task_id],
+                labels_submitted=n,
+                task_labeled=done,
+                annotator_ids=who if done else [],
+            ),
+        )
+
+
+async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
+        await asyncio.sleep(0.1)
