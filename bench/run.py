@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_curation import bench_curation_dedup
 from bench_foundation import bench_foundation
 from bench_ontology import bench_ontology
+from bench_qa import bench_qa
 from bench_routing import bench_routing
 
 BENCHES = {
@@ -30,6 +31,7 @@ BENCHES = {
     "ontology": bench_ontology,
     "curation": bench_curation_dedup,
     "routing": bench_routing,
+    "qa": bench_qa,
 }
 
 
