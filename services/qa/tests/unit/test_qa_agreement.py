@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import math
 import warnings
+from pathlib import Path
 
 import krippendorff
 import numpy as np
@@ -450,7 +451,7 @@ def test_windowed_alignment_and_validation() -> None:
 
 
 def test_module_imports_no_reference_implementation() -> None:
-    tree = ast.parse(open(agreement.__file__, encoding="utf-8").read())
+    tree = ast.parse(Path(agreement.__file__).read_text(encoding="utf-8"))
     imported = {
         (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
         for node in ast.walk(tree)

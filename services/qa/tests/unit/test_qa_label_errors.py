@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -411,5 +412,5 @@ def test_small_float_error_in_row_sums_is_tolerated() -> None:
 
 
 def test_module_does_not_import_cleanlab() -> None:
-    source = open(label_errors.__file__, encoding="utf-8").read()
+    source = Path(label_errors.__file__).read_text(encoding="utf-8")
     assert "import cleanlab" not in source and "from cleanlab" not in source
