@@ -5,6 +5,7 @@ flags label issues."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from typing import Any
 
@@ -298,3 +299,50 @@ async def test_rerunning_consensus_leaves_earlier_results_unchanged(qa):
     ].model == "prelabel-knn@3"
     published = await qa_events(qa, await stored_events(qa))
     assert any(e.type == ev.LabelIssueFlagged.DESCRIPTOR.full_name for e in published)
+
+
+async def test_interval_agreement_on_number_answers_with_missing_data(qa):
+    from labelops.labels.v1 import label_pb2 as L
+
+    rng = np.random.default_rng(11)
+    proj = Project(P)
+    envs = [project_created(P, review_policy=1)]
+    annotators = ["n-1", "n-2", "n-3"]
+    data = np.full((3, 30), np.nan)
+    for i in range(30):
+        t = tid()
+        envs.append(proj.task(t, f"jar-{i}", 3))
+        true = float(rng.integers(5, 50))
+        for k, who in enumerate(annotators):
+            labels = whole(f"jar-{i}", "cat")
+            if not (k == 2 and i % 4 == 0):  # n-3 skips the count on every 4th jar
+                value = true + float(rng.normal(0, 3))
+                labels.labels[0].answers.append(L.Answer(classification_id="count", number=value))
+                data[k, i] = value
+            envs.append(proj.label(t, f"jar-{i}", who, labels))
+    await qa.routing(envs)
+
+    async def all_in() -> bool:
+        n = await qa.app.pool.fetchval(
+            f'SELECT count(*) FROM "{qa.settings.db_schema}".labels WHERE project_id = $1', P
+        )
+        return n == 90
+
+    await eventually(all_in)
+    rep = (
+        await qa.stub.MeasureAgreement(
+            pb.MeasureAgreementRequest(
+                project_id=P, classification_id="count", level=pb.MEASUREMENT_LEVEL_INTERVAL
+            )
+        )
+    ).reports[0]
+    expected = krippendorff.alpha(reliability_data=data, level_of_measurement="interval")
+    assert abs(rep.krippendorff_alpha - expected) < 1e-9 and rep.krippendorff_alpha > 0.8
+    assert rep.level == pb.MEASUREMENT_LEVEL_INTERVAL and rep.classification_id == "count"
+    assert math.isnan(rep.fleiss_kappa)  # unequal numbers of answers per item
+    await fails(
+        qa.stub.MeasureAgreement(
+            pb.MeasureAgreementRequest(project_id=P, level=pb.MEASUREMENT_LEVEL_INTERVAL)
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )

@@ -830,16 +830,27 @@ class QaService:
             " WHERE project_id = $1 AND NOT gold ORDER BY submitted_at",
             req.project_id,
         )
+        level = "interval" if req.level == pb.MEASUREMENT_LEVEL_INTERVAL else "nominal"
+        if level == "interval" and not req.classification_id:
+            raise InvalidArgument(
+                "interval agreement needs numbers",
+                [FieldViolation("classification_id", "name a NUMBER classification")],
+            )
         anns = []
         for r in rows:
-            cls = primary_class(L.ItemLabels.FromString(r["labels"]))
-            if cls:
+            labels = L.ItemLabels.FromString(r["labels"])
+            value: Any = (
+                _answer(labels, req.classification_id, level)
+                if req.classification_id
+                else primary_class(labels)
+            )
+            if value is not None and value != "":
                 anns.append(
                     agr.Annotation(
                         item_id=r["item_id"],
                         annotator_id=r["annotator_id"],
-                        label=cls,
-                        class_id=cls,
+                        label=value,
+                        class_id=str(value),
                         at=r["submitted_at"].timestamp(),
                     )
                 )
@@ -861,11 +872,11 @@ class QaService:
         window_anns: dict[float | None, list[agr.Annotation]] = {}
         if req.window_seconds:
             w = float(req.window_seconds)
-            windows = [(start, s) for start, s in agr.windowed(anns, w)]
+            windows = [(start, s) for start, s in agr.windowed(anns, w, level=level)]
             for a in anns:
                 window_anns.setdefault(math.floor(a.at / w) * w, []).append(a)
         else:
-            windows = [(None, agr.agreement_summary(anns))]
+            windows = [(None, agr.agreement_summary(anns, level=level))]
             window_anns[None] = anns
         reports = []
         for start, summary in windows:
@@ -882,7 +893,13 @@ class QaService:
                     pb.PairAgreement(annotator_a=a, annotator_b=b, cohen_kappa=k, shared_items=n)
                     for (a, b), (k, n) in sorted(summary.pairwise.items())
                 ],
-                classes=[] if req.class_id else _per_class(window_anns[start]),
+                classes=(
+                    [] if req.class_id or req.classification_id else _per_class(window_anns[start])
+                ),
+                classification_id=req.classification_id,
+                level=pb.MEASUREMENT_LEVEL_INTERVAL
+                if level == "interval"
+                else pb.MEASUREMENT_LEVEL_NOMINAL,
             )
             if start is not None:
                 rep.window_start.FromDatetime(datetime.fromtimestamp(start, UTC))
@@ -1082,6 +1099,27 @@ class QaService:
                 )
             )
         return pb.GetAnnotatorQualityResponse(annotators=out)
+
+
+def _answer(labels: L.ItemLabels, classification_id: str, level: str) -> Any:
+    """An annotator's answer to ``classification_id`` (first label that answers it): the
+    number for interval agreement; option id / text / sorted checklist for nominal."""
+    for lab in labels.labels:
+        for ans in lab.answers:
+            if ans.classification_id != classification_id:
+                continue
+            kind = ans.WhichOneof("value")
+            if level == "interval":
+                return ans.number if kind == "number" else None
+            if kind == "option_id":
+                return ans.option_id
+            if kind == "checklist":
+                return ",".join(sorted(ans.checklist.option_ids))
+            if kind == "text":
+                return ans.text
+            if kind == "number":
+                return repr(ans.number)
+    return None
 
 
 def _per_class(anns: Sequence[agr.Annotation]) -> list[pb.ClassAgreement]:

@@ -621,9 +621,9 @@ def agreement_summary(
 
 
 def windowed(
-    annotations: Iterable[Annotation], window_s: float
+    annotations: Iterable[Annotation], window_s: float, *, level: str = "nominal"
 ) -> list[tuple[float, AgreementSummary]]:
-    """Nominal ``agreement_summary`` per tumbling window of ``window_s`` seconds of ``at``.
+    """``agreement_summary`` (at ``level``) per tumbling window of ``window_s`` seconds of ``at``.
 
     Windows are aligned to ``at = 0`` (start ``floor(at / window_s) * window_s``) and summarise
     only their own annotations; windows where no item was labelled by two annotators are
@@ -643,5 +643,5 @@ def windowed(
         # After _latest each (item, annotator) is unique, so a repeated item means two raters.
         if len(set(items)) == len(items):
             continue
-        out.append((float(index * window_s), _summary(anns, "nominal")))
+        out.append((float(index * window_s), _summary(anns, level)))
     return out

@@ -32,6 +32,12 @@ class TaskQualityState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TASK_QUALITY_STATE_IN_REVIEW: _ClassVar[TaskQualityState]
     TASK_QUALITY_STATE_ACCEPTED: _ClassVar[TaskQualityState]
     TASK_QUALITY_STATE_REJECTED: _ClassVar[TaskQualityState]
+
+class MeasurementLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MEASUREMENT_LEVEL_UNSPECIFIED: _ClassVar[MeasurementLevel]
+    MEASUREMENT_LEVEL_NOMINAL: _ClassVar[MeasurementLevel]
+    MEASUREMENT_LEVEL_INTERVAL: _ClassVar[MeasurementLevel]
 CONSENSUS_METHOD_UNSPECIFIED: ConsensusMethod
 CONSENSUS_METHOD_MAJORITY_VOTE: ConsensusMethod
 CONSENSUS_METHOD_WEIGHTED_VOTE: ConsensusMethod
@@ -45,6 +51,9 @@ TASK_QUALITY_STATE_LABELING: TaskQualityState
 TASK_QUALITY_STATE_IN_REVIEW: TaskQualityState
 TASK_QUALITY_STATE_ACCEPTED: TaskQualityState
 TASK_QUALITY_STATE_REJECTED: TaskQualityState
+MEASUREMENT_LEVEL_UNSPECIFIED: MeasurementLevel
+MEASUREMENT_LEVEL_NOMINAL: MeasurementLevel
+MEASUREMENT_LEVEL_INTERVAL: MeasurementLevel
 
 class Consensus(_message.Message):
     __slots__ = ("run_id", "task_id", "item_id", "method", "labels", "score", "annotator_ids", "create_time")
@@ -167,7 +176,7 @@ class ClassAgreement(_message.Message):
     def __init__(self, class_id: _Optional[str] = ..., krippendorff_alpha: _Optional[float] = ...) -> None: ...
 
 class AgreementReport(_message.Message):
-    __slots__ = ("project_id", "class_id", "window_start", "window_end", "items", "annotators", "krippendorff_alpha", "fleiss_kappa", "pairs", "classes")
+    __slots__ = ("project_id", "class_id", "window_start", "window_end", "items", "annotators", "krippendorff_alpha", "fleiss_kappa", "pairs", "classes", "classification_id", "level")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     CLASS_ID_FIELD_NUMBER: _ClassVar[int]
     WINDOW_START_FIELD_NUMBER: _ClassVar[int]
@@ -178,6 +187,8 @@ class AgreementReport(_message.Message):
     FLEISS_KAPPA_FIELD_NUMBER: _ClassVar[int]
     PAIRS_FIELD_NUMBER: _ClassVar[int]
     CLASSES_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
     project_id: str
     class_id: str
     window_start: _timestamp_pb2.Timestamp
@@ -188,17 +199,23 @@ class AgreementReport(_message.Message):
     fleiss_kappa: float
     pairs: _containers.RepeatedCompositeFieldContainer[PairAgreement]
     classes: _containers.RepeatedCompositeFieldContainer[ClassAgreement]
-    def __init__(self, project_id: _Optional[str] = ..., class_id: _Optional[str] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., items: _Optional[int] = ..., annotators: _Optional[int] = ..., krippendorff_alpha: _Optional[float] = ..., fleiss_kappa: _Optional[float] = ..., pairs: _Optional[_Iterable[_Union[PairAgreement, _Mapping]]] = ..., classes: _Optional[_Iterable[_Union[ClassAgreement, _Mapping]]] = ...) -> None: ...
+    classification_id: str
+    level: MeasurementLevel
+    def __init__(self, project_id: _Optional[str] = ..., class_id: _Optional[str] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., items: _Optional[int] = ..., annotators: _Optional[int] = ..., krippendorff_alpha: _Optional[float] = ..., fleiss_kappa: _Optional[float] = ..., pairs: _Optional[_Iterable[_Union[PairAgreement, _Mapping]]] = ..., classes: _Optional[_Iterable[_Union[ClassAgreement, _Mapping]]] = ..., classification_id: _Optional[str] = ..., level: _Optional[_Union[MeasurementLevel, str]] = ...) -> None: ...
 
 class MeasureAgreementRequest(_message.Message):
-    __slots__ = ("project_id", "class_id", "window_seconds")
+    __slots__ = ("project_id", "class_id", "window_seconds", "classification_id", "level")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     CLASS_ID_FIELD_NUMBER: _ClassVar[int]
     WINDOW_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    CLASSIFICATION_ID_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
     project_id: str
     class_id: str
     window_seconds: int
-    def __init__(self, project_id: _Optional[str] = ..., class_id: _Optional[str] = ..., window_seconds: _Optional[int] = ...) -> None: ...
+    classification_id: str
+    level: MeasurementLevel
+    def __init__(self, project_id: _Optional[str] = ..., class_id: _Optional[str] = ..., window_seconds: _Optional[int] = ..., classification_id: _Optional[str] = ..., level: _Optional[_Union[MeasurementLevel, str]] = ...) -> None: ...
 
 class MeasureAgreementResponse(_message.Message):
     __slots__ = ("reports",)
