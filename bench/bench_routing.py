@@ -1,13 +1,13 @@
 """Routing: labels accepted through the vendor ``Work`` stream, end to end, vs raw Kafka produce.
 
-Setup (untimed): the routing service in-process (real gRPC on localhost, API-key auth, its
+Setup (untimed): the routing service as its own process (real gRPC on localhost, API-key auth, its
 own Postgres schema), one vendor pool, one project (one label per task, no gold), N tasks,
 each of S vendor workers holding leases on N/S of them (claimed before the clock starts).
 
 Measured: S concurrent ``Work`` streams each submit their labels in batches of B (one request
 id per batch; each label a box with one classification, validated against the ontology
 version). The clock stops when the outbox relay has had Kafka acknowledge every event the
-submissions wrote (``LabelSubmitted`` + ``TaskLabeled`` per label): committed in Postgres and
+submissions wrote (one ``LabelSubmitted`` per label): committed in Postgres and
 acknowledged by Kafka. Acknowledgement latency: per batch, from send to the stream's answer
 (the answer is sent after COMMIT).
 

@@ -152,3 +152,27 @@ async def test_relay_fast_envelope_equals_stored_event_envelope(
     rows = await pg_pool.fetch(f"SELECT {_COLUMNS} FROM {pg_schema}.events ORDER BY position")
     for r in rows:
         assert envelope_bytes(r, "svc") == _row_to_event(r).to_envelope("svc").SerializeToString()
+
+
+async def test_earlier_response_replays_the_stored_answer_or_refuses_reuse(
+    store: EventStore,
+) -> None:
+    answer = StringValue(value="first answer")
+    fp = request_fingerprint("Cmd", b"payload")
+    assert await store.earlier_response("req-9", fp, StringValue) is None
+    assert await store.earlier_response("", fp, StringValue) is None
+    await store.append(
+        "s-9",
+        NO_STREAM,
+        [NewEvent.of(StringValue(value="e"))],
+        request_id="req-9",
+        fingerprint=fp,
+        response=answer.SerializeToString(),
+    )
+    assert await store.earlier_response("req-9", fp, StringValue) == answer
+    with pytest.raises(InvalidArgument) as reused:
+        await store.earlier_response("req-9", request_fingerprint("Other"), StringValue)
+    assert reused.value.reason == "REQUEST_ID_REUSED"
+    with pytest.raises(InvalidArgument) as too_long:
+        await store.earlier_response("x" * 129, fp, StringValue)
+    assert too_long.value.violations[0].field == "request_id"

@@ -14,6 +14,7 @@ from .runner import (
     is_transient_error,
 )
 from .schema import STATUS_APPLIED, STATUS_DEAD_LETTERED, processed_events_ddl
+from .supervised import RestartableConsumer
 from .topics import dlq_topic, ensure_topics, events_topic
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "ConsumerRunner",
     "MessageContext",
     "PoisonMessage",
+    "RestartableConsumer",
     "decode_envelope",
     "dlq_topic",
     "ensure_topics",

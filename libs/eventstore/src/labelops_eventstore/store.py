@@ -713,6 +713,38 @@ class EventStore:
             response=row["response"],
         )
 
+    async def earlier_response(
+        self,
+        request_id: str,
+        fingerprint: str,
+        response_type: builtins.type[M],
+        *,
+        max_chars: int = 128,
+    ) -> M | None:
+        """The stored answer of an earlier request with this id (AIP-155), or None.
+
+        Handlers call it before deciding, so a retried command answers as the first time even
+        when state has moved on since. Raises INVALID_ARGUMENT when the id is too long, or
+        was used for a request with another ``fingerprint`` (``REQUEST_ID_REUSED``).
+        """
+        if len(request_id) > max_chars:
+            raise InvalidArgument(
+                f"request_id is longer than {max_chars} characters",
+                [FieldViolation("request_id", f"at most {max_chars} characters (a UUID)")],
+            )
+        if not request_id:
+            return None
+        found = await self.lookup_request(request_id)
+        if found is None:
+            return None
+        if found.fingerprint != fingerprint:
+            raise InvalidArgument(
+                "request_id was already used for a different request; use a new request_id",
+                [FieldViolation("request_id", "reused with different content")],
+                reason="REQUEST_ID_REUSED",
+            )
+        return response_type.FromString(found.response or b"")
+
     async def lookup_request(
         self, request_id: str, conn: asyncpg.Connection | None = None
     ) -> AppendResult | None:

@@ -26,6 +26,7 @@ from .diff import (
 from .geometry import BOUNDS_TOLERANCE, area
 from .issues import LabelIssue
 from .migration import MigrationPlan, chain_migrations, check_migration, compile_migration
+from .versions import OntologyVersions
 
 __all__ = [
     "BOUNDS_TOLERANCE",
@@ -37,6 +38,7 @@ __all__ = [
     "LabelIssue",
     "MigrationPlan",
     "OntologyCache",
+    "OntologyVersions",
     "area",
     "canonical",
     "chain_migrations",

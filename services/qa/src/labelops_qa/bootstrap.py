@@ -9,14 +9,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
 from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from labelops.qa.v1 import qa_pb2_grpc
-from labelops_bus import ConsumerRunner
-from labelops_bus.topics import ensure_topics
+from labelops_bus import ConsumerRunner, RestartableConsumer
 from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrate
 from labelops_eventstore.grpc_api import EventLogServicer
 from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
@@ -29,29 +28,6 @@ from .entrypoints.grpc_api import QUALITY_SERVICE, QualityServicer
 log = logging.getLogger(__name__)
 
 EVENTLOG_SERVICE_NAME = eventlog_pb2.DESCRIPTOR.services_by_name["EventLogService"].full_name
-
-
-class Consumer:
-    """A consumer the runtime can restart (a stopped ``ConsumerRunner`` cannot run again);
-    the consumed topic is created first so the group gets partitions at once."""
-
-    def __init__(self, factory: Callable[[], ConsumerRunner], bootstrap: str, topic: str) -> None:
-        self.factory = factory
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self.runner: ConsumerRunner | None = None
-
-    async def run(self) -> None:
-        await ensure_topics(self.bootstrap, [self.topic], 3)
-        self.runner = self.factory()
-        try:
-            await self.runner.run()
-        finally:
-            await self.runner.stop()
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.stop()
 
 
 @dataclass
@@ -132,9 +108,9 @@ async def build_app(
         if settings.consumers_enabled:
             for name, topic, handler in (
                 ("routing-labels", settings.routing_topic, qa.on_routing_event),
-                ("ontology-versions", settings.ontology_topic, qa.on_ontology_event),
+                ("ontology-versions", settings.ontology_topic, qa.ontologies.on_event),
             ):
-                consumer = Consumer(
+                consumer = RestartableConsumer(
                     functools.partial(
                         ConsumerRunner,
                         bootstrap_servers=settings.kafka_bootstrap,
@@ -147,7 +123,7 @@ async def build_app(
                         service=settings.service_name,
                     ),
                     settings.kafka_bootstrap,
-                    topic,
+                    [topic],
                 )
                 workers.append(Worker(f"consumer-{name}", consumer.run, consumer.stop))
         runtime = ServiceRuntime(server, workers)

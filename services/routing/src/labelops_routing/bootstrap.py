@@ -11,17 +11,17 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
 from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from labelops.routing.v1 import routing_pb2_grpc, workforce_pb2_grpc
-from labelops_bus import ConsumerRunner
-from labelops_bus.topics import ensure_topics
+from labelops_bus import ConsumerRunner, RestartableConsumer
 from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrate
 from labelops_eventstore.grpc_api import EventLogServicer
 from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
+from labelops_ontologykit import OntologyVersions
 
 from .adapters import metrics
 from .adapters.tables import Tables
@@ -66,30 +66,6 @@ class LeaseSweeper:
 
     async def stop(self) -> None:
         self._stop.set()
-
-
-class Consumer:
-    """A consumer the runtime can restart: a stopped ``ConsumerRunner`` cannot run again, so
-    each run gets a new one. The consumed topic is created first (3 partitions) so the group
-    gets partitions even before the producing service has published anything."""
-
-    def __init__(self, factory: Callable[[], ConsumerRunner], bootstrap: str, topic: str) -> None:
-        self.factory = factory
-        self.bootstrap = bootstrap
-        self.topic = topic
-        self.runner: ConsumerRunner | None = None
-
-    async def run(self) -> None:
-        await ensure_topics(self.bootstrap, [self.topic], 3)
-        self.runner = self.factory()
-        try:
-            await self.runner.run()
-        finally:
-            await self.runner.stop()
-
-    async def stop(self) -> None:
-        if self.runner is not None:
-            await self.runner.stop()
 
 
 @dataclass
@@ -138,11 +114,12 @@ async def build_app(
             log.info("schema %s: applied migrations %s", settings.db_schema, applied)
         store = EventStore(pool, settings.db_schema)
         tables = Tables.of(settings.db_schema)
-        handlers = RoutingHandlers(store, tables)
+        ontologies = OntologyVersions(pool, tables.ontology_versions)
+        handlers = RoutingHandlers(store, tables, ontologies)
         work = WorkHandlers(
             store,
             tables,
-            handlers.ontologies,
+            ontologies.cache,
             max_submissions=settings.max_submissions,
             max_batch_bytes=settings.max_batch_bytes,
         )
@@ -182,10 +159,10 @@ async def build_app(
         if settings.consumers_enabled:
             for name, topic, handler in (
                 ("curation-items", settings.curation_topic, projections.on_curation_event),
-                ("ontology-versions", settings.ontology_topic, projections.on_ontology_event),
+                ("ontology-versions", settings.ontology_topic, ontologies.on_event),
                 ("qa-relabel", settings.qa_topic, projections.on_qa_event),
             ):
-                consumer = Consumer(
+                consumer = RestartableConsumer(
                     functools.partial(
                         ConsumerRunner,
                         bootstrap_servers=settings.kafka_bootstrap,
@@ -198,7 +175,7 @@ async def build_app(
                         service=settings.service_name,
                     ),
                     settings.kafka_bootstrap,
-                    topic,
+                    [topic],
                 )
                 workers.append(Worker(f"consumer-{name}", consumer.run, consumer.stop))
         runtime = ServiceRuntime(server, workers)

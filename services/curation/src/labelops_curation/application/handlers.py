@@ -851,17 +851,9 @@ class CurationHandlers:
             )
 
     async def _earlier(self, request_id: str, fingerprint: str, response_type: type[R]) -> R | None:
-        if len(request_id) > MAX_REQUEST_ID_CHARS:
-            raise InvalidArgument(
-                f"request_id is longer than {MAX_REQUEST_ID_CHARS} characters",
-                [FieldViolation("request_id", "use a UUID")],
-            )
-        if not request_id:
-            return None
-        found = await self.store.lookup_request(request_id)
-        if found is None:
-            return None
-        return self._replayed(found.fingerprint, found.response, fingerprint, response_type)
+        return await self.store.earlier_response(
+            request_id, fingerprint, response_type, max_chars=MAX_REQUEST_ID_CHARS
+        )
 
     @staticmethod
     def _replayed(

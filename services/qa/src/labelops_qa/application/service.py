@@ -23,8 +23,6 @@ from typing import Any
 import asyncpg
 import numpy as np
 from labelops.labels.v1 import label_pb2 as L
-from labelops.ontology.v1 import definition_pb2
-from labelops.ontology.v1 import events_pb2 as oev
 from labelops.qa.v1 import events_pb2 as ev
 from labelops.qa.v1 import qa_pb2 as pb
 from labelops.routing.v1 import events_pb2 as rev
@@ -42,7 +40,7 @@ from labelops_core.ids import new_id
 from labelops_core.paging import decode_token, encode_token, filter_fingerprint, page_size
 from labelops_eventstore import EventStore, NewEvent
 from labelops_eventstore.store import StreamAppend, request_fingerprint
-from labelops_ontologykit import OntologyCache
+from labelops_ontologykit import OntologyVersions
 
 from ..adapters.tables import Tables
 from ..domain import agreement as agr
@@ -129,40 +127,13 @@ class QaService:
         self.review_min_score = review_min_score
         self.box_iou: dict[str, float] = box_iou or {"*": 0.5}
         self.clock = clock
-        self.ontologies = OntologyCache(self._definition)
+        #: Published versions (fed by the ontology consumer), to validate reviewers' fixes.
+        self.ontologies = OntologyVersions(self.pool, tables.ontology_versions)
         #: Last Dawid-Skene fit per project (worker ids, class ids, model): the warm start of
         #: the next run. In memory: a restart costs one cold fit, nothing else.
         self._ds_models: dict[str, tuple[list[str], list[str], DSModel]] = {}
 
-    async def _definition(
-        self, ontology_id: str, version: str
-    ) -> definition_pb2.OntologyDefinition:
-        raw = await self.pool.fetchval(
-            f"SELECT definition FROM {self.t.ontology_versions}"
-            " WHERE ontology_id = $1 AND version = $2",
-            ontology_id,
-            version,
-        )
-        if raw is None:
-            raise FailedPrecondition(
-                f"ontology {ontology_id} {version} is not known to QA",
-                reason="ONTOLOGY_VERSION_UNKNOWN",
-            )
-        return definition_pb2.OntologyDefinition.FromString(raw)
-
     # --- projections -----------------------------------------------------------------------
-
-    async def on_ontology_event(self, ctx: MessageContext, conn: asyncpg.Connection) -> None:
-        env = ctx.envelope
-        if env.type == oev.OntologyVersionPublished.DESCRIPTOR.full_name:
-            e = oev.OntologyVersionPublished.FromString(env.payload)
-            await conn.execute(
-                f"INSERT INTO {self.t.ontology_versions} VALUES ($1, $2, $3)"
-                " ON CONFLICT DO NOTHING",
-                e.ontology_id,
-                e.version,
-                e.definition.SerializeToString(),
-            )
 
     async def on_routing_event(self, ctx: MessageContext, conn: asyncpg.Connection) -> None:
         env = ctx.envelope
@@ -557,14 +528,9 @@ class QaService:
             )
         tid = _task_uuid(req.task_id)
         fp = request_fingerprint("SubmitReview", req.SerializeToString(deterministic=True))
-        if req.request_id and (prior := await self.store.lookup_request(req.request_id)):
-            if prior.fingerprint != fp:
-                raise InvalidArgument(
-                    "request id was already used for a different request",
-                    [FieldViolation("request_id", "reused with different content")],
-                    reason="REQUEST_ID_REUSED",
-                )
-            return pb.SubmitReviewResponse.FromString(prior.response or b"")
+        earlier = await self.store.earlier_response(req.request_id, fp, pb.SubmitReviewResponse)
+        if earlier is not None:
+            return earlier
         p = current_principal()
         reviewer = p.subject if p else ""
         async with self.store.transaction() as conn:
@@ -596,7 +562,7 @@ class QaService:
                         "fixed labels are required", [FieldViolation("fixed_labels", "empty")]
                     )
                 if project is not None:
-                    compiled = await self.ontologies.get(
+                    compiled = await self.ontologies.cache.get(
                         project["ontology_id"], project["ontology_version"]
                     )
                     if issues := compiled.validate_item(fixed):
@@ -670,14 +636,9 @@ class QaService:
                 "unknown method", [FieldViolation("method", "one of ConsensusMethod")]
             )
         fp = request_fingerprint("RunConsensus", req.SerializeToString(deterministic=True))
-        if req.request_id and (prior := await self.store.lookup_request(req.request_id)):
-            if prior.fingerprint != fp:
-                raise InvalidArgument(
-                    "request id was already used for a different request",
-                    [FieldViolation("request_id", "reused with different content")],
-                    reason="REQUEST_ID_REUSED",
-                )
-            return pb.RunConsensusResponse.FromString(prior.response or b"")
+        earlier = await self.store.earlier_response(req.request_id, fp, pb.RunConsensusResponse)
+        if earlier is not None:
+            return earlier
         tasks = await self.pool.fetch(
             f"SELECT * FROM {self.t.tasks} WHERE project_id = $1 AND NOT gold"
             " AND received >= required AND required > 0 ORDER BY task_id",

@@ -13,12 +13,10 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
-from google.protobuf.message import Message
 from labelops.labels.v1 import label_pb2
-from labelops.ontology.v1 import definition_pb2
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import routing_pb2 as pb
 from labelops_core.context import current_principal
@@ -33,7 +31,7 @@ from labelops_core.errors import (
 )
 from labelops_eventstore import EventStore, NewEvent
 from labelops_eventstore.store import NO_STREAM, StreamAppend, request_fingerprint
-from labelops_ontologykit import OntologyCache
+from labelops_ontologykit import OntologyVersions
 
 from ..adapters.tables import Tables
 from ..domain.overlap import required_labels
@@ -59,8 +57,6 @@ from .convert import (
     rules_to_pb,
     signals_from_pb,
 )
-
-R = TypeVar("R", bound=Message)
 
 TASK_NAMESPACE = uuid.UUID("7b0f3c1e-5a61-4f7c-9a55-2f8d6c0b9e21")
 MAX_TASK_ITEMS = 5000
@@ -110,39 +106,17 @@ class RoutingHandlers:
         self,
         store: EventStore,
         tables: Tables,
-        ontologies: OntologyCache | None = None,
+        ontologies: OntologyVersions,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
         self.pool = store.pool
         self.t = tables
-        #: Published versions compiled once, from the versions this service has received.
-        self.ontologies = ontologies or OntologyCache(self.fetch_definition)
+        #: Published versions this service has received, compiled once (label validation).
+        self.ontologies = ontologies
         self.clock = clock
 
     # --- idempotency ---------------------------------------------------------------------------
-
-    async def earlier(self, request_id: str, fp: str, response_type: type[R]) -> R | None:
-        if len(request_id) > MAX_REQUEST_ID_CHARS:
-            raise InvalidArgument(
-                "request_id is too long",
-                [FieldViolation("request_id", f"at most {MAX_REQUEST_ID_CHARS} characters")],
-            )
-        if not request_id:
-            return None
-        prior = await self.store.lookup_request(request_id)
-        if prior is None:
-            return None
-        if prior.fingerprint != fp:
-            raise InvalidArgument(
-                "request id was already used for a different request",
-                [FieldViolation("request_id", "reused with different content")],
-                reason="REQUEST_ID_REUSED",
-            )
-        out = response_type()
-        if prior.response:
-            out.ParseFromString(prior.response)
-        return out
 
     # --- projects --------------------------------------------------------------------------------
 
@@ -175,37 +149,13 @@ class RoutingHandlers:
         )
         return {r["pool_id"]: r["n"] for r in rows}
 
-    async def ontology_known(self, ontology_id: str, version: str) -> bool:
-        return bool(
-            await self.pool.fetchval(
-                f"SELECT 1 FROM {self.t.ontology_versions} WHERE ontology_id = $1 AND version = $2",
-                ontology_id,
-                version,
-            )
-        )
-
-    async def fetch_definition(
-        self, ontology_id: str, version: str
-    ) -> definition_pb2.OntologyDefinition:
-        """``OntologyCache`` fetch: published versions as received from the ontology topic."""
-        raw = await self.pool.fetchval(
-            f"SELECT definition FROM {self.t.ontology_versions}"
-            " WHERE ontology_id = $1 AND version = $2",
-            ontology_id,
-            version,
-        )
-        if raw is None:
-            raise FailedPrecondition(
-                f"ontology {ontology_id} version {version} is not known to routing",
-                reason="ONTOLOGY_VERSION_UNKNOWN",
-            )
-        return definition_pb2.OntologyDefinition.FromString(raw)
-
     async def create_project(self, req: pb.CreateProjectRequest) -> pb.CreateProjectResponse:
         require_admin()
         fp = request_fingerprint("CreateProject", req.SerializeToString(deterministic=True))
         if (
-            earlier := await self.earlier(req.request_id, fp, pb.CreateProjectResponse)
+            earlier := await self.store.earlier_response(
+                req.request_id, fp, pb.CreateProjectResponse
+            )
         ) is not None:
             return earlier
         bad = validate_id("project_id", req.project_id)
@@ -230,7 +180,7 @@ class RoutingHandlers:
             ]
             if bad:
                 raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
-            if not await self.ontology_known(req.ontology_id, req.ontology_version):
+            if not await self.ontologies.known(req.ontology_id, req.ontology_version):
                 raise FailedPrecondition(
                     f"ontology {req.ontology_id} version {req.ontology_version} is not published"
                     " (or its OntologyVersionPublished event has not reached routing yet)",
@@ -303,7 +253,9 @@ class RoutingHandlers:
         require_admin()
         fp = request_fingerprint("UpdateProjectConfig", req.SerializeToString(deterministic=True))
         if (
-            earlier := await self.earlier(req.request_id, fp, pb.UpdateProjectConfigResponse)
+            earlier := await self.store.earlier_response(
+                req.request_id, fp, pb.UpdateProjectConfigResponse
+            )
         ) is not None:
             return earlier
         config = normalized_config(req.config)
@@ -347,7 +299,9 @@ class RoutingHandlers:
         require_admin()
         fp = request_fingerprint("SetRoutingRules", req.SerializeToString(deterministic=True))
         if (
-            earlier := await self.earlier(req.request_id, fp, pb.SetRoutingRulesResponse)
+            earlier := await self.store.earlier_response(
+                req.request_id, fp, pb.SetRoutingRulesResponse
+            )
         ) is not None:
             return earlier
         async with self.store.transaction() as conn:
@@ -716,7 +670,8 @@ class RoutingHandlers:
     async def create_tasks(self, req: pb.CreateTasksRequest) -> pb.CreateTasksResponse:
         require_admin()
         fp = request_fingerprint("CreateTasks", req.SerializeToString(deterministic=True))
-        if (earlier := await self.earlier(req.request_id, fp, pb.CreateTasksResponse)) is not None:
+        earlier = await self.store.earlier_response(req.request_id, fp, pb.CreateTasksResponse)
+        if earlier is not None:
             return earlier
         specs = self._task_specs(req.items, "items")
         async with self.store.transaction() as conn:
@@ -741,11 +696,17 @@ class RoutingHandlers:
     async def add_gold_tasks(self, req: pb.AddGoldTasksRequest) -> pb.AddGoldTasksResponse:
         require_admin()
         fp = request_fingerprint("AddGoldTasks", req.SerializeToString(deterministic=True))
-        if (earlier := await self.earlier(req.request_id, fp, pb.AddGoldTasksResponse)) is not None:
+        if (
+            earlier := await self.store.earlier_response(
+                req.request_id, fp, pb.AddGoldTasksResponse
+            )
+        ) is not None:
             return earlier
         specs = self._task_specs([g.item for g in req.items], "items")
         project = await self.project_row(self.pool, req.project_id)
-        compiled = await self.ontologies.get(project["ontology_id"], project["ontology_version"])
+        compiled = await self.ontologies.cache.get(
+            project["ontology_id"], project["ontology_version"]
+        )
         bad = []
         for i, (g, spec) in enumerate(zip(req.items, specs, strict=True)):
             if g.expected.item_id != spec.item_id:
@@ -784,7 +745,9 @@ class RoutingHandlers:
         require_admin()
         fp = request_fingerprint("UpdateTaskSignals", req.SerializeToString(deterministic=True))
         if (
-            earlier := await self.earlier(req.request_id, fp, pb.UpdateTaskSignalsResponse)
+            earlier := await self.store.earlier_response(
+                req.request_id, fp, pb.UpdateTaskSignalsResponse
+            )
         ) is not None:
             return earlier
         bad = []

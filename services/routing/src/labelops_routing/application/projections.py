@@ -18,7 +18,6 @@ import asyncpg
 from labelops.curation.v1 import curation_pb2 as cpb
 from labelops.curation.v1 import events_pb2 as cev
 from labelops.labels.v1 import label_pb2
-from labelops.ontology.v1 import events_pb2 as oev
 from labelops.qa.v1 import events_pb2 as qev
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import routing_pb2 as pb
@@ -41,18 +40,6 @@ class Projections:
     def __init__(self, handlers: RoutingHandlers) -> None:
         self.h = handlers
         self.t = handlers.t
-
-    async def on_ontology_event(self, ctx: MessageContext, conn: asyncpg.Connection) -> None:
-        env = ctx.envelope
-        if env.type != oev.OntologyVersionPublished.DESCRIPTOR.full_name:
-            return
-        e = oev.OntologyVersionPublished.FromString(env.payload)
-        await conn.execute(
-            f"INSERT INTO {self.t.ontology_versions} VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            e.ontology_id,
-            e.version,
-            e.definition.SerializeToString(),
-        )
 
     async def on_qa_event(self, ctx: MessageContext, conn: asyncpg.Connection) -> None:
         env = ctx.envelope

@@ -525,15 +525,9 @@ class WorkHandlers:
                 reason="TOO_MANY_SUBMISSIONS",
             )
         fp = request_fingerprint("SubmitLabels", req.SerializeToString(deterministic=True))
-        prior = await self.store.lookup_request(req.request_id)
-        if prior is not None:
-            if prior.fingerprint != fp:
-                raise InvalidArgument(
-                    "request id was already used for a different batch",
-                    [FieldViolation("request_id", "reused with different content")],
-                    reason="REQUEST_ID_REUSED",
-                )
-            return pb.SubmitLabelsResponse.FromString(prior.response or b"")
+        earlier = await self.store.earlier_response(req.request_id, fp, pb.SubmitLabelsResponse)
+        if earlier is not None:
+            return earlier
         bad: list[FieldViolation] = []
         ids: list[uuid.UUID] = []
         for i, s in enumerate(req.submissions):
