@@ -1,0 +1,1 @@
+"""labelops datasets service: immutable dataset versions projected from the event log."""

@@ -1,0 +1,1 @@
+"""Pure dataset-version mechanics: row schema, deterministic materialization, splits, exports."""
