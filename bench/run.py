@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_curation import bench_curation_dedup
+from bench_datasets import bench_datasets
 from bench_foundation import bench_foundation
 from bench_ontology import bench_ontology
 from bench_qa import bench_qa
@@ -32,6 +33,7 @@ BENCHES = {
     "curation": bench_curation_dedup,
     "routing": bench_routing,
     "qa": bench_qa,
+    "datasets": bench_datasets,
 }
 
 
