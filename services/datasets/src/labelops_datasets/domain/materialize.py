@@ -34,6 +34,7 @@ hashlib release the GIL); see ``_write_sorted`` and ``bench/bench_datasets.py``.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 from collections import deque
@@ -492,25 +493,25 @@ def _file_slices(num_rows: int, rows_per_file: int) -> list[list[tuple[int, int]
     return files
 
 
-class _HashingSink:
-    """File-like sink for the Parquet writer: keeps the bytes, hashes them on another thread.
+class _Sink:
+    """File-like sink for the Parquet writer; the file is hashed and assembled on ``worker``.
 
-    The writer hands over each page as ``bytes``. After each row group the new pages are fed
-    to sha256 on ``hasher`` (a single thread, so in order), so the hash of a file is ready
-    almost as soon as its last page, instead of costing a pass over the file afterwards.
+    The writer hands over each page as ``bytes``. After each row group the new pages go to
+    ``worker`` (a single thread, so in order), which feeds them to sha256 and copies them into
+    the file's buffer: both passes over the file overlap the encoding instead of following it.
     """
 
     closed = False
 
-    def __init__(self, hasher: ThreadPoolExecutor) -> None:
-        self._hasher = hasher
+    def __init__(self, worker: ThreadPoolExecutor) -> None:
+        self._worker = worker
         self._sha = hashlib.sha256()
-        self._chunks: list[bytes] = []
-        self._hashed = 0
+        self._buffer = io.BytesIO()
+        self._pages: list[bytes] = []
         self._size = 0
 
     def write(self, data: bytes) -> int:
-        self._chunks.append(bytes(data))  # already bytes (pyarrow copies pages out); no-op
+        self._pages.append(data if isinstance(data, bytes) else bytes(data))
         self._size += len(data)
         return len(data)
 
@@ -523,20 +524,22 @@ class _HashingSink:
     def close(self) -> None:
         self.closed = True
 
-    def hash_written(self) -> None:
-        """Queue the pages written since the last call for hashing."""
-        chunks, self._hashed = self._chunks[self._hashed :], len(self._chunks)
-        self._hasher.submit(_update, self._sha, chunks)
+    def drain(self) -> None:
+        """Hand the pages written since the last call to the worker."""
+        pages, self._pages = self._pages, []
+        self._worker.submit(_absorb, self._sha, self._buffer, pages)
 
-    def finish(self) -> tuple[bytes, Future[str]]:
-        """The file's bytes and (soon) their sha256 hex digest."""
-        self.hash_written()
-        return b"".join(self._chunks), self._hasher.submit(self._sha.hexdigest)
+    def finish(self) -> Future[tuple[bytes, str]]:
+        """The file's bytes and their sha256 hex digest, once the worker is through."""
+        self.drain()
+        # BytesIO hands over its buffer without a copy when nothing else references it.
+        return self._worker.submit(lambda: (self._buffer.getvalue(), self._sha.hexdigest()))
 
 
-def _update(sha: Any, chunks: list[bytes]) -> None:
-    for chunk in chunks:
-        sha.update(chunk)  # releases the GIL for all but the tiny page headers
+def _absorb(sha: Any, buffer: io.BytesIO, pages: list[bytes]) -> None:
+    for page in pages:
+        sha.update(page)  # releases the GIL for all but the tiny page headers
+        buffer.write(page)
 
 
 def _take(table: pa.Table, indices: pa.Array, pool: ThreadPoolExecutor, parts: int) -> pa.Table:
@@ -565,8 +568,8 @@ def _write_sorted(
     lane: ThreadPoolExecutor,
     hasher: ThreadPoolExecutor,
     side_tasks: list[Callable[[], Any]],
-) -> tuple[list[tuple[bytes, int, Future[str]]], list[Future[Any]]]:
-    """``(parquet bytes, rows, sha256)`` per file, rows gathered in ``order``; side results.
+) -> tuple[list[tuple[Future[tuple[bytes, str]], int]], list[Future[Any]]]:
+    """Per file (its bytes and sha256, its rows), rows gathered in ``order``; side results.
 
     A pipeline over row groups: ``lane`` gathers (``take``) and checks row group k+1 while this
     thread encodes row group k, and ``hasher`` hashes the pages of row group k-1. Encoding is
@@ -593,16 +596,15 @@ def _write_sorted(
     side: list[Future[Any]] = []
     pending: Future[pa.Table] | None = None
     last_key: tuple[Any, ...] | None = None
-    written: list[tuple[bytes, int, Future[str]]] = []
+    written: list[tuple[Future[tuple[bytes, str]], int]] = []
     for groups in files:
-        sink = _HashingSink(hasher)
+        sink = _Sink(hasher)
         rows = 0
         with pq.ParquetWriter(sink, SCHEMA, **settings) as writer:
             for _ in groups:
                 if pending is None:
-                    part = gather(*queue.popleft(), parts=workers + 1)
-                else:
-                    part = pending.result()
+                    pending = lane.submit(gather, *queue.popleft())
+                part = pending.result()
                 pending = lane.submit(gather, *queue.popleft()) if queue else None
                 if pending is None:
                     # The last row group: the lane has its whole encoding time for the rest.
@@ -617,9 +619,14 @@ def _write_sorted(
                 last_key = _row_key(part, part.num_rows - 1)
                 writer.write_table(part, row_group_size=ROW_GROUP_SIZE)
                 rows += part.num_rows
-                sink.hash_written()
-        data, digest = sink.finish()
-        written.append((data, rows, digest))
+                sink.drain()
+                # Freed on the lane, between two gathers: its allocator then reuses the memory
+                # for the next gather at once instead of returning it to the OS and faulting
+                # it back in (which costs as much as the gather itself on some VMs).
+                holder = [part]
+                del part
+                lane.submit(holder.clear)
+        written.append((sink.finish(), rows))
     # No row group at all (an empty version): the tasks run now.
     side.extend(pool.submit(task) for task in tasks)
     return written, side
@@ -683,11 +690,14 @@ def materialize(
             side_tasks=_count_tasks(table),
         )
         counts, lineage = _summarize(table.num_rows, [f.result() for f in side])
-        files = {data_path(i): data for i, (data, _, _) in enumerate(written)}
-        entries = [
-            {"path": data_path(i), "sha256": digest.result(), "rows": rows, "bytes": len(data)}
-            for i, (data, rows, digest) in enumerate(written)
-        ]
+        files: dict[str, bytes] = {}
+        entries = []
+        for i, (done, rows) in enumerate(written):
+            data, digest = done.result()
+            files[data_path(i)] = data
+            entries.append(
+                {"path": data_path(i), "sha256": digest, "rows": rows, "bytes": len(data)}
+            )
 
     manifest = {
         **definition,
