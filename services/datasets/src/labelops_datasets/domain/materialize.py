@@ -603,8 +603,9 @@ def _write_sorted(
         with pq.ParquetWriter(sink, SCHEMA, **settings) as writer:
             for _ in groups:
                 if pending is None:
-                    pending = lane.submit(gather, *queue.popleft())
-                part = pending.result()
+                    part = gather(*queue.popleft(), parts=workers + 1)
+                else:
+                    part = pending.result()
                 pending = lane.submit(gather, *queue.popleft()) if queue else None
                 if pending is None:
                     # The last row group: the lane has its whole encoding time for the rest.
