@@ -264,6 +264,27 @@ def test_row_groups_are_cut_at_the_fixed_size(
     assert read_version(m.files).to_pylist() == sorted(rows, key=sort_key)
 
 
+def test_pipelined_file_equals_one_plain_write(
+    rows: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The threads are only an optimization: the file is what one ``pq.write_table`` of the
+    sorted rows with the pinned settings produces."""
+    monkeypatch.setattr(materialize_module, "ROW_GROUP_SIZE", 16)
+    m = mat(to_table(shuffled(rows, 4)))
+    ordered = pa.Table.from_pylist(sorted(rows, key=sort_key), schema=SCHEMA)
+    buf = io.BytesIO()
+    pq.write_table(
+        ordered,
+        buf,
+        row_group_size=16,
+        sorting_columns=pq.SortingColumn.from_ordering(
+            SCHEMA, [(k, "ascending") for k in SORT_KEYS]
+        ),
+        **WRITER_SETTINGS,
+    )
+    assert m.files["data/labels-00000.parquet"] == buf.getvalue()
+
+
 def test_parquet_files_carry_the_fixed_settings(version: Materialized) -> None:
     pf = pq.ParquetFile(io.BytesIO(version.files["data/labels-00000.parquet"]))
     meta = pf.metadata

@@ -35,8 +35,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
 import math
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -301,8 +304,8 @@ def _group_counts(table: pa.Table, keys: list[str]) -> list[dict[str, Any]]:
 def _count_tasks(table: pa.Table) -> list[Callable[[], dict[str, Any]]]:
     """The counts and lineage of the version as small independent tasks (see ``_summarize``).
 
-    Small so the pipeline can slot them into the gather thread's idle time between row groups
-    (``_write_sorted``); each returns a fragment of the summary, merged by ``_summarize``.
+    Small, so the gather thread can run them in its idle time between row groups without
+    making the encoder wait (``_Lane``); each returns a fragment, merged by ``_summarize``.
     """
     column = table.column
     is_label = pc.not_equal(column("geometry_kind"), NO_LABEL)
@@ -346,8 +349,9 @@ def _count_tasks(table: pa.Table) -> list[Callable[[], dict[str, Any]]]:
         )
         return {"models": _group_counts(pairs, ["prelabel_model", "prelabel_model_version"])}
 
-    # Cheapest first: the early slots between gathers are short; the last row group's encoding
-    # leaves the gather thread a whole slot for the two hash-heavy ones.
+    # Cheapest first: a gather waits for the task in progress, so the short gaps between
+    # gathers get short tasks, and the two hash-heavy ones tend to land in the last row
+    # group's encoding, when no gather is left.
     return [splits, kinds, classes, decisions, people, models, items, events]
 
 
@@ -558,6 +562,61 @@ def _take(table: pa.Table, indices: pa.Array, pool: ThreadPoolExecutor, parts: i
     return pa.Table.from_arrays([columns[name] for name in names], schema=table.schema)
 
 
+class _Lane:
+    """One worker thread that runs urgent work first and side work in its spare time.
+
+    The gather of the next row group is urgent (the writer will wait for it); the counts are
+    not. A plain executor runs them in submission order, so a count submitted at the wrong
+    moment delays a gather, and counts left for the end run after the last row group is
+    encoded. Here side work starts only when no urgent work is queued, and finishes in the
+    time the lane would otherwise idle.
+    """
+
+    def __init__(self) -> None:
+        self._queue: queue.PriorityQueue[tuple[int, int, Any, tuple[Any, ...], Future[Any]]]
+        self._queue = queue.PriorityQueue()
+        self._order = itertools.count()
+        self._thread = threading.Thread(target=self._run, name="materialize-lane", daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., Any], *args: Any, urgent: bool = True) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._queue.put((0 if urgent else 1, next(self._order), fn, args, future))
+        return future
+
+    def _run(self) -> None:
+        while True:
+            _, _, fn, args, future = self._queue.get()
+            if fn is None:
+                return
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as e:  # handed to whoever waits on the future
+                    future.set_exception(e)
+            del fn, args, future  # drop references now (e.g. a row group to free)
+
+    def __enter__(self) -> _Lane:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Lowest priority: everything already queued runs first (or is cancelled on error).
+        if exc[0] is not None:
+            self._cancel_queued()
+        self._queue.put((2, next(self._order), None, (), Future()))
+        self._thread.join()
+
+    def _cancel_queued(self) -> None:
+        pending = []
+        while True:
+            try:
+                pending.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        for item in pending:
+            item[4].cancel()
+
+
 def _write_sorted(
     table: pa.Table,
     order: pa.Array,
@@ -565,17 +624,17 @@ def _write_sorted(
     *,
     pool: ThreadPoolExecutor,
     workers: int,
-    lane: ThreadPoolExecutor,
+    lane: _Lane,
     hasher: ThreadPoolExecutor,
     side_tasks: list[Callable[[], Any]],
 ) -> tuple[list[tuple[Future[tuple[bytes, str]], int]], list[Future[Any]]]:
     """Per file (its bytes and sha256, its rows), rows gathered in ``order``; side results.
 
     A pipeline over row groups: ``lane`` gathers (``take``) and checks row group k+1 while this
-    thread encodes row group k, and ``hasher`` hashes the pages of row group k-1. Encoding is
-    the slowest stage; a gather takes ~2/3 of it, so the lane runs one ``side_tasks`` item
-    after each gather, in time it would otherwise idle, instead of a third thread taking CPU
-    from the encoder. The first row group has nothing to overlap with: this thread and the
+    thread encodes row group k, and ``hasher`` hashes and copies out the pages of row group
+    k-1. Encoding is the slowest stage and a gather takes ~2/3 of it, so the lane runs the
+    ``side_tasks`` in the remaining third rather than a third thread taking CPU from the
+    encoder. The first row group has nothing to overlap with: this thread and the
     ``workers`` of ``pool`` gather it together. Duplicate keys (see ``materialize``) are
     checked within a row group on the lane and across row-group boundaries here, where the
     groups come in order.
@@ -591,9 +650,8 @@ def _write_sorted(
     settings = dict(WRITER_SETTINGS)
     settings["sorting_columns"] = pq.SortingColumn.from_ordering(SCHEMA, _SORT_ORDER)
     files = _file_slices(table.num_rows, rows_per_file)
-    queue = deque(s for groups in files for s in groups)
-    tasks = deque(side_tasks)
-    side: list[Future[Any]] = []
+    slices = deque(s for groups in files for s in groups)
+    side: list[Future[Any]] | None = None
     pending: Future[pa.Table] | None = None
     last_key: tuple[Any, ...] | None = None
     written: list[tuple[Future[tuple[bytes, str]], int]] = []
@@ -603,17 +661,14 @@ def _write_sorted(
         with pq.ParquetWriter(sink, SCHEMA, **settings) as writer:
             for _ in groups:
                 if pending is None:
-                    part = gather(*queue.popleft(), parts=workers + 1)
+                    part = gather(*slices.popleft(), parts=workers + 1)
                 else:
                     part = pending.result()
-                pending = lane.submit(gather, *queue.popleft()) if queue else None
-                if pending is None:
-                    # The last row group: the lane has its whole encoding time for the rest.
-                    side.extend(lane.submit(task) for task in tasks)
-                    tasks.clear()
-                elif tasks and (not side or side[-1].done()):
-                    # One behind each gather, unless the lane is still busy with the last one.
-                    side.append(lane.submit(tasks.popleft()))
+                pending = lane.submit(gather, *slices.popleft()) if slices else None
+                if side is None:
+                    # Queued once the first gather is: the lane runs them whenever no gather
+                    # is waiting for it.
+                    side = [lane.submit(task, urgent=False) for task in side_tasks]
                 first = _row_key(part, 0)
                 if first == last_key:
                     raise ValueError(f"duplicate rows for sort key {_key_dict(first)}")
@@ -628,8 +683,8 @@ def _write_sorted(
                 del part
                 lane.submit(holder.clear)
         written.append((sink.finish(), rows))
-    # No row group at all (an empty version): the tasks run now.
-    side.extend(pool.submit(task) for task in tasks)
+    if side is None:  # no row group at all: an empty version
+        side = [lane.submit(task, urgent=False) for task in side_tasks]
     return written, side
 
 
@@ -676,7 +731,7 @@ def materialize(
     workers = max(1, min(pa.cpu_count(), _MAX_WORKERS))
     with (
         ThreadPoolExecutor(workers, thread_name_prefix="materialize") as pool,
-        ThreadPoolExecutor(1, thread_name_prefix="materialize-gather") as lane,
+        _Lane() as lane,
         ThreadPoolExecutor(1, thread_name_prefix="materialize-sha256") as hasher,
     ):
         order = _sort_order(table, pool, workers)
