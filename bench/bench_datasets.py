@@ -171,6 +171,7 @@ def synthetic_rows(n: int, seed: int = 7) -> pa.Table:
         "prelabel_model_version": pa.array(np.where(models == "", "", "1.2.0")),
         "ontology_id": pa.array(np.full(n, "onto-vehicles")),
         "ontology_version": pa.array(np.full(n, "7")),
+        "labeled_ontology_version": pa.array(np.full(n, "7")),
         "source_topic": pa.array(np.full(n, "labelops.qa.events")),
         "source_partition": pa.array(rng.integers(0, 3, n).astype(np.int32)),
         "source_offset": pa.array(np.arange(n, dtype=np.int64)),

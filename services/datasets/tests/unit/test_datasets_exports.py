@@ -104,6 +104,7 @@ def row(
         "prelabel_model_version": "",
         "ontology_id": "onto-1",
         "ontology_version": "3",
+        "labeled_ontology_version": "3",
         "source_topic": "labels.accepted",
         "source_partition": 0,
         "source_offset": 0,

@@ -96,6 +96,7 @@ def make_rows(
                 "prelabel_model_version": "",
                 "ontology_id": "onto-1",
                 "ontology_version": "4",
+                "labeled_ontology_version": "4",
                 "source_topic": "labelops.qa.events",
                 "source_partition": rng.randint(0, 1),
                 "source_offset": offset,

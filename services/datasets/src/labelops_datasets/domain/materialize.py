@@ -93,6 +93,7 @@ _DICTIONARY_COLUMNS = (
     "prelabel_model_version",
     "ontology_id",
     "ontology_version",
+    "labeled_ontology_version",
     "source_topic",
     "source_partition",
 )

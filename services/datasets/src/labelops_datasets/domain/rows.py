@@ -67,7 +67,10 @@ SCHEMA = pa.schema(
         pa.field("prelabel_model", pa.string(), nullable=False),
         pa.field("prelabel_model_version", pa.string(), nullable=False),
         pa.field("ontology_id", pa.string(), nullable=False),
+        # The version the class ids are in (the version's target, after migrations) and the
+        # version the label was made under (lineage; equal when no migration applied).
         pa.field("ontology_version", pa.string(), nullable=False),
+        pa.field("labeled_ontology_version", pa.string(), nullable=False),
         # Where in the log the row came from (the cut that includes it).
         pa.field("source_topic", pa.string(), nullable=False),
         pa.field("source_partition", pa.int32(), nullable=False),
