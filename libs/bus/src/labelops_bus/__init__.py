@@ -3,6 +3,7 @@
 Exactly-once effects on Postgres from an at-least-once Kafka: see :class:`ConsumerRunner`.
 """
 
+from .batch import BatchHandler, BatchProjector, BatchRecord, positions_ddl, read_positions
 from .runner import (
     APPLIED,
     DEAD_LETTERED,
@@ -23,6 +24,9 @@ __all__ = [
     "DUPLICATE",
     "STATUS_APPLIED",
     "STATUS_DEAD_LETTERED",
+    "BatchHandler",
+    "BatchProjector",
+    "BatchRecord",
     "ConsumerRunner",
     "MessageContext",
     "PoisonMessage",
@@ -32,5 +36,7 @@ __all__ = [
     "ensure_topics",
     "events_topic",
     "is_transient_error",
+    "positions_ddl",
     "processed_events_ddl",
+    "read_positions",
 ]

@@ -17,7 +17,11 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, MeterProvider, Observation
 
 if TYPE_CHECKING:
-    from .runner import ConsumerRunner
+    from typing import Protocol
+
+    class _Reports(Protocol):
+        def _lag_observations(self) -> list[Observation]: ...
+
 
 METER_NAME = "labelops.bus"
 PROCESSED = "labelops.consumer.processed"
@@ -30,7 +34,7 @@ class Instruments:
     """Instruments shared by every runner that reports to one meter provider."""
 
     def __init__(self, meter: metrics.Meter) -> None:
-        self.runners: weakref.WeakSet[ConsumerRunner] = weakref.WeakSet()
+        self.runners: weakref.WeakSet[_Reports] = weakref.WeakSet()
         self.processed = meter.create_counter(
             PROCESSED,
             unit="{event}",

@@ -9,9 +9,15 @@ service has published anything (otherwise its first events would wait for a meta
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
-from .runner import ConsumerRunner
 from .topics import ensure_topics
+
+
+class _Runner(Protocol):
+    async def run(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class RestartableConsumer:
@@ -26,7 +32,7 @@ class RestartableConsumer:
 
     def __init__(
         self,
-        factory: Callable[[], ConsumerRunner],
+        factory: Callable[[], _Runner],
         bootstrap: str,
         topics: Sequence[str],
         partitions: int = 3,
@@ -35,7 +41,7 @@ class RestartableConsumer:
         self.bootstrap = bootstrap
         self.topics = list(topics)
         self.partitions = partitions
-        self.runner: ConsumerRunner | None = None
+        self.runner: _Runner | None = None
 
     async def run(self) -> None:
         """Create the topics, then consume with a new runner until stopped or failed."""
