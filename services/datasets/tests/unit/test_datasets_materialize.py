@@ -1,5 +1,8 @@
 """Materialized versions: same rows in any order → same bytes; counts, files and reads are right.
 
+Also segment files (``write_segment`` / ``write_segments``) and versions ``assemble``d from
+them: same bytes as ``materialize``, stats that merge exactly, manifests that read back.
+
 ``make_rows`` builds tables that fill every ``rows.SCHEMA`` column (random boxes, some
 polygons, masks, keypoints, spans, item-level rows, lineage strings); ``test_datasets_store``
 imports it from here.
@@ -12,6 +15,7 @@ import io
 import json
 import random
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,12 +27,19 @@ from labelops_datasets.domain import materialize as materialize_module
 from labelops_datasets.domain.materialize import (
     MANIFEST_PATH,
     WRITER_SETTINGS,
+    FileEntry,
     Materialized,
+    assemble,
     canonical_json,
     materialize,
+    merge_stats,
     read_version,
+    segment_format,
+    write_segment,
+    write_segments,
 )
 from labelops_datasets.domain.rows import SCHEMA, SCHEMA_VERSION, SORT_KEYS
+from labelops_datasets.domain.store import IntegrityError, ObjectStore
 
 CLASSES = ["car", "person", "bicycle", "traffic light", "café"]  # one non-ASCII on purpose
 KINDS = ["box", "box", "box", "polygon", "mask", "keypoints", "whole_item", "text_span"]
@@ -487,3 +498,295 @@ def test_geometry_round_trips_exactly(rows: list[dict[str, Any]], version: Mater
             assert got[column] == r[column]
     table = read_version(version.files)
     assert np.isin(table.column("split").to_numpy(zero_copy_only=False), SPLIT_NAMES).all()
+
+
+# --------------------------------------------------------------------------------------------
+# Segments: write_segment / write_segments / assemble
+
+
+def segment_rows(k: int = 4) -> list[list[dict[str, Any]]]:
+    """``k`` segments' rows, as the service groups them: disjoint items and events."""
+    return [make_rows(25 + 7 * i, seed=100 + i, item_prefix=f"seg{i}") for i in range(k)]
+
+
+def assembled(entries: Any, **over: Any) -> tuple[bytes, str, dict[str, Any]]:
+    return assemble(entries, **{**DEFINITION, **over})
+
+
+def version_files(manifest: dict[str, Any], blobs: dict[str, bytes]) -> dict[str, bytes]:
+    """The ``read_version`` input of an assembled version: its manifest and each file by path."""
+    files = {f["path"]: blobs[f["sha256"]] for f in manifest["files"]}
+    return {**files, MANIFEST_PATH: canonical_json(manifest)}
+
+
+@pytest.fixture(scope="module")
+def segments() -> list[list[dict[str, Any]]]:
+    return segment_rows()
+
+
+def test_write_segment_same_rows_any_order_or_chunking_same_bytes(
+    rows: list[dict[str, Any]], version: Materialized
+) -> None:
+    first = write_segment(to_table(rows))
+    assert first.rows == len(rows)
+    assert first.sha256 == hashlib.sha256(first.data).hexdigest()
+    for seed in range(3):
+        table = to_table(shuffled(rows, seed))
+        for chunked in (table, pa.Table.from_batches(table.to_batches(max_chunksize=5 + seed))):
+            again = write_segment(chunked)
+            assert again == first
+    # The file is byte for byte what materialize writes for the same rows in one file, and
+    # the manifest over it is materialize's manifest: one format, one manifest builder.
+    assert first.data == version.files["data/labels-00000.parquet"]
+    manifest_bytes, digest, manifest = assembled([first])
+    assert manifest_bytes == version.files[MANIFEST_PATH]
+    assert (digest, manifest) == (version.digest, version.manifest)
+    # The rows come back sorted.
+    got = pq.read_table(io.BytesIO(first.data)).to_pylist()
+    assert got == sorted(rows, key=sort_key)
+
+
+def test_write_segment_row_groups_follow_the_fixed_layout(
+    rows: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = write_segment(to_table(rows[:10]))
+    monkeypatch.setattr(materialize_module, "ROW_GROUP_SIZE", 8)
+    seg = write_segment(to_table(shuffled(rows, 2)))
+    meta = pq.ParquetFile(io.BytesIO(seg.data)).metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sizes == [8] * (len(rows) // 8) + ([len(rows) % 8] if len(rows) % 8 else [])
+    assert seg.data == mat(to_table(rows)).files["data/labels-00000.parquet"]
+    # Another row-group size is another format: a file cached under the old one is refused.
+    assert before.stats["format"] != seg.stats["format"] == segment_format()
+    with pytest.raises(ValueError, match="format"):
+        assembled([before])
+
+
+def test_write_segments_equals_one_by_one(segments: list[list[dict[str, Any]]]) -> None:
+    tables = [to_table(shuffled(r, i)) for i, r in enumerate(segments)]
+    tables.insert(2, SCHEMA.empty_table())
+    expected = [write_segment(t) for t in tables]
+    assert expected[2].rows == 0 and expected[2].data
+    for workers in (None, 1, 2, 3, 16):
+        assert write_segments(tables, workers=workers) == expected
+    assert write_segments([]) == []
+    with pytest.raises(ValueError):
+        write_segments(tables, workers=0)
+    # The first failure is raised (here: a segment with a bad split).
+    bad = _with_column(tables[1], "split", pa.array(["holdout"] * tables[1].num_rows))
+    with pytest.raises(ValueError, match="split"):
+        write_segments([tables[0], bad, tables[3]], workers=2)
+
+
+def test_assemble_counts_and_lineage_equal_the_concatenated_table(
+    segments: list[list[dict[str, Any]]],
+) -> None:
+    written = write_segments([to_table(r) for r in segments])
+    everything = [row for r in segments for row in r]
+    whole = write_segment(to_table(everything))
+    # Merged stats are exactly the stats of the concatenated rows (items and events are
+    # disjoint between the segments, as in the service).
+    assert merge_stats(s.stats for s in written) == whole.stats
+    assert merge_stats(s.stats for s in reversed(written)) == whole.stats
+    _, _, manifest = assembled(written)
+    reference = mat(to_table(everything)).manifest
+    assert manifest["counts"] == reference["counts"]
+    assert manifest["lineage"] == reference["lineage"]
+    assert manifest["row_count"] == len(everything)
+    assert manifest["lineage"]["annotators"] == len(
+        {a for r in everything for a in r["annotators"]}
+    )
+    # Same keys and shape as materialize's manifest; files listed in the given order.
+    assert set(manifest) == set(reference)
+    assert {k: v for k, v in manifest.items() if k not in ("counts", "lineage", "files")} == {
+        k: v for k, v in reference.items() if k not in ("counts", "lineage", "files")
+    }
+    assert manifest["files"] == [
+        {
+            "path": f"data/labels-{i:05d}.parquet",
+            "sha256": s.sha256,
+            "rows": s.rows,
+            "bytes": len(s.data),
+        }
+        for i, s in enumerate(written)
+    ]
+
+
+def test_items_per_split_is_summed_over_files() -> None:
+    """An item split over two files counts once per file (documented); other counts exact."""
+    item_rows = [r for r in make_rows(30, seed=4, split="train") if r["geometry_kind"] != "none"]
+    by_item: dict[str, list[dict[str, Any]]] = {}
+    for r in item_rows:
+        by_item.setdefault(r["item_id"], []).append(r)
+    straddling = next(rs for rs in by_item.values() if len(rs) >= 2)
+    first = [r for r in item_rows if r is not straddling[0]]
+    a, b = write_segment(to_table(first)), write_segment(to_table([straddling[0]]))
+    merged = merge_stats([a.stats, b.stats])
+    whole = write_segment(to_table(item_rows)).stats
+    assert merged["items_per_split"]["train"] == whole["items_per_split"]["train"] + 1
+    assert {k: v for k, v in merged.items() if k != "items_per_split"} == {
+        k: v for k, v in whole.items() if k != "items_per_split"
+    }
+
+
+def test_stats_round_trip_through_json_and_cached_entries_assemble_the_same(
+    segments: list[list[dict[str, Any]]],
+) -> None:
+    written = write_segments([to_table(r) for r in segments])
+    for seg in written:
+        text = json.dumps(seg.stats)
+        assert json.loads(text) == seg.stats
+        assert canonical_json(json.loads(text)) == canonical_json(seg.stats)
+    cached = [
+        FileEntry(
+            sha256=s.sha256, rows=s.rows, bytes=len(s.data), stats=json.loads(json.dumps(s.stats))
+        )
+        for s in written
+    ]
+    assert [s.entry for s in written] == cached
+    assert assembled(cached) == assembled(written)
+    # A mix of new files and cached ones, as an incremental version is built.
+    assert assembled([*cached[:2], *written[2:]]) == assembled(written)
+
+
+def test_assembled_version_reads_back(segments: list[list[dict[str, Any]]]) -> None:
+    written = write_segments([to_table(shuffled(r, 5)) for r in segments])
+    manifest_bytes, digest, manifest = assembled(written, extra={"segments": [[0, 10], [10, 20]]})
+    assert manifest["extra"] == {"segments": [[0, 10], [10, 20]]}
+    assert "extra" not in assembled(written)[2]
+    assert digest == hashlib.sha256(manifest_bytes).hexdigest()
+    assert manifest_bytes == canonical_json(manifest)
+    blobs = {s.sha256: s.data for s in written}
+    table = read_version(version_files(manifest, blobs))
+    assert table.schema.equals(SCHEMA)
+    # Each file sorted, the files in segment order.
+    expected = [row for r in segments for row in sorted(r, key=sort_key)]
+    assert table.to_pylist() == expected
+    # Tampered blob detected through the manifest's sha256.
+    tampered = dict(blobs)
+    tampered[written[1].sha256] = written[1].data[:-1] + b"x"
+    with pytest.raises(ValueError, match="sha256"):
+        read_version(version_files(manifest, tampered))
+
+
+def test_assembled_version_through_the_object_store(
+    tmp_path: Path, segments: list[list[dict[str, Any]]]
+) -> None:
+    store = ObjectStore(str(tmp_path / "store"))
+    written = write_segments([to_table(r) for r in segments])
+    manifest_bytes, digest, manifest = assembled(written)
+    # The manifest goes last: refused while a file it lists is not stored.
+    with pytest.raises(ValueError, match="put_blob"):
+        store.put_manifest(manifest_bytes, digest)
+    assert not store.has_version(digest)
+    with pytest.raises(IntegrityError):
+        store.put_blob(written[0].data, written[1].sha256)
+    assert not store.has_blob(written[0].sha256)
+    for seg in written:
+        assert store.put_blob(seg.data, seg.sha256) == seg.sha256
+        assert store.has_blob(seg.sha256)
+    with pytest.raises(IntegrityError):
+        store.put_manifest(manifest_bytes, "0" * 64)
+    url = store.put_manifest(manifest_bytes, digest)
+    assert url == store.manifest_url(digest)
+    assert store.get_manifest(digest) == manifest
+    assert store.manifest_bytes(digest) == manifest_bytes
+    expected = [row for r in segments for row in sorted(r, key=sort_key)]
+    assert store.open_version(digest).to_pylist() == expected
+    # An incremental version: one segment rewritten, the others reused from the cache only.
+    changed = [dict(r) for r in segments[2]]
+    changed[0]["consensus_score"] = 0.5
+    rewritten = write_segment(to_table(changed))
+    entries = [written[0].entry, written[1].entry, rewritten, written[3].entry]
+    next_bytes, next_digest, _ = assembled(entries, version=4)
+    store.put_blob(rewritten.data, rewritten.sha256)
+    store.put_manifest(next_bytes, next_digest)
+    got = store.open_version(next_digest).to_pylist()
+    assert got == [
+        *expected[: -len(segments[3]) - len(changed)],
+        *sorted(changed, key=sort_key),
+        *expected[-len(segments[3]) :],
+    ]
+    blobs = [p for p in Path(tmp_path / "store").rglob("*") if "blobs" in p.parts and p.is_file()]
+    assert len(blobs) == len(written) + 1
+
+
+def test_empty_segments_are_left_out(segments: list[list[dict[str, Any]]], tmp_path: Path) -> None:
+    empty = write_segment(SCHEMA.empty_table())
+    assert empty.rows == 0 and empty.stats["rows"] == 0
+    assert pq.ParquetFile(io.BytesIO(empty.data)).metadata.num_rows == 0
+    seg = write_segment(to_table(segments[0]))
+    _, _, manifest = assembled([empty, seg, empty.entry])
+    assert [f["path"] for f in manifest["files"]] == ["data/labels-00000.parquet"]
+    assert manifest == assembled([seg])[2]
+    # No rows at all: no file; reads as an empty table.
+    manifest_bytes, digest, manifest = assembled([empty])
+    assert manifest["files"] == [] and manifest["row_count"] == 0
+    assert manifest["counts"]["per_split"] == {"train": 0, "val": 0, "test": 0}
+    assert read_version({MANIFEST_PATH: manifest_bytes}).equals(SCHEMA.empty_table())
+    store = ObjectStore(str(tmp_path / "store"))
+    store.put_manifest(manifest_bytes, digest)
+    assert store.open_version(digest).num_rows == 0
+
+
+def test_write_segment_rejects_duplicates_and_bad_rows(rows: list[dict[str, Any]]) -> None:
+    dup = dict(rows[10], consensus_score=0.123)
+    with pytest.raises(ValueError, match="duplicate"):
+        write_segment(to_table(shuffled([*rows, dup], 1)))
+    table = to_table(rows)
+    with pytest.raises(ValueError):
+        write_segment(table.drop_columns(["reviewer"]))
+    with pytest.raises(ValueError, match="geometry_kind"):
+        write_segment(_with_column(table, "geometry_kind", pa.array(["blob"] * table.num_rows)))
+
+
+def test_assemble_rejects_inconsistent_entries(
+    rows: list[dict[str, Any]], segments: list[list[dict[str, Any]]]
+) -> None:
+    seg = write_segment(to_table(rows))
+    other = write_segment(to_table(segments[0]))
+    entry = seg.entry
+    # The same file twice would hold its rows twice.
+    with pytest.raises(ValueError, match="same file"):
+        assembled([seg, other, entry])
+    stats = dict(entry.stats)
+    bad_entries = {
+        "row count differs from the stats": FileEntry(
+            entry.sha256, entry.rows + 1, entry.bytes, stats
+        ),
+        "not a sha256": FileEntry("abc", entry.rows, entry.bytes, stats),
+        "negative bytes": FileEntry(entry.sha256, entry.rows, -1, stats),
+        "stats missing a key": FileEntry(
+            entry.sha256, entry.rows, entry.bytes, {k: v for k, v in stats.items() if k != "labels"}
+        ),
+        "another format": FileEntry(
+            entry.sha256, entry.rows, entry.bytes, {**stats, "format": "x"}
+        ),
+        "counts not ints": FileEntry(
+            entry.sha256, entry.rows, entry.bytes, {**stats, "per_class": {"car": "3"}}
+        ),
+        "unknown split": FileEntry(
+            entry.sha256, entry.rows, entry.bytes, {**stats, "items_per_split": {"holdout": 1}}
+        ),
+        "per_split not adding up": FileEntry(
+            entry.sha256,
+            entry.rows,
+            entry.bytes,
+            {
+                **stats,
+                "per_split": {**stats["per_split"], "train": stats["per_split"]["train"] + 1},
+            },
+        ),
+    }
+    for what, bad in bad_entries.items():
+        with pytest.raises(ValueError):
+            assembled([bad])
+            pytest.fail(f"assembled an entry with {what}")
+    with pytest.raises(ValueError):
+        assembled([{"sha256": entry.sha256}])
+    with pytest.raises(ValueError):
+        assembled([seg], extra=["not", "an", "object"])
+    with pytest.raises(ValueError):
+        assembled([seg], extra={"when": float("nan")})
+    with pytest.raises(ValueError):
+        assembled([seg], version=-1)

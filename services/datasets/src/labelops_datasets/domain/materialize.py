@@ -24,6 +24,19 @@ manifest. How each source of variation is pinned:
   the ``DatasetVersionCreated`` event, not in the reproducible bytes (a timestamp would make
   every rebuild a different version).
 
+Two ways to build a version, one file format and one manifest:
+
+- ``materialize``: one table, sorted as a whole and cut into files of ``rows_per_file`` rows
+  (the files, in order, are the sorted rows).
+- Segments: the service groups rows by the log segment they came from (topic, partition,
+  offset range) and writes each group as one file with ``write_segment`` / ``write_segments``:
+  its bytes (rows sorted within the file, same settings and row-group layout), sha256, and
+  mergeable ``stats``. ``assemble`` then lists any number of such files (new ones and ones
+  reused from earlier versions, by sha256 and cached stats) in the caller's order and merges
+  their stats into the counts and lineage. An incremental version re-writes only the segments
+  that changed. Its manifest has the same keys as ``materialize``'s; ``sort_keys`` then orders
+  the rows within each file, the files being in segment order.
+
 Speed: sorting means a random-access gather of every column (``take``), which costs about
 two thirds of the Parquet encoding itself, on top of the sort. So the sort is split over
 threads (range partitions on ``item_id``), and the gather of row group k+1, the counts and
@@ -39,9 +52,10 @@ import itertools
 import json
 import math
 import queue
+import re
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -59,14 +73,23 @@ __all__ = [
     "MANIFEST_PATH",
     "ROW_GROUP_SIZE",
     "WRITER_SETTINGS",
+    "FileEntry",
     "Materialized",
+    "SegmentFile",
+    "assemble",
     "canonical_json",
     "data_path",
     "materialize",
+    "merge_stats",
     "read_version",
+    "segment_format",
+    "write_segment",
+    "write_segments",
 ]
 
 MANIFEST_PATH = "manifest.json"
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 #: Rows per Parquet row group: ~30 MB compressed for typical label rows, large enough for
 #: efficient scans, small enough that readers (``datasets``, DataLoaders) can stream a file.
@@ -153,6 +176,15 @@ def _settings() -> dict[str, Any]:
     return {**WRITER_SETTINGS, "row_group_size": ROW_GROUP_SIZE}
 
 
+def _writer() -> dict[str, Any]:
+    """The manifest's ``writer``: library, format and every setting that shapes the bytes."""
+    return {"library": f"pyarrow {pa.__version__}", "format": "parquet", **_settings()}
+
+
+def _default_workers() -> int:
+    return max(1, min(pa.cpu_count(), _MAX_WORKERS))
+
+
 @dataclass(frozen=True)
 class Materialized:
     """A materialized version: its files and its content address.
@@ -165,6 +197,49 @@ class Materialized:
     files: dict[str, bytes]
     manifest: dict[str, Any]
     digest: str
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """A data file as ``assemble`` lists it: what the service caches per segment file.
+
+    ``stats`` is the file's ``SegmentFile.stats`` as written (a JSON round trip keeps it).
+    """
+
+    sha256: str
+    rows: int
+    bytes: int
+    stats: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SegmentFile:
+    """One segment's Parquet file (``write_segment``): bytes, sha256, rows, mergeable stats.
+
+    ``stats`` is a JSON object (``json.loads(json.dumps(stats)) == stats``) holding the file's
+    counts and lineage in mergeable form (see ``merge_stats``):
+
+    - ``format``: ``segment_format()`` when written. A file written under another pyarrow,
+      other writer settings, another row schema or stats layout is refused by ``assemble``:
+      a rebuild would not reproduce its bytes, or its stats would be misread. Rewrite it.
+    - ``rows``, ``labels``, ``label_events`` (distinct ``label_event_id``s: an event's rows all
+      live in one segment, so these add up): ints.
+    - ``per_split`` / ``items_per_split`` (every split, 0 included), ``per_class``,
+      ``per_geometry_kind``, ``consensus_methods``, ``review_decisions``: {value: count};
+      ``per_split_class`` (every split): {split: {class: labels}}; ``prelabel_models``: {model:
+      {version: rows}}. ``items_per_split`` counts the distinct items *of this file*.
+    - ``annotators``: the sorted distinct annotator ids (a set: unions across files).
+    """
+
+    data: bytes
+    sha256: str
+    rows: int
+    stats: dict[str, Any]
+
+    @property
+    def entry(self) -> FileEntry:
+        """The file as the service caches it (everything but the bytes)."""
+        return FileEntry(sha256=self.sha256, rows=self.rows, bytes=len(self.data), stats=self.stats)
 
 
 def _sha256(data: bytes) -> str:
@@ -288,6 +363,40 @@ def _conform(table: pa.Table) -> pa.Table:
 # --------------------------------------------------------------------------------------------
 # Counts and lineage (order-independent: computed on the unsorted table, while files are written)
 
+#: Bumped when the layout or meaning of ``SegmentFile.stats`` changes (part of
+#: ``segment_format``, so stats cached under an older layout are refused, not misread).
+_STATS_LAYOUT = 1
+
+_SCALARS = ("rows", "labels", "label_events")
+# {value: count}; the first two keyed by split, every split present.
+_COUNTERS = (
+    "per_split",
+    "items_per_split",
+    "per_class",
+    "per_geometry_kind",
+    "consensus_methods",
+    "review_decisions",
+)
+# {key: {value: count}}; per_split_class keyed by split, every split present.
+_NESTED = ("per_split_class", "prelabel_models")
+_STATS_KEYS = frozenset({"format", "annotators", *_SCALARS, *_COUNTERS, *_NESTED})
+
+
+def segment_format() -> str:
+    """Fingerprint of what a segment file's bytes and stats depend on besides its rows.
+
+    The pyarrow version, the writer settings (``WRITER_SETTINGS``, ``ROW_GROUP_SIZE``), the row
+    schema and the stats layout. Stored in every ``SegmentFile.stats`` as ``format``; a cached
+    file whose format differs from this one is refused by ``assemble`` and must be rewritten.
+    """
+    spec = {
+        "schema": SCHEMA.to_string(show_schema_metadata=False),
+        "schema_version": SCHEMA_VERSION,
+        "stats_layout": _STATS_LAYOUT,
+        "writer": _writer(),
+    }
+    return _sha256(canonical_json(spec))[:32]
+
 
 def _value_counts(array: pa.Array | pa.ChunkedArray) -> dict[str, int]:
     counts = pc.value_counts(array)
@@ -302,11 +411,18 @@ def _group_counts(table: pa.Table, keys: list[str]) -> list[dict[str, Any]]:
     return grouped.to_pylist()  # type: ignore[no-any-return]
 
 
-def _count_tasks(table: pa.Table) -> list[Callable[[], dict[str, Any]]]:
-    """The counts and lineage of the version as small independent tasks (see ``_summarize``).
+def _nested_counts(rows: Iterable[dict[str, Any]], outer: str, inner: str) -> dict[str, Any]:
+    out: dict[str, dict[str, int]] = {}
+    for row in rows:
+        out.setdefault(row[outer], {})[row[inner]] = row["count_all"]
+    return out
 
-    Small, so the gather thread can run them in its idle time between row groups without
-    making the encoder wait (``_Lane``); each returns a fragment, merged by ``_summarize``.
+
+def _count_tasks(table: pa.Table) -> list[Callable[[], dict[str, Any]]]:
+    """The table's stats (see ``SegmentFile``) as small independent tasks (see ``_stats``).
+
+    Small, so the gather thread of ``materialize`` can run them in its idle time between row
+    groups without making the encoder wait (``_Lane``); each returns a fragment of the stats.
     """
     column = table.column
     is_label = pc.not_equal(column("geometry_kind"), NO_LABEL)
@@ -322,14 +438,17 @@ def _count_tasks(table: pa.Table) -> list[Callable[[], dict[str, Any]]]:
         return {
             "labels": labels.num_rows,
             "per_class": _value_counts(labels.column("class_id")),
-            "split_class": _group_counts(labels, ["split", "class_id"]),
+            "per_split_class": _nested_counts(
+                _group_counts(labels, ["split", "class_id"]), "split", "class_id"
+            ),
         }
 
     def items() -> dict[str, Any]:
         if table.num_rows == 0:
-            return {"items_per_split": []}
+            return {"items_per_split": {}}
         grouped = table.select(["split", "item_id"]).group_by("split", use_threads=False)
-        return {"items_per_split": grouped.aggregate([("item_id", "count_distinct")]).to_pylist()}
+        rows = grouped.aggregate([("item_id", "count_distinct")]).to_pylist()
+        return {"items_per_split": {r["split"]: r["item_id_count_distinct"] for r in rows}}
 
     def decisions() -> dict[str, Any]:
         return {
@@ -338,7 +457,7 @@ def _count_tasks(table: pa.Table) -> list[Callable[[], dict[str, Any]]]:
         }
 
     def people() -> dict[str, Any]:
-        return {"annotators": len(pc.unique(pc.list_flatten(column("annotators"))))}
+        return {"annotators": pc.unique(pc.list_flatten(column("annotators"))).to_pylist()}
 
     def events() -> dict[str, Any]:
         # ``unique`` rather than ``count_distinct``: same number, 3x faster on 1M distinct ids.
@@ -348,7 +467,8 @@ def _count_tasks(table: pa.Table) -> list[Callable[[], dict[str, Any]]]:
         pairs = table.select(["prelabel_model", "prelabel_model_version"]).filter(
             pc.not_equal(column("prelabel_model"), "")
         )
-        return {"models": _group_counts(pairs, ["prelabel_model", "prelabel_model_version"])}
+        rows = _group_counts(pairs, ["prelabel_model", "prelabel_model_version"])
+        return {"prelabel_models": _nested_counts(rows, "prelabel_model", "prelabel_model_version")}
 
     # Cheapest first: a gather waits for the task in progress, so the short gaps between
     # gathers get short tasks, and the two hash-heavy ones tend to land in the last row
@@ -356,52 +476,138 @@ def _count_tasks(table: pa.Table) -> list[Callable[[], dict[str, Any]]]:
     return [splits, kinds, classes, decisions, people, models, items, events]
 
 
-def _summarize(
-    num_rows: int, fragments: list[dict[str, Any]]
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``(counts, lineage)`` from the count tasks' fragments; validates split and kind values.
+def _normalized(s: Mapping[str, Any], fmt: str) -> dict[str, Any]:
+    """Stats in their one canonical form: every split present, maps sorted, annotators sorted.
+
+    Python orders str by code point, the order canonical JSON sorts keys in.
+    """
+
+    def ordered(counts: Mapping[str, int]) -> dict[str, int]:
+        return dict(sorted(counts.items()))
+
+    return {
+        "format": fmt,
+        "rows": s["rows"],
+        "labels": s["labels"],
+        "per_split": {split: s["per_split"].get(split, 0) for split in SPLITS},
+        "items_per_split": {split: s["items_per_split"].get(split, 0) for split in SPLITS},
+        "per_class": ordered(s["per_class"]),
+        "per_split_class": {
+            split: ordered(s["per_split_class"].get(split, {})) for split in SPLITS
+        },
+        "per_geometry_kind": ordered(s["per_geometry_kind"]),
+        "consensus_methods": ordered(s["consensus_methods"]),
+        "review_decisions": ordered(s["review_decisions"]),
+        "prelabel_models": {m: ordered(v) for m, v in sorted(s["prelabel_models"].items())},
+        "label_events": s["label_events"],
+        "annotators": sorted(set(s["annotators"])),
+    }
+
+
+def _check_values(s: Mapping[str, Any], where: str) -> None:
+    """Split and geometry-kind values must be the known ones (the manifest lists them)."""
+    splits = set(s["per_split"]) | set(s["items_per_split"]) | set(s["per_split_class"])
+    unknown = sorted(splits - set(SPLITS))
+    if unknown:
+        raise ValueError(f"{where}split values must be one of {SPLITS}, got {unknown}")
+    unknown = sorted(set(s["per_geometry_kind"]) - set(GEOMETRY_KINDS))
+    if unknown:
+        raise ValueError(
+            f"{where}geometry_kind values must be one of GEOMETRY_KINDS, got {unknown}"
+        )
+
+
+def _stats(num_rows: int, fragments: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stats (see ``SegmentFile``) from the count tasks' fragments; validates values.
 
     Rows vs labels vs items: every row counts in ``per_split``; item-level rows (geometry kind
     "none") are not labels, so they are left out of the class counts; ``items_per_split``
-    counts distinct item ids.
+    counts distinct item ids (of the table the tasks ran on).
     """
     f: dict[str, Any] = {k: v for fragment in fragments for k, v in fragment.items()}
-    unknown = sorted(set(f["per_split"]) - set(SPLITS))
-    if unknown:
-        raise ValueError(f"split values must be one of {SPLITS}, got {unknown}")
-    unknown = sorted(set(f["per_geometry_kind"]) - set(GEOMETRY_KINDS))
-    if unknown:
-        raise ValueError(f"geometry_kind values must be one of GEOMETRY_KINDS, got {unknown}")
+    f["rows"] = num_rows
+    _check_values(f, "")
+    return _normalized(f, segment_format())
 
-    per_split_class: dict[str, dict[str, int]] = {s: {} for s in SPLITS}
-    for row in f["split_class"]:
-        per_split_class[row["split"]][row["class_id"]] = row["count_all"]
-    items_per_split = dict.fromkeys(SPLITS, 0)
-    for row in f["items_per_split"]:
-        items_per_split[row["split"]] = row["item_id_count_distinct"]
-    models: dict[str, dict[str, int]] = {}
-    for row in f["models"]:
-        versions = models.setdefault(row["prelabel_model"], {})
-        versions[row["prelabel_model_version"]] = row["count_all"]
-    counts = {
-        "rows": num_rows,
-        "labels": f["labels"],
-        "per_split": {s: f["per_split"].get(s, 0) for s in SPLITS},
-        "items_per_split": items_per_split,
-        "per_class": f["per_class"],
-        "per_split_class": {s: dict(sorted(c.items())) for s, c in per_split_class.items()},
-        "per_geometry_kind": f["per_geometry_kind"],
-    }
-    lineage = {
-        # Rows per consensus method / review decision, "" (none recorded) included as such.
-        "consensus_methods": f["consensus_methods"],
-        "review_decisions": f["review_decisions"],
-        "annotators": f["annotators"],
-        "label_events": f["label_events"],
-        # Rows per prelabel model and version; rows without a prelabel are not listed.
-        "prelabel_models": {m: dict(sorted(v.items())) for m, v in sorted(models.items())},
-    }
-    return counts, lineage
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _check_counter(value: Any, where: str) -> None:
+    if not isinstance(value, Mapping) or not all(
+        isinstance(k, str) and _is_count(v) for k, v in value.items()
+    ):
+        raise ValueError(f"{where}: expected {{str: non-negative int}}, got {value!r}")
+
+
+def _check_stats(stats: Any, fmt: str, where: str) -> None:
+    """``stats`` is a ``SegmentFile.stats`` of this ``segment_format()`` (e.g. from a cache)."""
+    if not isinstance(stats, Mapping) or set(stats) != _STATS_KEYS:
+        got = sorted(stats) if isinstance(stats, Mapping) else type(stats).__name__
+        raise ValueError(f"{where}: not segment stats (keys {got})")
+    if stats["format"] != fmt:
+        raise ValueError(
+            f"{where}: written under segment format {stats['format']!r}, this code writes "
+            f"{fmt!r} (pyarrow, writer settings, row schema or stats layout changed): "
+            "rewrite the file"
+        )
+    for key in _SCALARS:
+        if not _is_count(stats[key]):
+            raise ValueError(f"{where}.{key}: expected a non-negative int, got {stats[key]!r}")
+    for key in _COUNTERS:
+        _check_counter(stats[key], f"{where}.{key}")
+    for key in _NESTED:
+        if not isinstance(stats[key], Mapping):
+            raise ValueError(f"{where}.{key}: expected an object, got {stats[key]!r}")
+        for name, counts in stats[key].items():
+            _check_counter(counts, f"{where}.{key}.{name}")
+    annotators = stats["annotators"]
+    if not isinstance(annotators, list) or not all(isinstance(a, str) for a in annotators):
+        raise ValueError(f"{where}.annotators: expected a list of str, got {annotators!r}")
+    _check_values(stats, f"{where}: ")
+    if sum(stats["per_split"].values()) != stats["rows"]:
+        raise ValueError(f"{where}: per_split does not add up to rows")
+
+
+def merge_stats(stats: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The stats of several files merged (counts added, annotator sets united), exactly.
+
+    Every count adds up across files as the files hold disjoint rows, with one caveat:
+    ``items_per_split`` is the *sum of the files' distinct item counts*, exact when all rows of
+    an item live in one file (true for the service: an item's rows come from one event, and
+    an event from one segment), an over-count otherwise. ``label_events`` likewise assumes an
+    event's rows are in one file. Each input is validated (ValueError), including its
+    ``format`` against ``segment_format()``.
+    """
+    fmt = segment_format()
+    stats = list(stats)
+    for i, s in enumerate(stats):
+        _check_stats(s, fmt, f"stats[{i}]")
+    return _merge(stats, fmt)
+
+
+def _merge(stats: Iterable[Mapping[str, Any]], fmt: str) -> dict[str, Any]:
+    """``merge_stats`` of stats already checked."""
+    total: dict[str, Any] = {key: 0 for key in _SCALARS}
+    total.update({key: {} for key in (*_COUNTERS, *_NESTED)})
+    annotators: set[str] = set()
+    for s in stats:
+        for key in _SCALARS:
+            total[key] += s[key]
+        for key in _COUNTERS:
+            _add(total[key], s[key])
+        for key in _NESTED:
+            for name, counts in s[key].items():
+                _add(total[key].setdefault(name, {}), counts)
+        annotators.update(s["annotators"])
+    total["annotators"] = annotators
+    return _normalized(total, fmt)
+
+
+def _add(into: dict[str, int], counts: Mapping[str, int]) -> None:
+    for key, n in counts.items():
+        into[key] = into.get(key, 0) + n
 
 
 # --------------------------------------------------------------------------------------------
@@ -648,8 +854,7 @@ def _write_sorted(
             raise ValueError(f"duplicate rows for sort key {duplicate}")
         return part
 
-    settings = dict(WRITER_SETTINGS)
-    settings["sorting_columns"] = pq.SortingColumn.from_ordering(SCHEMA, _SORT_ORDER)
+    settings = _writer_options()
     files = _file_slices(table.num_rows, rows_per_file)
     slices = deque(s for groups in files for s in groups)
     side: list[Future[Any]] | None = None
@@ -689,6 +894,81 @@ def _write_sorted(
     return written, side
 
 
+def _writer_options() -> dict[str, Any]:
+    """Keyword arguments of ``pq.ParquetWriter``: the pinned settings plus the sort order."""
+    options = dict(WRITER_SETTINGS)
+    options["sorting_columns"] = pq.SortingColumn.from_ordering(SCHEMA, _SORT_ORDER)
+    return options
+
+
+def _definition(
+    *,
+    dataset_id: str,
+    version: int,
+    cut: Mapping[str, Any] | Sequence[Any],
+    filter: Mapping[str, Any],
+    ontology: Mapping[str, Any],
+    created_by: str,
+) -> dict[str, Any]:
+    """The manifest's definition keys, validated (ValueError) and as plain JSON values."""
+    if not isinstance(dataset_id, str) or not isinstance(created_by, str):
+        raise ValueError("dataset_id and created_by must be str")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise ValueError(f"version must be a non-negative int, got {version!r}")
+    return {
+        "dataset_id": _plain(dataset_id, "dataset_id"),
+        "version": version,
+        "created_by": _plain(created_by, "created_by"),
+        "cut": _plain(cut, "cut"),
+        "filter": _plain(filter, "filter"),
+        "ontology": _plain(ontology, "ontology"),
+    }
+
+
+def _manifest(
+    definition: Mapping[str, Any], files: list[dict[str, Any]], stats: Mapping[str, Any]
+) -> tuple[bytes, str, dict[str, Any]]:
+    """The canonical manifest bytes, their sha256 and the manifest parsed back from them.
+
+    One builder for ``materialize`` and ``assemble``: counts and lineage come from the
+    version's stats (``SegmentFile`` layout), the annotator set reported as its size.
+    """
+    counts = {
+        key: stats[key]
+        for key in (
+            "rows",
+            "labels",
+            "per_split",
+            "items_per_split",
+            "per_class",
+            "per_split_class",
+            "per_geometry_kind",
+        )
+    }
+    lineage = {
+        # Rows per consensus method / review decision, "" (none recorded) included as such.
+        "consensus_methods": stats["consensus_methods"],
+        "review_decisions": stats["review_decisions"],
+        "annotators": len(stats["annotators"]),
+        "label_events": stats["label_events"],
+        # Rows per prelabel model and version; rows without a prelabel are not listed.
+        "prelabel_models": stats["prelabel_models"],
+    }
+    manifest = {
+        **definition,
+        "schema_version": SCHEMA_VERSION,
+        "sort_keys": list(SORT_KEYS),
+        "writer": _writer(),
+        "row_count": stats["rows"],
+        "counts": counts,
+        "files": files,
+        "lineage": lineage,
+    }
+    manifest_bytes = canonical_json(manifest)
+    # Parsed back from the bytes, so the dict is exactly what readers will see.
+    return manifest_bytes, _sha256(manifest_bytes), json.loads(manifest_bytes)
+
+
 def materialize(
     table: pa.Table,
     *,
@@ -711,25 +991,25 @@ def materialize(
 
     Manifest keys: schema_version, dataset_id, version, created_by, cut, filter, ontology,
     sort_keys, writer, row_count, counts, files ([{path, sha256, rows, bytes}] in row order),
-    lineage. There is deliberately no creation time in it (see the module docstring).
+    lineage. There is deliberately no creation time in it (see the module docstring). The
+    rows are sorted across files, and ``counts.items_per_split`` counts distinct items over
+    the whole table. An empty table gives one file with no rows. Same files, counts and
+    manifest builder as ``write_segment`` + ``assemble``: a table of fewer than
+    ``rows_per_file`` rows gives the version ``assemble([write_segment(table)])`` gives.
     """
-    if rows_per_file < 1:
-        raise ValueError(f"rows_per_file must be >= 1, got {rows_per_file}")
-    if not isinstance(dataset_id, str) or not isinstance(created_by, str):
-        raise ValueError("dataset_id and created_by must be str")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        raise ValueError(f"version must be a non-negative int, got {version!r}")
-    definition = {
-        "dataset_id": _plain(dataset_id, "dataset_id"),
-        "version": version,
-        "created_by": _plain(created_by, "created_by"),
-        "cut": _plain(cut, "cut"),
-        "filter": _plain(filter, "filter"),
-        "ontology": _plain(ontology, "ontology"),
-    }
+    if isinstance(rows_per_file, bool) or not isinstance(rows_per_file, int) or rows_per_file < 1:
+        raise ValueError(f"rows_per_file must be an int >= 1, got {rows_per_file!r}")
+    definition = _definition(
+        dataset_id=dataset_id,
+        version=version,
+        cut=cut,
+        filter=filter,
+        ontology=ontology,
+        created_by=created_by,
+    )
     table = _conform(table)
 
-    workers = max(1, min(pa.cpu_count(), _MAX_WORKERS))
+    workers = _default_workers()
     with (
         ThreadPoolExecutor(workers, thread_name_prefix="materialize") as pool,
         _Lane() as lane,
@@ -746,7 +1026,7 @@ def materialize(
             hasher=hasher,
             side_tasks=_count_tasks(table),
         )
-        counts, lineage = _summarize(table.num_rows, [f.result() for f in side])
+        stats = _stats(table.num_rows, [f.result() for f in side])
         files: dict[str, bytes] = {}
         entries = []
         for i, (done, rows) in enumerate(written):
@@ -756,24 +1036,142 @@ def materialize(
                 {"path": data_path(i), "sha256": digest, "rows": rows, "bytes": len(data)}
             )
 
-    manifest = {
-        **definition,
-        "schema_version": SCHEMA_VERSION,
-        "sort_keys": list(SORT_KEYS),
-        "writer": {"library": f"pyarrow {pa.__version__}", "format": "parquet", **_settings()},
-        "row_count": table.num_rows,
-        "counts": counts,
-        "files": entries,
-        "lineage": lineage,
-    }
-    manifest_bytes = canonical_json(manifest)
+    manifest_bytes, digest, manifest = _manifest(definition, entries, stats)
     files[MANIFEST_PATH] = manifest_bytes
-    return Materialized(
-        files=files,
-        # Parsed back from the bytes, so ``manifest`` is exactly what readers will see.
-        manifest=json.loads(manifest_bytes),
-        digest=_sha256(manifest_bytes),
+    return Materialized(files=files, manifest=manifest, digest=digest)
+
+
+# --------------------------------------------------------------------------------------------
+# Segments
+
+
+def write_segment(table: pa.Table) -> SegmentFile:
+    """One segment's rows as one Parquet file; same rows in any order → same bytes.
+
+    ``table`` is validated as by ``materialize`` (conformed to ``rows.SCHEMA``, known splits and
+    geometry kinds, no two rows sharing ``SORT_KEYS``; else ValueError), sorted by
+    ``SORT_KEYS`` and written with ``WRITER_SETTINGS`` in row groups of ``ROW_GROUP_SIZE`` rows,
+    each one contiguous chunk: byte for byte what ``materialize`` writes for the same rows in
+    one file. An empty table gives a valid file of no rows (``rows`` 0), which ``assemble``
+    leaves out. ``stats``: see ``SegmentFile``.
+
+    Single-threaded (a segment is small); ``write_segments`` writes several at once.
+    """
+    table = _conform(table)
+    stats = _stats(table.num_rows, [task() for task in _count_tasks(table)])
+    if table.num_rows:
+        order = pc.sort_indices(table.select(list(SORT_KEYS)), sort_keys=_SORT_ORDER)
+        table = table.take(order)
+        duplicate = _duplicate_in(table)
+        if duplicate is not None:
+            raise ValueError(f"duplicate rows for sort key {duplicate}")
+    buffer = io.BytesIO()
+    with pq.ParquetWriter(buffer, SCHEMA, **_writer_options()) as writer:
+        if table.num_rows:  # no row group at all for no rows, as materialize writes it
+            writer.write_table(table, row_group_size=ROW_GROUP_SIZE)
+    data = buffer.getvalue()
+    return SegmentFile(data=data, sha256=_sha256(data), rows=table.num_rows, stats=stats)
+
+
+def write_segments(tables: Sequence[pa.Table], *, workers: int | None = None) -> list[SegmentFile]:
+    """``write_segment`` of each table, in input order, on up to ``workers`` threads.
+
+    Arrow (sort, gather, encoding, compression) and hashlib release the GIL, so segments are
+    written in parallel; each file's bytes are those of ``write_segment`` alone (a file is
+    written on one thread, whatever the others do). ``workers``: default Arrow's CPU count,
+    capped at 8. Every result is held in memory until all are done; for a very large version
+    call it on batches of segments and store each batch (``ObjectStore.put_blob``). The first
+    error (in input order) is raised, and segments not yet started are not written.
+    """
+    tables = list(tables)
+    if workers is None:
+        workers = _default_workers()
+    elif isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
+    workers = min(workers, len(tables))
+    if workers <= 1:
+        return [write_segment(table) for table in tables]
+    with ThreadPoolExecutor(workers, thread_name_prefix="write-segment") as pool:
+        futures = [pool.submit(write_segment, table) for table in tables]
+        try:
+            return [future.result() for future in futures]
+        except BaseException:
+            for future in futures:
+                future.cancel()
+            raise
+
+
+def assemble(
+    entries: Sequence[FileEntry | SegmentFile],
+    *,
+    dataset_id: str,
+    version: int,
+    cut: Mapping[str, Any] | Sequence[Any],
+    filter: Mapping[str, Any],
+    ontology: Mapping[str, Any],
+    created_by: str = "",
+    extra: Mapping[str, Any] | None = None,
+) -> tuple[bytes, str, dict[str, Any]]:
+    """A version's manifest over segment files: ``(bytes, sha256 hex of them, parsed back)``.
+
+    The files are listed in the given order as ``data_path(0)``, ``data_path(1)``, ...
+    (entries with no rows left out, the rest numbered without gaps); a version with no rows
+    lists no file (``read_version`` gives an empty table). Counts and lineage are the entries'
+    stats merged (``merge_stats``: exact, except that ``counts.items_per_split`` counts
+    distinct items per file, summed, exact when an item's rows all live in one file, as they
+    do for the service, where all rows of a task come from one event); each entry's stats are
+    validated, their ``format`` included, and must have the entry's row count. The rows of
+    different files must be disjoint (the caller's guarantee; two identical files are
+    refused). The definition arguments are as for ``materialize`` (``cut`` may also be a JSON
+    list, e.g. of {topic, partition, offset}); ``extra`` (a JSON object, e.g. the segments'
+    log coordinates) is stored under the key "extra", only when given. Same keys and shape as
+    ``materialize``'s manifest otherwise: ``read_version`` and ``ObjectStore.open_version``
+    read it, given each file's bytes under its path (or sha256).
+
+    Pure and cheap (no file bytes are read or hashed): the service can assemble from cached
+    ``FileEntry``s alone, then store the new blobs and the manifest.
+    """
+    definition = _definition(
+        dataset_id=dataset_id,
+        version=version,
+        cut=cut,
+        filter=filter,
+        ontology=ontology,
+        created_by=created_by,
     )
+    if extra is not None:
+        if not isinstance(extra, Mapping):
+            raise ValueError(f"extra must be a JSON object, got {type(extra).__name__}")
+        definition["extra"] = _plain(extra, "extra")
+    fmt = segment_format()
+    files: list[dict[str, Any]] = []
+    stats: list[Mapping[str, Any]] = []
+    seen: dict[str, int] = {}
+    for i, entry in enumerate(entries):
+        if isinstance(entry, SegmentFile):
+            sha256, rows, size, entry_stats = entry.sha256, entry.rows, len(entry.data), entry.stats
+        elif isinstance(entry, FileEntry):
+            sha256, rows, size, entry_stats = entry.sha256, entry.rows, entry.bytes, entry.stats
+        else:
+            raise ValueError(f"entries[{i}]: expected a FileEntry or SegmentFile, got {entry!r}")
+        if not isinstance(sha256, str) or not _SHA256_HEX.fullmatch(sha256):
+            raise ValueError(f"entries[{i}]: not a sha256 hex digest: {sha256!r}")
+        if not _is_count(rows) or not _is_count(size):
+            raise ValueError(f"entries[{i}]: rows and bytes must be non-negative ints")
+        _check_stats(entry_stats, fmt, f"entries[{i}].stats")
+        if entry_stats["rows"] != rows:
+            raise ValueError(f"entries[{i}]: {rows} rows, its stats say {entry_stats['rows']}")
+        if rows == 0:
+            continue
+        if sha256 in seen:
+            raise ValueError(
+                f"entries[{i}] is the same file as entries[{seen[sha256]}] ({sha256}): "
+                "its rows would be in the version twice"
+            )
+        seen[sha256] = i
+        files.append({"path": data_path(len(files)), "sha256": sha256, "rows": rows, "bytes": size})
+        stats.append(entry_stats)
+    return _manifest(definition, files, _merge(stats, fmt))
 
 
 # --------------------------------------------------------------------------------------------
@@ -781,13 +1179,17 @@ def materialize(
 
 
 def read_version(files: Mapping[str, bytes], *, verify: bool = True) -> pa.Table:
-    """The version's rows (``rows.SCHEMA``, in sorted order): its data files concatenated.
+    """The version's rows (``rows.SCHEMA``): its data files concatenated, in manifest order.
+
+    Each file's rows are sorted by ``SORT_KEYS``; a ``materialize``d version's files are also
+    in sorted order, an ``assemble``d version's in segment order.
 
     With a ``manifest.json`` in ``files`` the files are read in manifest order and checked
     against its row counts and, if ``verify``, its sha256 (ValueError on a mismatch; callers
     that verified the bytes already pass ``verify=False``); a manifest of another schema
-    version is refused. Without one, every "data/*.parquet" path is read in path order (the
-    paths are zero-padded, so that is row order).
+    version is refused, a manifest listing no file (an assembled version of no rows) gives an
+    empty table. Without a manifest, every "data/*.parquet" path is read in path order (the
+    paths are zero-padded, so that is manifest order); there must be at least one.
     """
     manifest_bytes = files.get(MANIFEST_PATH)
     expected: list[tuple[str, str | None, int | None]]
@@ -799,11 +1201,13 @@ def read_version(files: Mapping[str, bytes], *, verify: bool = True) -> pa.Table
                 f"this code reads {SCHEMA_VERSION}"
             )
         expected = [(f["path"], f["sha256"], f["rows"]) for f in manifest["files"]]
+        if not expected:
+            return SCHEMA.empty_table()
     else:
         paths = sorted(p for p in files if p.startswith("data/") and p.endswith(".parquet"))
         expected = [(p, None, None) for p in paths]
-    if not expected:
-        raise ValueError("no data files in the version")
+        if not expected:
+            raise ValueError("no data files in the version")
 
     tables = []
     for path, sha256, rows in expected:

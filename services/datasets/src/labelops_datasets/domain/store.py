@@ -17,6 +17,11 @@ Blobs are written before the manifest: a manifest that exists has all its blobs.
 every byte against its address and raise ``IntegrityError`` on a mismatch.
 
 The store does no locking: two writers of one version write the same bytes to the same names.
+
+Two ways in: ``put_version`` stores a ``Materialized`` (all its bytes in memory); a version
+assembled from segment files (``materialize.assemble``) is stored with ``put_blob`` for each
+new file (reused files are already stored), then ``put_manifest``, which checks that every
+file it lists is stored before writing it.
 """
 
 from __future__ import annotations
@@ -102,7 +107,7 @@ class ObjectStore:
         manifest_bytes = m.files.get(MANIFEST_PATH)
         if manifest_bytes is None or _sha256(manifest_bytes) != m.digest:
             raise IntegrityError(f"manifest.json does not match the version digest {m.digest}")
-        entries = json.loads(manifest_bytes)["files"]
+        entries = _manifest_files(manifest_bytes)
         blobs: list[tuple[str, bytes]] = []
         for entry in entries:
             data = m.files.get(entry["path"])
@@ -114,9 +119,47 @@ class ObjectStore:
         for path, data in blobs:
             self._put(path, data)
         # Last: the manifest is the commit point, present only once every blob is.
-        path = self.manifest_path(m.digest)
-        self._put(path, manifest_bytes)
-        return self.manifest_url(m.digest)
+        return self.put_manifest(manifest_bytes, m.digest, check_blobs=False)
+
+    def put_blob(self, data: bytes, sha256: str | None = None) -> str:
+        """Store one data file under its sha256 (idempotent, like ``put_version``); return it.
+
+        ``sha256``, when given (e.g. ``SegmentFile.sha256``), is checked against the bytes:
+        ``IntegrityError`` and nothing written on a mismatch.
+        """
+        digest = _sha256(data)
+        if sha256 is not None and _check_address(sha256) != digest:
+            raise IntegrityError(f"blob bytes do not match sha256 {sha256}")
+        self._put(self.blob_path(digest), data)
+        return digest
+
+    def put_manifest(
+        self, manifest_bytes: bytes, digest: str | None = None, *, check_blobs: bool = True
+    ) -> str:
+        """Store a version's manifest, its blobs being stored already; return its URL.
+
+        ``digest`` (e.g. from ``assemble``), when given, is checked against the bytes
+        (``IntegrityError``). With ``check_blobs`` every file the manifest lists must be stored
+        with its size (one size query per file), else ValueError and nothing is written: a
+        manifest that exists has all its blobs. Pass ``check_blobs=False`` only right after
+        putting the blobs yourself. Idempotent.
+        """
+        actual = _sha256(manifest_bytes)
+        if digest is not None and _check_address(digest) != actual:
+            raise IntegrityError(f"manifest bytes do not match the version digest {digest}")
+        entries = _manifest_files(manifest_bytes)
+        if check_blobs:
+            for entry in entries:
+                try:
+                    size = self.fs.size(self.blob_path(entry["sha256"]))
+                except FileNotFoundError:
+                    size = None
+                if size != entry["bytes"]:
+                    raise ValueError(
+                        f"{entry['path']} (blob {entry['sha256']}) is not stored: put_blob first"
+                    )
+        self._put(self.manifest_path(actual), manifest_bytes)
+        return self.manifest_url(actual)
 
     def _put(self, path: str, data: bytes) -> None:
         """Write ``data`` at ``path`` unless an object of that size is already there.
@@ -167,7 +210,12 @@ class ObjectStore:
             raise IntegrityError(f"blob {sha256} is corrupted (its bytes hash differently)")
         return data
 
-    def _manifest_bytes(self, digest: str) -> bytes:
+    def has_blob(self, sha256: str) -> bool:
+        """Whether a blob with this sha256 is stored (not verified: ``get_file`` verifies)."""
+        return bool(self.fs.exists(self.blob_path(sha256)))
+
+    def manifest_bytes(self, digest: str) -> bytes:
+        """The version's manifest.json bytes, verified against ``digest``."""
         data: bytes = self.fs.cat_file(self.manifest_path(digest))
         if _sha256(data) != digest:
             raise IntegrityError(f"manifest of version {digest} is corrupted")
@@ -175,17 +223,30 @@ class ObjectStore:
 
     def get_manifest(self, digest: str) -> dict[str, Any]:
         """The version's manifest, verified against ``digest``."""
-        manifest: dict[str, Any] = json.loads(self._manifest_bytes(digest))
+        manifest: dict[str, Any] = json.loads(self.manifest_bytes(digest))
         return manifest
 
     def open_version(self, digest: str) -> pa.Table:
-        """The version's rows (``rows.SCHEMA``, sorted), every file verified on the way."""
-        manifest_bytes = self._manifest_bytes(digest)
+        """The version's rows (``rows.SCHEMA``, as ``read_version``), every file verified."""
+        manifest_bytes = self.manifest_bytes(digest)
         files = {MANIFEST_PATH: manifest_bytes}
         for entry in json.loads(manifest_bytes)["files"]:
             files[entry["path"]] = self.get_file(entry["sha256"])
         # Each blob was just verified; hashing it again in read_version would be wasted work.
         return read_version(files, verify=False)
+
+
+def _manifest_files(manifest_bytes: bytes) -> list[dict[str, Any]]:
+    """The ``files`` entries of a manifest; ValueError if it is not one."""
+    try:
+        files = json.loads(manifest_bytes)["files"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"not a version manifest: {e}") from e
+    if not isinstance(files, list) or not all(
+        isinstance(f, dict) and {"path", "sha256", "bytes"} <= f.keys() for f in files
+    ):
+        raise ValueError("not a version manifest: malformed files")
+    return files
 
 
 def _fsync_dir(directory: str) -> None:
