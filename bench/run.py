@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_curation import bench_curation_dedup
+from bench_dataset_versions import bench_dataset_versions
 from bench_datasets import bench_datasets
 from bench_foundation import bench_foundation
 from bench_ontology import bench_ontology
@@ -34,6 +35,7 @@ BENCHES = {
     "routing": bench_routing,
     "qa": bench_qa,
     "datasets": bench_datasets,
+    "dataset-versions": bench_dataset_versions,
 }
 
 

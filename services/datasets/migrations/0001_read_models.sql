@@ -20,12 +20,23 @@ CREATE TABLE IF NOT EXISTS accepted (
     superseded_offset bigint,
     PRIMARY KEY (topic, partition, "offset")
 );
-CREATE INDEX IF NOT EXISTS accepted_task
-    ON accepted (project_id, task_id, topic, partition, "offset");
+CREATE INDEX IF NOT EXISTS accepted_task ON accepted (task_id);
 CREATE INDEX IF NOT EXISTS accepted_superseded
     ON accepted (project_id, topic, partition, superseded_offset)
     WHERE superseded_offset IS NOT NULL;
 CREATE INDEX IF NOT EXISTS accepted_ts ON accepted (topic, partition, ts);
+
+-- Each task's latest accepted row (head) and the one before it, maintained per batch.
+CREATE TABLE IF NOT EXISTS task_heads (
+    project_id     text NOT NULL,
+    task_id        text NOT NULL,
+    topic          text NOT NULL,
+    partition      integer NOT NULL,
+    head           bigint NOT NULL,
+    previous       bigint,
+    first_in_batch bigint NOT NULL,
+    PRIMARY KEY (project_id, task_id, topic, partition)
+);
 
 -- Which segments of the log hold a project's accepted labels (segment = offset / span).
 CREATE TABLE IF NOT EXISTS segments (

@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from datasets_support import KEYS, MLOPS_KEY
 from labelops.datasets.v1 import datasets_pb2_grpc
 from labelops_bus import ensure_topics
 from labelops_datasets.bootstrap import App, build_app
 from labelops_datasets.config import Settings
 from labelops_grpckit import Authenticator, channel
-from labelops_testkit.kafka import publish
+from labelops_testkit.kafka import end_offsets, publish
 
 
 @dataclass
@@ -42,7 +41,8 @@ class Ds:
 
     async def ends(self, topic: str | None = None) -> dict[int, int]:
         """End offsets of a consumed topic (default: the qa topic)."""
-        return await end_offsets(self.kafka, topic or self.settings.qa_topic)
+        ends = await end_offsets(self.kafka, topic or self.settings.qa_topic)
+        return {p: o for p, o in ends.items() if o > 0}
 
     async def caught_up(self) -> None:
         """Wait until every projection has consumed what was published so far."""
@@ -67,20 +67,6 @@ class Ds:
                 return all(pos.get(p, 0) >= o for p, o in ends.items())
 
             await eventually(done, timeout=60)
-
-
-async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
-    await consumer.start()
-    try:
-        parts = consumer.partitions_for_topic(topic) or set()
-        if not parts:
-            await consumer._client.force_metadata_update()
-            parts = consumer.partitions_for_topic(topic) or set()
-        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
-        return {tp.partition: o for tp, o in ends.items() if o > 0}
-    finally:
-        await consumer.stop()
 
 
 def settings_for(

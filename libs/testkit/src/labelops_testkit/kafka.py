@@ -99,3 +99,21 @@ async def publish(
         await asyncio.gather(*batch)
     finally:
         await producer.stop()
+
+
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """partition → end offset (next offset to be written) of ``topic``; empty partitions too."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        parts = consumer.partitions_for_topic(topic) or set()
+        if not parts:
+            await consumer._client.force_metadata_update()
+            parts = consumer.partitions_for_topic(topic) or set()
+        ends = await consumer.end_offsets([TopicPartition(topic, p) for p in parts])
+        return {tp.partition: o for tp, o in ends.items()}
+    finally:
+        # Let the consumer's background tasks take their first step: stopping a consumer
+        # whose tasks never ran raises CancelledError from aiokafka's coordinator close.
+        await asyncio.sleep(0)
+        await consumer.stop()

@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     #: Where versions live: a local folder (default) or any fsspec URL, e.g. s3://bucket/prefix.
     store_url: str = "var/datasets"
     #: Offsets per segment file: an incremental version rewrites only the segments that changed.
-    segment_span: Annotated[int, Field(ge=1)] = 32_768
+    segment_span: Annotated[int, Field(ge=1)] = 8_192
     #: Records per projection transaction.
     projection_batch: Annotated[int, Field(ge=1)] = 5_000
     relay_enabled: bool = True

@@ -10,6 +10,7 @@ from labelops_eventstore.schema import check_identifier
 @dataclass(frozen=True)
 class Tables:
     accepted: str
+    task_heads: str
     segments: str
     project_ontologies: str
     items: str

@@ -52,6 +52,12 @@ _ACCEPTED_COLUMNS = (
     "ontology_id",
     "ontology_version",
     "payload",
+    "superseded_offset",
+)
+
+
+_HEADS_INPUT = (
+    "unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS x(p, t, pt, f, hd)"
 )
 
 
@@ -63,74 +69,134 @@ class Projection:
         self.span = segment_span
 
     async def on_qa_batch(self, records: Sequence[BatchRecord], conn: asyncpg.Connection) -> None:
-        rows = []
+        """Append the batch's ``LabelAccepted`` rows (COPY) and link each task's chain.
+
+        The projector hands over each record once (its positions are committed with these
+        rows, and records below them are dropped), so the rows are copied without a conflict
+        check; a replay needs ``reset`` first.
+        """
+        rows: list[list[object]] = []
+        last: dict[tuple[str, str, int], list[object]] = {}
+        segments: set[tuple[str, int, int]] = set()
+        ontologies: dict[tuple[str, str, str, int], int] = {}
+        span = self.span
         for r in records:
             env = r.envelope
             if env.type != LABEL_ACCEPTED:
                 continue
             e = qev.LabelAccepted.FromString(env.payload)
-            rows.append(
-                (
-                    r.topic,
-                    r.partition,
-                    r.offset,
-                    r.timestamp,
-                    env.event_id,
-                    e.project_id,
-                    e.task_id,
-                    e.item_id or e.labels.item_id,
-                    e.lineage.ontology_id,
-                    e.lineage.ontology_version,
-                    env.payload,
-                )
-            )
+            lineage = e.lineage
+            project = e.project_id
+            row: list[object] = [
+                r.topic,
+                r.partition,
+                r.offset,
+                r.timestamp,
+                env.event_id,
+                project,
+                e.task_id,
+                e.item_id or e.labels.item_id,
+                lineage.ontology_id,
+                lineage.ontology_version,
+                env.payload,
+                None,
+            ]
+            # Records of a partition arrive in offset order: a task seen earlier in this batch
+            # is superseded by this row.
+            key = (project, e.task_id, r.partition)
+            previous = last.get(key)
+            if previous is not None:
+                previous[11] = r.offset
+            last[key] = row
+            rows.append(row)
+            segments.add((project, r.partition, r.offset // span))
+            okey = (project, lineage.ontology_id, lineage.ontology_version, r.partition)
+            if okey not in ontologies:
+                ontologies[okey] = r.offset
         if not rows:
             return
-        await conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS incoming_accepted"
-            f" (LIKE {self.t.accepted} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
-        )
+        topic = rows[0][0]
         await conn.copy_records_to_table(
-            "incoming_accepted", records=rows, columns=list(_ACCEPTED_COLUMNS)
+            self.t.accepted.split(".")[1].strip('"'),
+            schema_name=self.t.accepted.split(".")[0].strip('"'),
+            records=[tuple(row) for row in rows],
+            columns=list(_ACCEPTED_COLUMNS),
         )
-        cols = ", ".join(f'"{c}"' for c in _ACCEPTED_COLUMNS)
-        await conn.execute(
-            f"INSERT INTO {self.t.accepted} ({cols}) SELECT {cols} FROM incoming_accepted"
-            ' ON CONFLICT (topic, partition, "offset") DO NOTHING'
+        # Each task's head (its latest row) moves to this batch's last row of the task; the
+        # old head, if any, is superseded by the batch's first row of the task. The upsert
+        # goes through the primary key only (no plan to go wrong while a rebuild bulk-loads
+        # tables whose statistics are stale) and returns the old heads.
+        spans: dict[tuple[str, str, int], list[int]] = {}
+        for row in rows:
+            k = (str(row[5]), str(row[6]), int(row[1]))  # type: ignore[call-overload]
+            o = int(row[2])  # type: ignore[call-overload]
+            if k in spans:
+                spans[k][1] = o
+            else:
+                spans[k] = [o, o]
+        args = (
+            [k[0] for k in spans],
+            [k[1] for k in spans],
+            [k[2] for k in spans],
+            [v[0] for v in spans.values()],
+            [v[1] for v in spans.values()],
+            topic,
         )
-        # A task's accepted rows form a chain ordered by offset; each row points at its
-        # successor. Only the tasks of this batch can have changed.
-        await conn.execute(
-            f"""
-            WITH keys AS (
-                SELECT DISTINCT project_id, task_id, topic, partition FROM incoming_accepted
-            ), chain AS (
-                SELECT a.topic, a.partition, a."offset", a.superseded_offset,
-                       lead(a."offset") OVER (
-                           PARTITION BY a.project_id, a.task_id, a.topic, a.partition
-                           ORDER BY a."offset") AS nxt
-                FROM {self.t.accepted} a
-                JOIN keys k USING (project_id, task_id, topic, partition)
+        # Usually every task of a batch is new: one insert, nothing returned. Only when some
+        # task had a head already (a re-label) is the batch's upsert run to move the heads.
+        status = await conn.execute(
+            f"INSERT INTO {self.t.task_heads} (project_id, task_id, topic, partition, head,"
+            " first_in_batch)"
+            f" SELECT p, t, $6, pt, hd, f FROM {_HEADS_INPUT} ON CONFLICT DO NOTHING",
+            *args,
+        )
+        superseded: list[asyncpg.Record] = []
+        if int(status.split()[-1]) < len(spans):
+            superseded = await conn.fetch(
+                f"INSERT INTO {self.t.task_heads} AS h (project_id, task_id, topic, partition,"
+                " head, first_in_batch)"
+                f" SELECT p, t, $6, pt, hd, f FROM {_HEADS_INPUT}"
+                " ON CONFLICT (project_id, task_id, topic, partition) DO UPDATE SET"
+                " previous = h.head, head = EXCLUDED.head,"
+                " first_in_batch = EXCLUDED.first_in_batch"
+                # Heads just inserted by the statement above have head = this batch's last row.
+                " WHERE h.head < EXCLUDED.first_in_batch"
+                " RETURNING partition, previous, first_in_batch",
+                *args,
             )
-            UPDATE {self.t.accepted} a SET superseded_offset = c.nxt
-            FROM chain c
-            WHERE a.topic = c.topic AND a.partition = c.partition AND a."offset" = c."offset"
-              AND c.nxt IS NOT NULL AND a.superseded_offset IS DISTINCT FROM c.nxt
-            """
-        )
+        updates = [
+            (topic, r["partition"], r["previous"], r["first_in_batch"])
+            for r in superseded
+            if r["previous"] is not None
+        ]
+        if updates:
+            await conn.executemany(
+                f"UPDATE {self.t.accepted} SET superseded_offset = $4"
+                ' WHERE topic = $1 AND partition = $2 AND "offset" = $3',
+                updates,
+            )
         await conn.execute(
             f"INSERT INTO {self.t.segments}"
-            f' SELECT DISTINCT project_id, topic, partition, "offset" / {int(self.span)}'
-            " FROM incoming_accepted ON CONFLICT DO NOTHING"
+            " SELECT p, $4, pt, s FROM unnest($1::text[], $2::int[], $3::bigint[]) AS x(p, pt, s)"
+            " ON CONFLICT DO NOTHING",
+            [s[0] for s in segments],
+            [s[1] for s in segments],
+            [s[2] for s in segments],
+            topic,
         )
         await conn.execute(
             f"INSERT INTO {self.t.project_ontologies}"
-            ' SELECT project_id, ontology_id, ontology_version, topic, partition, min("offset")'
-            " FROM incoming_accepted"
-            " GROUP BY project_id, ontology_id, ontology_version, topic, partition"
+            " SELECT p, o, v, $6, pt, f FROM unnest($1::text[], $2::text[], $3::text[],"
+            " $4::int[], $5::bigint[]) AS x(p, o, v, pt, f)"
             " ON CONFLICT (project_id, ontology_id, ontology_version, topic, partition)"
             " DO UPDATE SET first_offset ="
-            " LEAST(project_ontologies.first_offset, EXCLUDED.first_offset)"
+            " LEAST(project_ontologies.first_offset, EXCLUDED.first_offset)",
+            [k[0] for k in ontologies],
+            [k[1] for k in ontologies],
+            [k[2] for k in ontologies],
+            [k[3] for k in ontologies],
+            list(ontologies.values()),
+            topic,
         )
 
     async def on_curation_batch(
@@ -182,8 +248,9 @@ class Projection:
         projection is reused.
         """
         await conn.execute(
-            f"TRUNCATE {self.t.accepted}, {self.t.segments}, {self.t.project_ontologies},"
-            f" {self.t.items}, {self.t.ontology_versions}, {self.t.ontology_migrations},"
+            f"TRUNCATE {self.t.accepted}, {self.t.task_heads}, {self.t.segments},"
+            f" {self.t.project_ontologies}, {self.t.items}, {self.t.ontology_versions},"
+            f" {self.t.ontology_migrations},"
             f" {self.t.segment_files}"
         )
         await conn.execute(
