@@ -152,13 +152,13 @@ async def build_app(
             )
             workers.append(Worker("outbox-relay", relay.run, relay.stop))
         if settings.consumers_enabled:
-            for name, topic, handler in (
-                (QA_CONSUMER, settings.qa_topic, projection.on_qa_batch),
-                (CURATION_CONSUMER, settings.curation_topic, projection.on_curation_batch),
-                (ONTOLOGY_CONSUMER, settings.ontology_topic, projection.on_ontology_batch),
+            for name, topic, handler, prepare in (
+                (QA_CONSUMER, settings.qa_topic, projection.apply_qa, projection.prepare_qa),
+                (CURATION_CONSUMER, settings.curation_topic, projection.on_curation_batch, None),
+                (ONTOLOGY_CONSUMER, settings.ontology_topic, projection.on_ontology_batch, None),
             ):
                 consumer = RestartableConsumer(
-                    projector_factory(settings, pool, name, topic, handler),
+                    projector_factory(settings, pool, name, topic, handler, prepare=prepare),
                     settings.kafka_bootstrap,
                     [topic],
                 )

@@ -190,7 +190,8 @@ async def test_crash_before_offset_commit_gives_the_fault_free_bytes(
             pg_pool,
             QA_CONSUMER,
             crash.qa_topic,
-            projection.on_qa_batch,
+            projection.apply_qa,
+            prepare=projection.prepare_qa,
             before_offset_commit=die,
         )()
         with pytest.raises(Crash):

@@ -206,7 +206,7 @@ async def test_versions_are_cut_from_the_log_and_never_change(ds: Ds) -> None:
     for c in changed:
         assert c.to_class_id == "bird" and c.from_class_id == by_task[c.task_id]["class_id"]
         assert ("class_id" in c.changed_fields) == (c.task_id not in was_bird)
-        assert "label_proto" in c.changed_fields
+        assert "geometry" in c.changed_fields and "split" not in c.changed_fields
         assert c.from_event_id == by_task[c.task_id]["label_event_id"]
         assert [b.event_id for b in c.blame] == [rows2[c.task_id]["label_event_id"]]
         assert c.blame[0].review_decision == "fix_and_accept" and c.blame[0].reviewer == "rev-1"

@@ -21,6 +21,7 @@ suspicion is not a verdict; the re-labeled answer replaces the old one when it i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 from labelops.curation.v1 import events_pb2 as cev
@@ -56,6 +57,16 @@ _ACCEPTED_COLUMNS = (
 )
 
 
+@dataclass
+class QaBatch:
+    """What ``apply_qa`` writes: accepted rows, per-task offset spans, segments, ontologies."""
+
+    rows: list[tuple[object, ...]]
+    spans: dict[tuple[str, str, int], list[int]]
+    segments: set[tuple[str, int, int]]
+    ontologies: dict[tuple[str, str, str, int], int]
+
+
 _HEADS_INPUT = (
     "unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS x(p, t, pt, f, hd)"
 )
@@ -69,12 +80,12 @@ class Projection:
         self.span = segment_span
 
     async def on_qa_batch(self, records: Sequence[BatchRecord], conn: asyncpg.Connection) -> None:
-        """Append the batch's ``LabelAccepted`` rows (COPY) and link each task's chain.
+        """``apply_qa(prepare_qa(records))`` in one call."""
+        await self.apply_qa(self.prepare_qa(records), conn)
 
-        The projector hands over each record once (its positions are committed with these
-        rows, and records below them are dropped), so the rows are copied without a conflict
-        check; a replay needs ``reset`` first.
-        """
+    def prepare_qa(self, records: Sequence[BatchRecord]) -> QaBatch:
+        """The batch's ``LabelAccepted`` rows and bookkeeping, built outside the transaction
+        (``BatchProjector(prepare=...)`` overlaps it with the previous batch's writes)."""
         rows: list[list[object]] = []
         last: dict[tuple[str, str, int], list[object]] = {}
         segments: set[tuple[str, int, int]] = set()
@@ -113,19 +124,8 @@ class Projection:
             okey = (project, lineage.ontology_id, lineage.ontology_version, r.partition)
             if okey not in ontologies:
                 ontologies[okey] = r.offset
-        if not rows:
-            return
-        topic = rows[0][0]
-        await conn.copy_records_to_table(
-            self.t.accepted.split(".")[1].strip('"'),
-            schema_name=self.t.accepted.split(".")[0].strip('"'),
-            records=[tuple(row) for row in rows],
-            columns=list(_ACCEPTED_COLUMNS),
-        )
         # Each task's head (its latest row) moves to this batch's last row of the task; the
-        # old head, if any, is superseded by the batch's first row of the task. The upsert
-        # goes through the primary key only (no plan to go wrong while a rebuild bulk-loads
-        # tables whose statistics are stale) and returns the old heads.
+        # old head, if any, is superseded by the batch's first row of the task.
         spans: dict[tuple[str, str, int], list[int]] = {}
         for row in rows:
             k = (str(row[5]), str(row[6]), int(row[1]))  # type: ignore[call-overload]
@@ -134,6 +134,31 @@ class Projection:
                 spans[k][1] = o
             else:
                 spans[k] = [o, o]
+        return QaBatch([tuple(row) for row in rows], spans, segments, ontologies)
+
+    async def apply_qa(self, batch: QaBatch, conn: asyncpg.Connection) -> None:
+        """Append the rows (COPY) and link each task's chain.
+
+        The projector hands over each record once (its positions are committed with these
+        rows, and records below them are dropped), so the rows are copied without a conflict
+        check; a replay needs ``reset`` first. The head upsert goes through the primary key
+        only: no plan to go wrong while a rebuild bulk-loads tables whose statistics are stale.
+        """
+        rows, spans, segments, ontologies = (
+            batch.rows,
+            batch.spans,
+            batch.segments,
+            batch.ontologies,
+        )
+        if not rows:
+            return
+        topic = rows[0][0]
+        await conn.copy_records_to_table(
+            self.t.accepted.split(".")[1].strip('"'),
+            schema_name=self.t.accepted.split(".")[0].strip('"'),
+            records=rows,
+            columns=list(_ACCEPTED_COLUMNS),
+        )
         args = (
             [k[0] for k in spans],
             [k[1] for k in spans],

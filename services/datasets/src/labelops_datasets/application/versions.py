@@ -42,6 +42,7 @@ import pyarrow.parquet as pq
 from google.protobuf.timestamp_pb2 import Timestamp
 from labelops.datasets.v1 import datasets_pb2 as pb
 from labelops.datasets.v1 import events_pb2 as ev
+from labelops.labels.v1 import label_pb2 as L
 from labelops.ontology.v1 import events_pb2 as oev
 from labelops.qa.v1 import events_pb2 as qev
 from labelops_bus import read_positions
@@ -84,20 +85,10 @@ DATASET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 FINGERPRINT_VERSION = 1
 #: Segments built per round (bounds memory on a first, full build).
 _SEGMENTS_PER_ROUND = 8
-_DIFF_COLUMNS = (
-    "split",
-    "item_uri",
-    "class_id",
-    "geometry_kind",
-    "bbox",
-    "polygon",
-    "mask_counts",
-    "keypoints",
-    "span_start",
-    "span_end",
-    "answers_json",
-    "label_proto",
-)
+#: Columns a diff compares: the label itself (class, geometry, answers, attributes: all in the
+#: serialized label, after migration), its split and its item's URI. The geometry columns are
+#: derived from the label, so they are not compared again.
+_DIFF_COLUMNS = ("split", "item_uri", "label_proto")
 
 
 def dataset_stream(dataset_id: str) -> str:
@@ -890,7 +881,7 @@ def _diff_tables(a: pa.Table, b: pa.Table) -> tuple[list[pb.LabelChange], pb.Dif
     and reported as changed (``label_id`` among the changed fields); the rest are added or
     removed.
     """
-    cols = ["item_id", "task_id", "label_id", "label_event_id", *_DIFF_COLUMNS]
+    cols = ["item_id", "task_id", "label_id", "label_event_id", "class_id", *_DIFF_COLUMNS]
 
     def by_task(t: pa.Table) -> dict[str, dict[str, dict[str, Any]]]:
         data = t.select(cols).to_pydict()
@@ -920,7 +911,7 @@ def _diff_tables(a: pa.Table, b: pa.Table) -> tuple[list[pb.LabelChange], pb.Dif
     summary = pb.DiffSummary()
     for ra, rb in sorted(pairs, key=order):
         if ra is not None and rb is not None:
-            fields = [c for c in ("label_id", *_DIFF_COLUMNS) if ra[c] != rb[c]]
+            fields = _changed_fields(ra, rb)
             if not fields:
                 summary.unchanged += 1
                 continue
@@ -948,6 +939,27 @@ def _diff_tables(a: pa.Table, b: pa.Table) -> tuple[list[pb.LabelChange], pb.Dif
             )
         )
     return changes, summary
+
+
+def _changed_fields(ra: Mapping[str, Any], rb: Mapping[str, Any]) -> list[str]:
+    """What differs between two rows of one task: ``split``, ``item_uri`` and the label's own
+    fields (``label_id``, ``class_id``, ``geometry``, ``answers``, ``attributes``,
+    ``confidence``)."""
+    fields = [c for c in ("split", "item_uri") if ra[c] != rb[c]]
+    if ra["label_id"] != rb["label_id"]:
+        fields.append("label_id")
+    if ra["label_proto"] != rb["label_proto"]:
+        la = L.Label.FromString(ra["label_proto"])
+        lb = L.Label.FromString(rb["label_proto"])
+        if la.class_id != lb.class_id:
+            fields.append("class_id")
+        ga, gb = la.WhichOneof("geometry"), lb.WhichOneof("geometry")
+        if ga != gb or (ga is not None and getattr(la, ga) != getattr(lb, gb)):
+            fields.append("geometry")
+        for name in ("answers", "attributes", "confidence"):
+            if getattr(la, name) != getattr(lb, name):
+                fields.append(name)
+    return fields
 
 
 def _label_order(row: dict[str, Any]) -> tuple[str, str]:
