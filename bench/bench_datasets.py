@@ -55,7 +55,7 @@ from labelops_datasets.domain.rows import SCHEMA
 from labelops_datasets.domain.splits import split_column
 
 TARGET_RATIO = 1.5
-SEGMENT_ROWS = 32_768
+SEGMENT_ROWS = 8_192  # the datasets service default segment_span
 CLASSES = [f"class_{i:02d}" for i in range(40)]
 ANNOTATORS = [f"annotator-{i:03d}" for i in range(60)]
 
