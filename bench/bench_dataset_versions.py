@@ -137,6 +137,36 @@ async def _caught_up(pool: asyncpg.Pool, schema: str, kafka: str, topic: str) ->
         await asyncio.sleep(0.05)
 
 
+async def _writes_off(settings: Settings, pool: asyncpg.Pool, n: int) -> float:
+    """Events/s of the label projection's consumer path (fetch, decode, prepare) over the
+    first ``n`` records with a handler that writes nothing."""
+    from labelops_datasets.adapters.tables import Tables
+    from labelops_datasets.application.projection import Projection
+    from labelops_datasets.bootstrap import projector_factory
+
+    async def nothing(batch: Any, conn: asyncpg.Connection) -> None:
+        return None
+
+    projection = Projection(Tables.of(settings.db_schema), segment_span=settings.segment_span)
+    name = "writes-off"
+    projector = projector_factory(
+        settings, pool, name, settings.qa_topic, nothing, prepare=projection.prepare_qa
+    )()
+    start: list[tuple[float, int]] = []
+
+    async def done() -> bool:
+        pos = sum(
+            (await read_positions(pool, settings.db_schema, name, settings.qa_topic)).values()
+        )
+        if not start and pos:
+            start.append((time.perf_counter(), pos))
+        return pos >= n
+
+    await projector.run_until(done, timeout=600)
+    t0, n0 = start[0]
+    return (n - n0) / (time.perf_counter() - t0)
+
+
 async def _items(pool: asyncpg.Pool, schema: str, start: int, n: int) -> None:
     await pool.copy_records_to_table(
         "items",
@@ -191,6 +221,10 @@ async def bench_dataset_versions(kafka: str, pg: str, *, quick: bool = False) ->
             result["raw_consume_events_per_s"] = round(raw_rate)
             result["projection_rebuild_events_per_s"] = round(rebuild_rate)
             result["projection_rebuild_vs_raw_consume"] = round(rebuild_rate / raw_rate, 3)
+            # The same consumer path with the writes switched off: the Python side's ceiling.
+            off_rate = await _writes_off(settings, pool, n)
+            result["projection_writes_off_events_per_s"] = round(off_rate)
+            result["projection_writes_off_vs_raw_consume"] = round(off_rate / raw_rate, 3)
             await _items(pool, schema, 0, n)
             created = 0
             steps = []
