@@ -6,19 +6,15 @@ leaves version 1 — its manifest, its rows, and a rebuild of its cut — exactl
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import hashlib
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pyarrow as pa
-import pytest_asyncio
 from labelops.curation.v1 import events_pb2 as cev
 from labelops.datasets.v1 import datasets_pb2 as dpb
 from labelops.datasets.v1 import datasets_pb2_grpc
@@ -37,33 +33,12 @@ from labelops_grpckit import Authenticator, channel
 from labelops_qa.bootstrap import build_app as build_qa
 from labelops_qa.config import Settings as QaSettings
 from labelops_testkit.kafka import end_offsets, envelope, publish
+from labelops_testkit.waiting import eventually
 
 KEY = "rerun-test-key-0123456789"
 KEYS = {KEY: {"subject": "lead", "tenant_id": "acme", "roles": ["admin"]}}
 ONTOLOGY = ("animals", "1.0.0")
 P = "rerun"
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def second_schema(pg_dsn: str) -> AsyncIterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(pg_dsn)
-    await conn.execute(f'CREATE SCHEMA "{name}"')
-    await conn.close()
-    yield name
-    conn = await asyncpg.connect(pg_dsn)
-    await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    await conn.close()
-
-
-async def eventually(check: Any, timeout: float = 60.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        if value := await check():
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.1)
 
 
 def routing_events(n_tasks: int, seed: int) -> tuple[list[Any], list[Any]]:

@@ -8,14 +8,9 @@ new annotator → QA reviews again → accepted, with all three annotators in th
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
-import asyncpg
-import pytest_asyncio
 from labelops.labels.v1 import label_pb2 as L
 from labelops.ontology.v1 import definition_pb2 as D
 from labelops.ontology.v1 import events_pb2 as oev
@@ -31,31 +26,10 @@ from labelops_qa.config import Settings as QaSettings
 from labelops_routing.bootstrap import build_app as build_routing
 from labelops_routing.config import Settings as RoutingSettings
 from labelops_testkit.kafka import envelope, publish
+from labelops_testkit.waiting import eventually
 
 KEY = "loop-test-key-0123456789"
 KEYS = {KEY: {"subject": "lead", "tenant_id": "acme", "roles": ["admin"]}}
-
-
-@pytest_asyncio.fixture(loop_scope="session")
-async def second_schema(pg_dsn: str) -> AsyncIterator[str]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(pg_dsn)
-    await conn.execute(f'CREATE SCHEMA "{name}"')
-    await conn.close()
-    yield name
-    conn = await asyncpg.connect(pg_dsn)
-    await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    await conn.close()
-
-
-async def eventually(check: Any, timeout: float = 30.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        if value := await check():
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.1)
 
 
 def whole(item_id: str, cls: str) -> L.ItemLabels:

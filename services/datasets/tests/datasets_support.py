@@ -3,7 +3,6 @@ by publishing their events, as their relays would."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -14,6 +13,7 @@ from labelops.ontology.v1 import ontology_pb2 as opb
 from labelops.qa.v1 import events_pb2 as qev
 from labelops.qa.v1 import qa_pb2 as qpb
 from labelops_testkit.kafka import envelope
+from labelops_testkit.waiting import eventually as eventually  # re-exported for the tests
 
 ONTOLOGY = "zoo-ontology"
 MLOPS_KEY = "ds-mlops-key-0123456789"
@@ -83,14 +83,3 @@ def migration(from_version: str, to_version: str, rules: list[opb.MigrationRule]
         ontology_id=ONTOLOGY, from_version=from_version, to_version=to_version, rules=rules
     )
     return envelope(e, f"ontologies/{ONTOLOGY}")
-
-
-async def eventually(check: Any, timeout: float = 30.0, interval: float = 0.1) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        await asyncio.sleep(interval)

@@ -14,6 +14,7 @@ automatically, so ``pytest -m 'not infra'`` runs the unit tests without starting
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -159,9 +160,8 @@ async def pg_pool(pg_dsn: str) -> AsyncIterator[Any]:
             pool.terminate()
 
 
-@pytest_asyncio.fixture(loop_scope="session", scope="function")
-async def pg_schema(pg_dsn: str) -> AsyncIterator[str]:
-    """A fresh schema ``t_<12 hex>`` in the database, dropped (CASCADE) after the test."""
+@contextlib.asynccontextmanager
+async def _fresh_schema(pg_dsn: str) -> AsyncIterator[str]:
     import asyncpg
 
     name = f"t_{uuid.uuid4().hex[:12]}"
@@ -178,6 +178,20 @@ async def pg_schema(pg_dsn: str) -> AsyncIterator[str]:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         finally:
             await conn.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="function")
+async def pg_schema(pg_dsn: str) -> AsyncIterator[str]:
+    """A fresh schema ``t_<12 hex>`` in the database, dropped (CASCADE) after the test."""
+    async with _fresh_schema(pg_dsn) as name:
+        yield name
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="function")
+async def second_schema(pg_dsn: str) -> AsyncIterator[str]:
+    """Another fresh schema, for a second service in the same test (each service owns one)."""
+    async with _fresh_schema(pg_dsn) as name:
+        yield name
 
 
 @pytest.fixture
