@@ -2,9 +2,10 @@
 -- (libs/bus BatchProjector: one transaction per batch, positions in consumer_positions);
 -- datasets / versions by CreateDatasetVersion together with its DatasetVersionCreated event.
 
--- Every LabelAccepted of labelops.qa.events.v1, keyed by where it is in the log. Never
--- updated except superseded_offset, which is derived from the log alone (the offset of the
--- next LabelAccepted of the same task, same partition since the task is the record key).
+-- Every LabelAccepted of labelops.qa.events.v1, keyed by where it is in the log; appended by
+-- the projection (COPY). superseded_offset (the offset of the task's next LabelAccepted, same
+-- partition since the task stream is the record key) is filled in by ``link``, which follows
+-- the log alone; link_positions says how far it got.
 CREATE TABLE IF NOT EXISTS accepted (
     topic             text NOT NULL,
     partition         integer NOT NULL,
@@ -13,9 +14,6 @@ CREATE TABLE IF NOT EXISTS accepted (
     event_id          text NOT NULL,
     project_id        text NOT NULL,
     task_id           text NOT NULL,
-    item_id           text NOT NULL,
-    ontology_id       text NOT NULL,
-    ontology_version  text NOT NULL,
     payload           bytea NOT NULL,             -- labelops.qa.v1.LabelAccepted
     superseded_offset bigint,
     PRIMARY KEY (topic, partition, "offset")
@@ -26,16 +24,11 @@ CREATE INDEX IF NOT EXISTS accepted_superseded
     WHERE superseded_offset IS NOT NULL;
 CREATE INDEX IF NOT EXISTS accepted_ts ON accepted (topic, partition, ts);
 
--- Each task's latest accepted row (head) and the one before it, maintained per batch.
-CREATE TABLE IF NOT EXISTS task_heads (
-    project_id     text NOT NULL,
-    task_id        text NOT NULL,
-    topic          text NOT NULL,
-    partition      integer NOT NULL,
-    head           bigint NOT NULL,
-    previous       bigint,
-    first_in_batch bigint NOT NULL,
-    PRIMARY KEY (project_id, task_id, topic, partition)
+CREATE TABLE IF NOT EXISTS link_positions (
+    topic     text NOT NULL,
+    partition integer NOT NULL,
+    linked_to bigint NOT NULL,
+    PRIMARY KEY (topic, partition)
 );
 
 -- Which segments of the log hold a project's accepted labels (segment = offset / span).

@@ -125,6 +125,7 @@ async def build_app(
             qa_topic=settings.qa_topic,
             segment_span=settings.segment_span,
             chunk_bytes=settings.stream_chunk_bytes,
+            projection=projection,
         )
         server = GrpcServer(
             host=settings.host,

@@ -10,7 +10,7 @@ from labelops_eventstore.schema import check_identifier
 @dataclass(frozen=True)
 class Tables:
     accepted: str
-    task_heads: str
+    link_positions: str
     segments: str
     project_ontologies: str
     items: str

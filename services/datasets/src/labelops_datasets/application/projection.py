@@ -1,15 +1,18 @@
 """The projections of the datasets service: the log of accepted labels, item metadata, ontology
 versions and migrations, written in batches (libs/bus ``BatchProjector``).
 
-Every write is keyed by where the record is in the log or by an immutable id, so a batch that
-is applied again (a redelivery, a replay after a reset) changes nothing:
-
-- ``accepted``: one row per ``LabelAccepted`` at (topic, partition, offset); the row's
-  ``superseded_offset`` is the offset of the task's next ``LabelAccepted`` (the task stream is
-  the record key, so all of a task's events are in one partition, in order). A version at a cut
-  takes, per task, the row below the cut whose successor (if any) is at or above it.
-- ``segments`` / ``project_ontologies``: which log segments and ontology versions a project's
-  labels touch, so creating a version never scans the whole history.
+- ``accepted``: one row per ``LabelAccepted`` at (topic, partition, offset), with its Kafka
+  timestamp, event id, project and task (from the record's stream id) and the payload. The hot
+  path parses nothing but the envelope and only appends (COPY): a rebuild replays as fast as
+  Postgres appends. Each record is applied once (the projector's positions are committed with
+  the rows, and records below them are dropped).
+- ``link`` (run before a version is made) then derives, for the rows appended since the last
+  link and in log order: each row's ``superseded_offset`` (the offset of the task's next
+  ``LabelAccepted``: the task stream is the record key, so a task's events are in one partition,
+  in order) and the ontology versions a project's labels were made under
+  (``project_ontologies``). A version at a cut takes, per task, the row below the cut whose
+  successor (if any) is at or above it. Everything ``link`` writes follows from the log alone.
+- ``segments``: which log segments hold a project's labels, so a version never scans the history.
 - ``items``: the first ``ItemRegistered`` of an item (item metadata never changes after it).
 - ``ontology_versions`` / ``ontology_migrations``: published versions and migration rules.
 
@@ -20,16 +23,20 @@ suspicion is not a verdict; the re-labeled answer replaces the old one when it i
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
+from google.protobuf.message import DecodeError
 from labelops.curation.v1 import events_pb2 as cev
 from labelops.ontology.v1 import events_pb2 as oev
 from labelops.qa.v1 import events_pb2 as qev
-from labelops_bus import BatchRecord
+from labelops_bus import BatchRecord, read_positions
 
 from ..adapters.tables import Tables
+
+log = logging.getLogger(__name__)
 
 LABEL_ACCEPTED = qev.LabelAccepted.DESCRIPTOR.full_name
 ITEM_REGISTERED = cev.ItemRegistered.DESCRIPTOR.full_name
@@ -49,157 +56,74 @@ _ACCEPTED_COLUMNS = (
     "event_id",
     "project_id",
     "task_id",
-    "item_id",
-    "ontology_id",
-    "ontology_version",
     "payload",
-    "superseded_offset",
 )
+#: Rows read per round trip while linking.
+_LINK_CHUNK = 20_000
+#: Analyze ``accepted`` before linking when this share of it is new (planner statistics).
+_ANALYZE_SHARE = 0.2
 
 
 @dataclass
 class QaBatch:
-    """What ``apply_qa`` writes: accepted rows, per-task offset spans, segments, ontologies."""
+    """What ``apply_qa`` writes: accepted rows and the segments they fall in."""
 
     rows: list[tuple[object, ...]]
-    spans: dict[tuple[str, str, int], list[int]]
     segments: set[tuple[str, int, int]]
-    ontologies: dict[tuple[str, str, str, int], int]
 
 
-_HEADS_INPUT = (
-    "unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::bigint[]) AS x(p, t, pt, f, hd)"
-)
+def task_of(stream_id: str) -> tuple[str, str] | None:
+    """(project, task) of a task stream id ``projects/{p}/tasks/{t}``, else None."""
+    parts = stream_id.split("/")
+    if len(parts) == 4 and parts[0] == "projects" and parts[2] == "tasks":
+        return parts[1], parts[3]
+    return None
 
 
 class Projection:
-    """Batch handlers for the three consumed topics."""
+    """Batch handlers for the three consumed topics, and ``link``."""
 
-    def __init__(self, tables: Tables, *, segment_span: int) -> None:
+    def __init__(self, tables: Tables, *, segment_span: int, schema: str = "") -> None:
         self.t = tables
         self.span = segment_span
+        self.schema = schema or tables.accepted.split(".")[0].strip('"')
 
     async def on_qa_batch(self, records: Sequence[BatchRecord], conn: asyncpg.Connection) -> None:
         """``apply_qa(prepare_qa(records))`` in one call."""
         await self.apply_qa(self.prepare_qa(records), conn)
 
     def prepare_qa(self, records: Sequence[BatchRecord]) -> QaBatch:
-        """The batch's ``LabelAccepted`` rows and bookkeeping, built outside the transaction
+        """The batch's ``LabelAccepted`` rows, built outside the transaction
         (``BatchProjector(prepare=...)`` overlaps it with the previous batch's writes)."""
-        rows: list[list[object]] = []
-        last: dict[tuple[str, str, int], list[object]] = {}
+        rows: list[tuple[object, ...]] = []
         segments: set[tuple[str, int, int]] = set()
-        ontologies: dict[tuple[str, str, str, int], int] = {}
         span = self.span
         for r in records:
             env = r.envelope
             if env.type != LABEL_ACCEPTED:
                 continue
-            e = qev.LabelAccepted.FromString(env.payload)
-            lineage = e.lineage
-            project = e.project_id
-            row: list[object] = [
-                r.topic,
-                r.partition,
-                r.offset,
-                r.timestamp,
-                env.event_id,
-                project,
-                e.task_id,
-                e.item_id or e.labels.item_id,
-                lineage.ontology_id,
-                lineage.ontology_version,
-                env.payload,
-                None,
-            ]
-            # Records of a partition arrive in offset order: a task seen earlier in this batch
-            # is superseded by this row.
-            key = (project, e.task_id, r.partition)
-            previous = last.get(key)
-            if previous is not None:
-                previous[11] = r.offset
-            last[key] = row
-            rows.append(row)
-            segments.add((project, r.partition, r.offset // span))
-            okey = (project, lineage.ontology_id, lineage.ontology_version, r.partition)
-            if okey not in ontologies:
-                ontologies[okey] = r.offset
-        # Each task's head (its latest row) moves to this batch's last row of the task; the
-        # old head, if any, is superseded by the batch's first row of the task.
-        spans: dict[tuple[str, str, int], list[int]] = {}
-        for row in rows:
-            k = (str(row[5]), str(row[6]), int(row[1]))  # type: ignore[call-overload]
-            o = int(row[2])  # type: ignore[call-overload]
-            if k in spans:
-                spans[k][1] = o
-            else:
-                spans[k] = [o, o]
-        return QaBatch([tuple(row) for row in rows], spans, segments, ontologies)
+            key = task_of(env.stream_id)
+            if key is None:  # not on a task stream: read the ids from the event itself
+                e = qev.LabelAccepted.FromString(env.payload)
+                key = (e.project_id, e.task_id)
+            rows.append(
+                (r.topic, r.partition, r.offset, r.timestamp, env.event_id, *key, env.payload)
+            )
+            segments.add((key[0], r.partition, r.offset // span))
+        return QaBatch(rows, segments)
 
     async def apply_qa(self, batch: QaBatch, conn: asyncpg.Connection) -> None:
-        """Append the rows (COPY) and link each task's chain.
-
-        The projector hands over each record once (its positions are committed with these
-        rows, and records below them are dropped), so the rows are copied without a conflict
-        check; a replay needs ``reset`` first. The head upsert goes through the primary key
-        only: no plan to go wrong while a rebuild bulk-loads tables whose statistics are stale.
-        """
-        rows, spans, segments, ontologies = (
-            batch.rows,
-            batch.spans,
-            batch.segments,
-            batch.ontologies,
-        )
-        if not rows:
+        """Append the rows (COPY, no conflict check: each record is handed over once; a
+        replay needs ``reset`` first) and note their segments."""
+        if not batch.rows:
             return
-        topic = rows[0][0]
+        # Derived state: a commit lost in a Postgres crash takes its positions with it, and the
+        # batch is read again from Kafka. So the commit need not wait for the WAL flush.
+        await conn.execute("SET LOCAL synchronous_commit = off")
         await conn.copy_records_to_table(
-            self.t.accepted.split(".")[1].strip('"'),
-            schema_name=self.t.accepted.split(".")[0].strip('"'),
-            records=rows,
-            columns=list(_ACCEPTED_COLUMNS),
+            "accepted", schema_name=self.schema, records=batch.rows, columns=list(_ACCEPTED_COLUMNS)
         )
-        args = (
-            [k[0] for k in spans],
-            [k[1] for k in spans],
-            [k[2] for k in spans],
-            [v[0] for v in spans.values()],
-            [v[1] for v in spans.values()],
-            topic,
-        )
-        # Usually every task of a batch is new: one insert, nothing returned. Only when some
-        # task had a head already (a re-label) is the batch's upsert run to move the heads.
-        status = await conn.execute(
-            f"INSERT INTO {self.t.task_heads} (project_id, task_id, topic, partition, head,"
-            " first_in_batch)"
-            f" SELECT p, t, $6, pt, hd, f FROM {_HEADS_INPUT} ON CONFLICT DO NOTHING",
-            *args,
-        )
-        superseded: list[asyncpg.Record] = []
-        if int(status.split()[-1]) < len(spans):
-            superseded = await conn.fetch(
-                f"INSERT INTO {self.t.task_heads} AS h (project_id, task_id, topic, partition,"
-                " head, first_in_batch)"
-                f" SELECT p, t, $6, pt, hd, f FROM {_HEADS_INPUT}"
-                " ON CONFLICT (project_id, task_id, topic, partition) DO UPDATE SET"
-                " previous = h.head, head = EXCLUDED.head,"
-                " first_in_batch = EXCLUDED.first_in_batch"
-                # Heads just inserted by the statement above have head = this batch's last row.
-                " WHERE h.head < EXCLUDED.first_in_batch"
-                " RETURNING partition, previous, first_in_batch",
-                *args,
-            )
-        updates = [
-            (topic, r["partition"], r["previous"], r["first_in_batch"])
-            for r in superseded
-            if r["previous"] is not None
-        ]
-        if updates:
-            await conn.executemany(
-                f"UPDATE {self.t.accepted} SET superseded_offset = $4"
-                ' WHERE topic = $1 AND partition = $2 AND "offset" = $3',
-                updates,
-            )
+        segments = batch.segments
         await conn.execute(
             f"INSERT INTO {self.t.segments}"
             " SELECT p, $4, pt, s FROM unnest($1::text[], $2::int[], $3::bigint[]) AS x(p, pt, s)"
@@ -207,22 +131,137 @@ class Projection:
             [s[0] for s in segments],
             [s[1] for s in segments],
             [s[2] for s in segments],
-            topic,
+            batch.rows[0][0],
         )
-        await conn.execute(
-            f"INSERT INTO {self.t.project_ontologies}"
-            " SELECT p, o, v, $6, pt, f FROM unnest($1::text[], $2::text[], $3::text[],"
-            " $4::int[], $5::bigint[]) AS x(p, o, v, pt, f)"
-            " ON CONFLICT (project_id, ontology_id, ontology_version, topic, partition)"
-            " DO UPDATE SET first_offset ="
-            " LEAST(project_ontologies.first_offset, EXCLUDED.first_offset)",
-            [k[0] for k in ontologies],
-            [k[1] for k in ontologies],
-            [k[2] for k in ontologies],
-            [k[3] for k in ontologies],
-            list(ontologies.values()),
-            topic,
-        )
+
+    async def link(self, pool: asyncpg.Pool, topic: str) -> dict[int, int]:
+        """Link the rows appended since the last link (see the module docstring); returns the
+        linked end offset per partition. One linker at a time (advisory lock); idempotent."""
+        async with pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{self.schema}.link")
+            positions = await read_positions(conn, self.schema, QA_CONSUMER, topic)
+            linked = {
+                r["partition"]: r["linked_to"]
+                for r in await conn.fetch(
+                    f"SELECT partition, linked_to FROM {self.t.link_positions} WHERE topic = $1",
+                    topic,
+                )
+            }
+            todo = {p: (linked.get(p, 0), end) for p, end in positions.items()}
+            todo = {p: se for p, se in todo.items() if se[0] < se[1]}
+            if not todo:
+                return linked
+            # The planner's own row estimate (never a scan of the history).
+            total = await conn.fetchval(
+                "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = $1::regclass",
+                self.t.accepted,
+            )
+            fresh = await conn.fetchval(
+                f"SELECT count(*) FROM {self.t.accepted} a"
+                " JOIN unnest($1::int[], $2::bigint[]) AS x(p, s)"
+                ' ON a.topic = $3 AND a.partition = x.p AND a."offset" >= x.s',
+                list(todo),
+                [se[0] for se in todo.values()],
+                topic,
+            )
+            if fresh >= 10_000 and fresh >= _ANALYZE_SHARE * total:
+                await conn.execute(f"ANALYZE {self.t.accepted}")
+            for p, (start, end) in sorted(todo.items()):
+                await self._link_partition(conn, topic, p, start, end)
+                linked[p] = end
+            await conn.executemany(
+                f"INSERT INTO {self.t.link_positions} VALUES ($1, $2, $3)"
+                " ON CONFLICT (topic, partition) DO UPDATE SET linked_to = EXCLUDED.linked_to",
+                [(topic, p, linked[p]) for p in todo],
+            )
+            return linked
+
+    async def _link_partition(
+        self, conn: asyncpg.Connection, topic: str, partition: int, start: int, end: int
+    ) -> None:
+        last: dict[tuple[str, str], int] = {}  # task → its latest offset seen in [start, end)
+        firsts: dict[tuple[str, str], int] = {}
+        superseded: list[tuple[int, int]] = []
+        ontologies: dict[tuple[str, str, str], int] = {}
+        bad: list[int] = []
+        lo = start
+        while lo < end:
+            rows = await conn.fetch(
+                f'SELECT "offset", project_id, task_id, payload FROM {self.t.accepted}'
+                ' WHERE topic = $1 AND partition = $2 AND "offset" >= $3 AND "offset" < $4'
+                ' ORDER BY "offset" LIMIT $5',
+                topic,
+                partition,
+                lo,
+                end,
+                _LINK_CHUNK,
+            )
+            if not rows:
+                break
+            for r in rows:
+                offset = r["offset"]
+                try:
+                    lineage = qev.LabelAccepted.FromString(r["payload"]).lineage
+                except DecodeError:
+                    bad.append(offset)
+                    continue
+                key = (r["project_id"], r["task_id"])
+                previous = last.get(key)
+                if previous is None:
+                    firsts[key] = offset
+                else:
+                    superseded.append((previous, offset))
+                last[key] = offset
+                okey = (key[0], lineage.ontology_id, lineage.ontology_version)
+                if okey not in ontologies:
+                    ontologies[okey] = offset
+            lo = rows[-1]["offset"] + 1
+        if start > 0 and firsts:
+            # The rows these tasks had before the range: one index probe per task.
+            keys = list(firsts)
+            for r in await conn.fetch(
+                f'SELECT DISTINCT ON (project_id, task_id) project_id, task_id, "offset"'
+                f" FROM {self.t.accepted}"
+                " WHERE task_id = ANY($1::text[]) AND topic = $2 AND partition = $3"
+                ' AND "offset" < $4 ORDER BY project_id, task_id, "offset" DESC',
+                [k[1] for k in keys],
+                topic,
+                partition,
+                start,
+            ):
+                key = (r["project_id"], r["task_id"])
+                if key in firsts:
+                    superseded.append((r["offset"], firsts[key]))
+        if superseded:
+            await conn.executemany(
+                f"UPDATE {self.t.accepted} SET superseded_offset = $4"
+                ' WHERE topic = $1 AND partition = $2 AND "offset" = $3',
+                [(topic, partition, old, new) for old, new in superseded],
+            )
+        if bad:
+            # Not a label: left out of every version (logged; deterministic on any replay).
+            log.error(
+                "accepted-labels: %d unreadable LabelAccepted payloads in %s[%d], e.g. offset %d",
+                len(bad),
+                topic,
+                partition,
+                bad[0],
+            )
+            await conn.execute(
+                f"DELETE FROM {self.t.accepted}"
+                ' WHERE topic = $1 AND partition = $2 AND "offset" = ANY($3::bigint[])',
+                topic,
+                partition,
+                bad,
+            )
+        if ontologies:
+            await conn.executemany(
+                f"INSERT INTO {self.t.project_ontologies} VALUES ($1, $2, $3, $4, $5, $6)"
+                " ON CONFLICT (project_id, ontology_id, ontology_version, topic, partition)"
+                " DO UPDATE SET first_offset ="
+                " LEAST(project_ontologies.first_offset, EXCLUDED.first_offset)",
+                [(p, o, v, topic, partition, f) for (p, o, v), f in ontologies.items()],
+            )
 
     async def on_curation_batch(
         self, records: Sequence[BatchRecord], conn: asyncpg.Connection
@@ -273,7 +312,7 @@ class Projection:
         projection is reused.
         """
         await conn.execute(
-            f"TRUNCATE {self.t.accepted}, {self.t.task_heads}, {self.t.segments},"
+            f"TRUNCATE {self.t.accepted}, {self.t.link_positions}, {self.t.segments},"
             f" {self.t.project_ontologies}, {self.t.items}, {self.t.ontology_versions},"
             f" {self.t.ontology_migrations},"
             f" {self.t.segment_files}"

@@ -76,7 +76,7 @@ from ..domain.materialize import FileEntry, assemble, segment_format, write_segm
 from ..domain.rows import SCHEMA, SCHEMA_VERSION
 from ..domain.splits import DEFAULT_RATIOS, SPLITS
 from ..domain.store import ObjectStore
-from .projection import QA_CONSUMER
+from .projection import QA_CONSUMER, Projection
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +129,7 @@ class DatasetVersions:
         qa_topic: str,
         segment_span: int,
         chunk_bytes: int,
+        projection: Projection,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
@@ -139,6 +140,7 @@ class DatasetVersions:
         self.qa_topic = qa_topic
         self.span = segment_span
         self.chunk_bytes = chunk_bytes
+        self.projection = projection
         self.clock = clock
         self._create_lock: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -201,6 +203,7 @@ class DatasetVersions:
                     f"the next version of {req.dataset_id} is {number}, not {req.version}",
                     reason="VERSION_GAP",
                 )
+        await self.projection.link(self.pool, self.qa_topic)
         cut = await self._resolve_cut(req.cut)
         ontology_id, target = await self._target_ontology(project_id, cut, req.ontology_version)
         created_by = _creator()
@@ -523,7 +526,7 @@ class DatasetVersions:
         resolver: Callable[[str, str], MigrationPlan | None],
     ) -> pa.Table:
         rows = await self.pool.fetch(
-            f'SELECT "offset", event_id, item_id, payload FROM {self.t.accepted}'
+            f'SELECT "offset", event_id, payload FROM {self.t.accepted}'
             " WHERE project_id = $1 AND topic = $2 AND partition = $3"
             ' AND "offset" >= $4 AND "offset" < $5'
             " AND (superseded_offset IS NULL OR superseded_offset >= $6)",
@@ -534,7 +537,7 @@ class DatasetVersions:
             s.end,
             s.cut_end,
         )
-        item_ids = sorted({r["item_id"] for r in rows})
+        item_ids = sorted({_item_of(r["payload"]) for r in rows})
         items = {
             r["item_id"]: ItemMeta(r["uri"], r["width"], r["height"])
             for r in await self.pool.fetch(
@@ -594,6 +597,7 @@ class DatasetVersions:
         holds the same log: how reproducibility is checked (tests, ``labelops versions
         verify``). Writes only content-addressed objects, never a version record."""
         rec = await self._record(dataset_id, version)
+        await self.projection.link(self.pool, self.qa_topic)
         violations: list[FieldViolation] = []
         row_filter = self._row_filter(rec.filter, violations)
         return await self._materialize(
@@ -795,6 +799,11 @@ class DatasetVersions:
 
 
 # ------------------------------------------------------------------------------ helpers
+
+
+def _item_of(payload: bytes) -> str:
+    e = qev.LabelAccepted.FromString(payload)
+    return e.item_id or e.labels.item_id
 
 
 def require_internal() -> None:
