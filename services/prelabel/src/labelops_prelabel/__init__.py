@@ -1,0 +1,1 @@
+"""labelops pre-labeling service: model predictions as prelabels, active-learning priorities."""

@@ -1,0 +1,1 @@
+"""Pure pre-labeling math: uncertainty scores, diverse batch selection, queue priorities."""
