@@ -24,6 +24,7 @@ the rows they supersede) fall in; everything else is reused by hash.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import io
 import json
@@ -45,7 +46,6 @@ from labelops.datasets.v1 import events_pb2 as ev
 from labelops.labels.v1 import label_pb2 as L
 from labelops.ontology.v1 import events_pb2 as oev
 from labelops.qa.v1 import events_pb2 as qev
-from labelops_bus import read_positions
 from labelops_core.context import current_principal
 from labelops_core.errors import (
     ConcurrencyConflict,
@@ -76,7 +76,7 @@ from ..domain.materialize import FileEntry, assemble, segment_format, write_segm
 from ..domain.rows import SCHEMA, SCHEMA_VERSION
 from ..domain.splits import DEFAULT_RATIOS, SPLITS
 from ..domain.store import ObjectStore
-from .projection import QA_CONSUMER, Projection
+from .projection import Projection
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +203,10 @@ class DatasetVersions:
                     f"the next version of {req.dataset_id} is {number}, not {req.version}",
                     reason="VERSION_GAP",
                 )
-        await self.projection.link(self.pool, self.qa_topic)
-        cut = await self._resolve_cut(req.cut)
+        # The cut is resolved against what is linked, not what is appended: rows appended
+        # meanwhile are not linked yet and must not be in this version.
+        linked = await self.projection.link(self.pool, self.qa_topic)
+        cut = await self._resolve_cut(req.cut, linked)
         ontology_id, target = await self._target_ontology(project_id, cut, req.ontology_version)
         created_by = _creator()
         built = await self._materialize(
@@ -301,11 +303,11 @@ class DatasetVersions:
             violations.append(FieldViolation(f"filter.{field}", description))
         return rf
 
-    async def _resolve_cut(self, cut: pb.Cut) -> dict[int, int]:
-        positions = await read_positions(self.pool, self.schema, QA_CONSUMER, self.qa_topic)
+    async def _resolve_cut(self, cut: pb.Cut, positions: Mapping[int, int]) -> dict[int, int]:
+        """The cut as end offsets per partition, none beyond ``positions`` (what is linked)."""
         kind = cut.WhichOneof("kind")
         if kind in (None, "latest"):
-            resolved = positions
+            resolved = dict(positions)
         elif kind == "offsets":
             resolved = {}
             violations = []
@@ -351,7 +353,7 @@ class DatasetVersions:
                 at,
             )
             after = {r["partition"]: r["first_after"] for r in rows}
-            resolved = {p: after.get(p, o) for p, o in positions.items()}
+            resolved = {p: min(after.get(p, o), o) for p, o in positions.items()}
         return {p: o for p, o in sorted(resolved.items()) if o > 0}
 
     async def _target_ontology(
@@ -410,9 +412,11 @@ class DatasetVersions:
             )
         }
         # A cached file whose blob is gone (a wiped store) is built again.
-        for fpr, entry in list(cached.items()):
-            if entry.rows and not await asyncio.to_thread(self.objects.has_blob, entry.sha256):
-                del cached[fpr]
+        gone = await asyncio.to_thread(
+            lambda: [f for f, e in cached.items() if e.rows and not self.objects.has_blob(e.sha256)]
+        )
+        for fpr in gone:
+            del cached[fpr]
         todo = [s for s in segments if s.fingerprint not in cached]
         resolver = await self._migrations(ontology_id, target)
         for i in range(0, len(todo), _SEGMENTS_PER_ROUND):
@@ -459,7 +463,10 @@ class DatasetVersions:
             created_by=created_by,
             extra=extra,
         )
-        await asyncio.to_thread(self.objects.put_manifest, manifest_bytes)
+        # Every listed blob was checked (cached) or just written above: no second size check.
+        await asyncio.to_thread(
+            functools.partial(self.objects.put_manifest, manifest_bytes, digest, check_blobs=False)
+        )
         return Built(manifest_bytes, digest, manifest, len(segments) - len(todo))
 
     async def _segments(
@@ -597,7 +604,13 @@ class DatasetVersions:
         holds the same log: how reproducibility is checked (tests, ``labelops versions
         verify``). Writes only content-addressed objects, never a version record."""
         rec = await self._record(dataset_id, version)
-        await self.projection.link(self.pool, self.qa_topic)
+        linked = await self.projection.link(self.pool, self.qa_topic)
+        behind = [c.partition for c in rec.cut if c.offset > linked.get(c.partition, 0)]
+        if behind:
+            raise FailedPrecondition(
+                f"the projection has not reached the cut of {rec.name} on partitions {behind}",
+                reason="PROJECTION_BEHIND",
+            )
         violations: list[FieldViolation] = []
         row_filter = self._row_filter(rec.filter, violations)
         return await self._materialize(
