@@ -159,4 +159,8 @@ async def test_poison_goes_to_the_dlq_and_the_projection_moves_on(
     assert p.stats["dead_lettered"] == 1
     dlq = await read_records(kafka_bootstrap, p.dlq_topic)
     assert [r.value for r in dlq] == [b"\xff\xfenot an envelope"]
+    headers = dict(dlq[0].headers)
+    # The same dlq.* headers ConsumerRunner writes, so one DLQ tool reads both.
+    assert headers["dlq.reason"] == b"decode" and headers["dlq.consumer"] == b"proj"
+    assert headers["dlq.offset"] == b"1" and headers["dlq.group"] == f"{topic}.g".encode()
     assert await read_positions(pg_pool, pg_schema, "proj", topic) == {0: 3}

@@ -39,7 +39,13 @@ from opentelemetry.metrics import MeterProvider, Observation
 from opentelemetry.trace import Link, SpanKind, TracerProvider
 
 from ._metrics import instruments_for
-from .runner import DLQ_HEADER_PREFIX, PoisonMessage, decode_envelope, is_transient_error
+from .runner import (
+    PoisonMessage,
+    decode_envelope,
+    dlq_headers,
+    is_transient_error,
+    start_clients,
+)
 from .schema import quote_schema
 from .topics import dlq_topic as dlq_topic_for
 from .topics import ensure_topics
@@ -212,25 +218,14 @@ class BatchProjector:
             await self.ensure_schema()
             if self._create_dlq_topic:
                 await ensure_topics(self.bootstrap_servers, [self.dlq_topic], 3)
-            self._producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap_servers,
-                client_id=f"{self._client_id}-dlq",
-                acks="all",
-                enable_idempotence=True,
-            )
-            await self._producer.start()
-            self._kafka = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap_servers,
-                group_id=self.group_id,
-                client_id=self._client_id,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                isolation_level="read_committed",
+            self._producer, self._kafka = await start_clients(
+                self.bootstrap_servers,
+                self.group_id,
+                self._client_id,
                 max_poll_records=self._max_batch,
                 fetch_max_bytes=64 * 1024 * 1024,
                 max_partition_fetch_bytes=16 * 1024 * 1024,
             )
-            await self._kafka.start()
             self._kafka.subscribe(self.topics, listener=_Listener(self))
             await asyncio.wait_for(self._assigned.wait(), assign_timeout)
         except BaseException:
@@ -417,14 +412,16 @@ class BatchProjector:
 
     async def _dead_letter(self, rec: ConsumerRecord, exc: BaseException) -> None:
         assert self._producer is not None
-        headers = [
-            *(rec.headers or ()),
-            (f"{DLQ_HEADER_PREFIX}consumer", self.consumer.encode()),
-            (f"{DLQ_HEADER_PREFIX}topic", rec.topic.encode()),
-            (f"{DLQ_HEADER_PREFIX}partition", str(rec.partition).encode()),
-            (f"{DLQ_HEADER_PREFIX}offset", str(rec.offset).encode()),
-            (f"{DLQ_HEADER_PREFIX}error", str(exc).encode()[:4000]),
-        ]
+        headers = dlq_headers(
+            rec,
+            list(rec.headers or ()),
+            exc,
+            consumer=self.consumer,
+            group=self.group_id,
+            reason="decode",
+            attempts=0,
+            event_id=f"kafka:{rec.topic}:{rec.partition}:{rec.offset}",
+        )
         await self._producer.send_and_wait(self.dlq_topic, rec.value, key=rec.key, headers=headers)
         self.stats["dead_lettered"] += 1
         self._instruments.processed.add(1, {"consumer": self.consumer, "outcome": "dead_lettered"})

@@ -101,6 +101,63 @@ def decode_envelope(record: ConsumerRecord) -> Any:
     return envelope
 
 
+async def start_clients(
+    bootstrap: str, group_id: str, client_id: str, **consumer_options: Any
+) -> tuple[AIOKafkaProducer, AIOKafkaConsumer]:
+    """A started DLQ producer (idempotent, acks=all) and a started group consumer that never
+    auto-commits, reads committed records only and starts at the earliest offset."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=f"{client_id}-dlq",
+        acks="all",
+        enable_idempotence=True,
+    )
+    await producer.start()
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        isolation_level="read_committed",
+        **consumer_options,
+    )
+    try:
+        await consumer.start()
+    except BaseException:
+        await producer.stop()
+        raise
+    return producer, consumer
+
+
+def dlq_headers(
+    record: ConsumerRecord,
+    headers: Sequence[tuple[str, bytes]],
+    error: BaseException,
+    *,
+    consumer: str,
+    group: str,
+    reason: str,
+    attempts: int,
+    event_id: str,
+) -> list[tuple[str, bytes]]:
+    """The original headers (minus earlier ``dlq.*`` ones) plus where the record came from,
+    who gave up on it and why: what every dead-lettered record carries."""
+    out = [(k, v) for k, v in headers if not k.startswith(DLQ_HEADER_PREFIX)]
+    out += [
+        ("dlq.error", _error_text(error)),
+        ("dlq.reason", reason.encode()),
+        ("dlq.topic", record.topic.encode()),
+        ("dlq.partition", str(record.partition).encode()),
+        ("dlq.offset", str(record.offset).encode()),
+        ("dlq.consumer", consumer.encode()),
+        ("dlq.group", group.encode()),
+        ("dlq.attempts", str(attempts).encode()),
+        ("dlq.event_id", event_id.encode()),
+    ]
+    return out
+
+
 def is_transient_error(exc: BaseException) -> bool:
     """Default classification of errors that are not the event's fault.
 
@@ -306,26 +363,15 @@ class ConsumerRunner:
                 await self.ensure_schema()
             if self._create_dlq_topic:
                 await ensure_topics(self.bootstrap_servers, [self.dlq_topic], self._dlq_partitions)
-            self._producer = AIOKafkaProducer(
-                bootstrap_servers=self.bootstrap_servers,
-                client_id=f"{self._client_id}-dlq",
-                acks="all",
-                enable_idempotence=True,
-            )
-            await self._producer.start()
-            self._kafka = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap_servers,
-                group_id=self.group_id,
-                client_id=self._client_id,
-                enable_auto_commit=False,
-                auto_offset_reset="earliest",
-                isolation_level="read_committed",
+            self._producer, self._kafka = await start_clients(
+                self.bootstrap_servers,
+                self.group_id,
+                self._client_id,
                 session_timeout_ms=self._session_timeout_ms,
                 heartbeat_interval_ms=self._heartbeat_interval_ms,
                 max_poll_interval_ms=self._max_poll_interval_ms,
                 max_poll_records=self._max_batch,
             )
-            await self._kafka.start()
             self._kafka.subscribe(self.topics, listener=_Listener(self))
             await self.wait_assigned(assign_timeout)
         except BaseException:
@@ -721,18 +767,16 @@ class ConsumerRunner:
         """Publish the original record to the DLQ, wait for the ack, then write the
         'dead_lettered' row. A crash between the two publishes it again on redelivery
         (at-least-once into the DLQ); never zero times."""
-        headers = [(k, v) for k, v in headers_list if not k.startswith(DLQ_HEADER_PREFIX)]
-        headers += [
-            ("dlq.error", _error_text(error)),
-            ("dlq.reason", reason.encode()),
-            ("dlq.topic", record.topic.encode()),
-            ("dlq.partition", str(record.partition).encode()),
-            ("dlq.offset", str(record.offset).encode()),
-            ("dlq.consumer", self.consumer.encode()),
-            ("dlq.group", self.group_id.encode()),
-            ("dlq.attempts", str(attempts).encode()),
-            ("dlq.event_id", event_id.encode()),
-        ]
+        headers = dlq_headers(
+            record,
+            headers_list,
+            error,
+            consumer=self.consumer,
+            group=self.group_id,
+            reason=reason,
+            attempts=attempts,
+            event_id=event_id,
+        )
         log.error(
             "consumer %s: dead-lettering %s (event %s) after %d attempt(s): %r",
             self.consumer,
