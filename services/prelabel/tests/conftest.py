@@ -1,0 +1,72 @@
+"""Fixtures of the prelabel service tests.
+
+The integration fixture runs the real service (``build_app``) in the test's own Postgres schema
+and topics; the test plays routing, QA and curation by publishing their events to Kafka.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest_asyncio
+from labelops.prelabel.v1 import prelabel_pb2_grpc
+from labelops_grpckit import Authenticator, channel
+from labelops_prelabel.bootstrap import App, build_app
+from labelops_prelabel.config import Settings
+from labelops_testkit.kafka import publish
+from prelabel_support import KEYS, MANAGER_KEY
+
+
+@dataclass
+class Prelabel:
+    app: App
+    stub: prelabel_pb2_grpc.PrelabelServiceStub
+    settings: Settings
+    kafka: str
+
+    async def routing(self, envelopes: list[Any]) -> None:
+        await publish(self.kafka, self.settings.routing_topic, envelopes)
+
+    async def qa(self, envelopes: list[Any]) -> None:
+        await publish(self.kafka, self.settings.qa_topic, envelopes)
+
+    async def curation(self, envelopes: list[Any]) -> None:
+        await publish(self.kafka, self.settings.curation_topic, envelopes)
+
+    async def events(self, message: Any) -> list[Any]:
+        """This service's stored events of one type, decoded, in order."""
+        stored = await self.app.store.read_all(limit=100_000, types=[message.DESCRIPTOR.full_name])
+        return [e.decode(message) for e in stored]
+
+    async def count(self, sql: str, *args: Any) -> int:
+        """A count over the service's read models ({t} = the schema)."""
+        n: int = await self.app.pool.fetchval(sql.format(t=f'"{self.settings.db_schema}"'), *args)
+        return n
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def prelabel(
+    pg_pool: Any, pg_schema: str, kafka_bootstrap: str, unique_name: str
+) -> AsyncIterator[Prelabel]:
+    settings = Settings(
+        db_schema=pg_schema,
+        service_name=unique_name,
+        kafka_bootstrap=kafka_bootstrap,
+        routing_topic=f"{unique_name}.routing-in",
+        qa_topic=f"{unique_name}.qa-in",
+        curation_topic=f"{unique_name}.curation-in",
+        host="127.0.0.1",
+        port=0,
+        grace_period_s=1.0,
+        poll_interval_s=0.1,
+        model_timeout_s=0.5,
+        model_retries=0,
+        roi_n_boot=500,
+    )
+    async with build_app(settings, pool=pg_pool, authenticator=Authenticator(KEYS)) as app:
+        async with channel(app.target, api_key=MANAGER_KEY) as ch:
+            yield Prelabel(
+                app, prelabel_pb2_grpc.PrelabelServiceStub(ch), settings, kafka_bootstrap
+            )

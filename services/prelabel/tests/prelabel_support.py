@@ -1,0 +1,119 @@
+"""Helpers of the prelabel service tests: the events routing, QA and curation publish."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+from labelops.curation.v1 import events_pb2 as cev
+from labelops.labels.v1 import label_pb2 as L
+from labelops.qa.v1 import events_pb2 as qev
+from labelops.routing.v1 import events_pb2 as rev
+from labelops.routing.v1 import workforce_pb2 as wpb
+from labelops_testkit.kafka import envelope
+from sklearn.datasets import load_digits
+
+MANAGER_KEY = "prelabel-manager-key-0123456789"
+ANNOTATOR_KEY = "prelabel-annotator-key-0123456789"
+VENDOR_KEY = "prelabel-vendor-key-0123456789"
+KEYS = {
+    MANAGER_KEY: {"subject": "mia", "tenant_id": "acme", "roles": ["manager"]},
+    ANNOTATOR_KEY: {"subject": "ann", "tenant_id": "acme", "roles": ["annotator"]},
+    VENDOR_KEY: {"subject": "v", "tenant_id": "acme", "kind": "vendor", "vendor_id": "v1"},
+}
+DIGITS = [f"d{i}" for i in range(10)]
+SPACE = "pixels"
+
+
+def digits(n: int, seed: int = 0) -> tuple[np.ndarray, list[str]]:
+    """``n`` of scikit-learn's digits (64 pixel values as the embedding) and their classes."""
+    X, y = load_digits(return_X_y=True)
+    idx = np.random.default_rng(seed).permutation(len(X))[:n]
+    return X[idx], [f"d{v}" for v in y[idx]]
+
+
+def whole(item_id: str, cls: str) -> L.ItemLabels:
+    return L.ItemLabels(
+        item_id=item_id, labels=[L.Label(label_id="c", class_id=cls, whole_item=L.WholeItem())]
+    )
+
+
+def embedded(item_id: str, vector: Any) -> Any:
+    return envelope(
+        cev.ItemEmbedded(
+            dataset_id="ds", item_id=item_id, vector_space=SPACE, vector=[float(v) for v in vector]
+        ),
+        f"datasets/ds/items/{item_id}",
+    )
+
+
+def task_created(project_id: str, task_id: str, item_id: str, **kw: Any) -> Any:
+    return envelope(
+        rev.TaskCreated(
+            project_id=project_id,
+            task_id=task_id,
+            item_id=item_id,
+            item_uri=f"s3://bucket/{item_id}.png",
+            modality="image",
+            context=L.ItemContext(width=kw.pop("width", 64), height=kw.pop("height", 48)),
+            required_labels=1,
+            **kw,
+        ),
+        f"projects/{project_id}/tasks/{task_id}",
+    )
+
+
+def accepted(project_id: str, task_id: str, item_id: str, cls: str) -> Any:
+    return envelope(
+        qev.LabelAccepted(
+            project_id=project_id, task_id=task_id, item_id=item_id, labels=whole(item_id, cls)
+        ),
+        f"projects/{project_id}/tasks/{task_id}",
+    )
+
+
+OUTCOME = {
+    None: wpb.PRELABEL_OUTCOME_NONE,
+    "ACCEPTED": wpb.PRELABEL_OUTCOME_ACCEPTED,
+    "EDITED": wpb.PRELABEL_OUTCOME_EDITED,
+    "REPLACED": wpb.PRELABEL_OUTCOME_REPLACED,
+}
+
+
+def submitted(project_id: str, task_id: str, cls: str, seconds: float, outcome: str | None) -> Any:
+    item_id = f"item-{task_id}"
+    return envelope(
+        rev.LabelSubmitted(
+            project_id=project_id,
+            task_id=task_id,
+            item_id=item_id,
+            assignment_id=f"a-{task_id}",
+            annotator_id="ann",
+            labels=whole(item_id, cls),
+            time_spent_ms=int(seconds * 1000),
+            prelabel_outcome=OUTCOME[outcome],
+            required_labels=1,
+            labels_submitted=1,
+            task_labeled=True,
+        ),
+        f"projects/{project_id}/tasks/{task_id}",
+    )
+
+
+async def until(
+    check: Callable[[], Awaitable[Any]],
+    predicate: Callable[[Any], Any] = bool,
+    timeout: float = 60.0,
+) -> Any:
+    """Await ``check()`` until ``predicate`` holds for its value; return that value."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await check()
+        if predicate(value):
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s (last: {value!r:.300})")
+        await asyncio.sleep(0.1)
