@@ -1,8 +1,8 @@
 """Fixtures of the routing service tests.
 
 The integration fixtures run the real service (``build_app``) on an ephemeral port, in the
-test's own Postgres schema, event topic and consumed topics (the test plays the curation and
-ontology services by publishing their events to Kafka).
+test's own Postgres schema, event topic and consumed topics (the test plays the curation,
+ontology, QA and pre-label services by publishing their events to Kafka).
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ def routing_settings(pg_schema: str, name: str, kafka: str, **over: Any) -> Sett
         curation_topic=f"{name}.curation-in",
         ontology_topic=f"{name}.ontology-in",
         qa_topic=f"{name}.qa-in",
+        prelabel_topic=f"{name}.prelabel-in",
         host="127.0.0.1",
         port=0,
         grace_period_s=1.0,

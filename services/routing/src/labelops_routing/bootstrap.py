@@ -1,8 +1,8 @@
 """Composition root: builds the routing service from ``Settings``. No I/O at import time.
 
 One process serves RoutingService and WorkforceService (port 50053) and runs, supervised by
-``ServiceRuntime``: the outbox relay, the curation and ontology consumers, and the lease
-sweeper.
+``ServiceRuntime``: the outbox relay, the curation, ontology, QA and pre-label consumers, and
+the lease sweeper.
 """
 
 from __future__ import annotations
@@ -161,6 +161,7 @@ async def build_app(
                 ("curation-items", settings.curation_topic, projections.on_curation_event),
                 ("ontology-versions", settings.ontology_topic, ontologies.on_event),
                 ("qa-relabel", settings.qa_topic, projections.on_qa_event),
+                ("prelabel-signals", settings.prelabel_topic, projections.on_prelabel_event),
             ):
                 consumer = RestartableConsumer(
                     functools.partial(

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     ontology_topic: str = "labelops.ontology.events.v1"
     #: QA decisions that send tasks back for re-labeling.
     qa_topic: str = "labelops.qa.events.v1"
+    #: Pre-labels and active-learning priorities of tasks.
+    prelabel_topic: str = "labelops.prelabel.events.v1"
     relay_enabled: bool = True
     consumers_enabled: bool = True
     host: str = "[::]"

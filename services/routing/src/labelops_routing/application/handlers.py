@@ -9,6 +9,7 @@ of a pool or the last label of a task.
 from __future__ import annotations
 
 import json
+import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -58,6 +59,8 @@ from .convert import (
     signals_from_pb,
 )
 
+log = logging.getLogger(__name__)
+
 TASK_NAMESPACE = uuid.UUID("7b0f3c1e-5a61-4f7c-9a55-2f8d6c0b9e21")
 MAX_TASK_ITEMS = 5000
 MAX_REQUEST_ID_CHARS = 128
@@ -99,6 +102,33 @@ class TaskSpec:
     prelabels: Sequence[label_pb2.Label] = ()
     gold_expected: label_pb2.ItemLabels | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TaskChange:
+    """New signals for one task (UpdateTaskSignals, a pre-label or a priority from the
+    pre-label service), and optionally new pre-labels.
+
+    ``signals`` replace the task's signals whole (callers merge when they change only some).
+    ``prelabels`` None keeps the task's pre-labels; given, they replace them, and
+    ``prelabel_model`` / ``prelabel_model_version`` name the model that made them ("" when
+    they came without one).
+    """
+
+    signals: pb.TaskSignals
+    prelabels: label_pb2.ItemLabels | None = None
+    prelabel_model: str = ""
+    prelabel_model_version: str = ""
+
+
+@dataclass
+class TaskChanges:
+    """What ``RoutingHandlers.change_tasks`` did: the events to append in the caller's
+    transaction, and how many tasks it updated and moved to another pool."""
+
+    appends: list[StreamAppend]
+    updated: int = 0
+    rerouted: int = 0
 
 
 class RoutingHandlers:
@@ -761,7 +791,6 @@ class RoutingHandlers:
             bad.append(FieldViolation("updates", "give at least one update"))
         if bad:
             raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
-        updated = rerouted = 0
         async with self.store.transaction() as conn:
             project = await self.project_row(conn, req.project_id, lock=True)
             pools = await self.pools(conn, lock=True)
@@ -774,9 +803,7 @@ class RoutingHandlers:
                     req.project_id,
                 )
             }
-            config = pb.WorkflowConfig.FromString(project["config"])
-            ruleset = rules_from_pb(pb.RoutingRules.FromString(project["rules"]))
-            appends = []
+            changes: list[tuple[asyncpg.Record, TaskChange]] = []
             for i, (u, tid) in enumerate(zip(req.updates, ids, strict=True)):
                 row = rows.get(tid)
                 if row is None:
@@ -784,66 +811,25 @@ class RoutingHandlers:
                         f"updates[{i}]: task {tid} not found in project {req.project_id}",
                         reason="TASK_NOT_FOUND",
                     )
-                if row["state"] in ("labeled", "canceled") or row["gold"]:
-                    continue
-                signals = pb.TaskSignals()
-                signals.CopyFrom(u.signals)
-                if signals.class_id in set(config.high_stakes_classes):
-                    signals.high_stakes = True
-                pool_id = row["pool_id"]
-                sets = {"signals": signals.SerializeToString(), "class_id": signals.class_id}
-                events: list[NewEvent] = []
-                if row["active"] == 0 and row["submitted"] == 0:
-                    try:
-                        d = safe_route(signals_from_pb(signals), ruleset, _without(pools, pool_id))
-                    except NoPoolAvailable as exc:
-                        raise FailedPrecondition(str(exc), reason="NO_POOL_AVAILABLE") from exc
-                    if d.pool_id != pool_id:
-                        rerouted += 1
-                        pools[d.pool_id] = _bump(pools[d.pool_id])
-                        events.append(
-                            NewEvent.of(
-                                ev.TaskRerouted(
-                                    project_id=req.project_id,
-                                    task_id=str(tid),
-                                    from_pool_id=pool_id,
-                                    pool_id=d.pool_id,
-                                    route_rule=d.rule,
-                                    route_reason=d.reason,
-                                    signals=signals,
-                                    rules_version=ruleset.version,
-                                )
-                            )
-                        )
-                        pool_id = d.pool_id
-                        sets.update(route_rule=d.rule, route_reason=d.reason)
-                prelabels = (
-                    label_pb2.ItemLabels(item_id=row["item_id"], labels=list(u.prelabels))
-                    if len(u.prelabels)
-                    else None
-                )
-                await conn.execute(
-                    f"UPDATE {self.t.tasks} SET signals = $2, class_id = $3, priority = $4,"
-                    " due_at = $5, pool_id = $6, prelabels = coalesce($7, prelabels),"
-                    " stream_version = stream_version + $8, updated_at = $9 WHERE task_id = $1",
-                    tid,
-                    sets["signals"],
-                    signals.class_id,
-                    signals.priority,
-                    signals.due_time.ToDatetime(UTC) if signals.HasField("due_time") else None,
-                    pool_id,
-                    prelabels.SerializeToString() if prelabels is not None else None,
-                    len(events),
-                    self.clock(),
-                )
-                updated += 1
-                if events:
-                    appends.append(
-                        StreamAppend(
-                            task_stream(req.project_id, tid), row["stream_version"], events
-                        )
+                changes.append(
+                    (
+                        row,
+                        TaskChange(
+                            signals=u.signals,
+                            # Pre-labels given here come from the caller, not from a model.
+                            prelabels=(
+                                label_pb2.ItemLabels(item_id=row["item_id"], labels=u.prelabels)
+                                if len(u.prelabels)
+                                else None
+                            ),
+                        ),
                     )
-            resp = pb.UpdateTaskSignalsResponse(tasks_updated=updated, tasks_rerouted=rerouted)
+                )
+            done = await self.change_tasks(conn, project, changes, pools)
+            appends = done.appends
+            resp = pb.UpdateTaskSignalsResponse(
+                tasks_updated=done.updated, tasks_rerouted=done.rerouted
+            )
             if appends:
                 await self.store.append_streams(
                     appends,
@@ -853,6 +839,119 @@ class RoutingHandlers:
                     conn=conn,
                 )
         return resp
+
+    async def change_tasks(
+        self,
+        conn: asyncpg.Connection,
+        project: asyncpg.Record,
+        changes: Sequence[tuple[asyncpg.Record, TaskChange]],
+        pools: dict[str, PoolInfo] | None,
+        *,
+        keep_pool_when_unroutable: bool = False,
+    ) -> TaskChanges:
+        """Apply ``changes`` to their tasks (rows read ``FOR UPDATE`` in this transaction, in
+        task-id order) and re-route the tasks nobody has started; returns the TaskRerouted
+        appends for the caller to write with its own bookkeeping.
+
+        Labeled, canceled and gold tasks are left alone. A task is re-routed (under the
+        project's current rules) only while no one holds a lease on it or has labeled it: a
+        lease or a label ties it to its pool. ``pools`` must have been read under lock in this
+        transaction (outstanding counts follow the moves, so capacity is exact within a
+        batch); ``None`` updates signals without re-routing (rules never look at priority or
+        due time). When no pool can take a task, a command fails (``FAILED_PRECONDITION
+        NO_POOL_AVAILABLE``); a consumer passes ``keep_pool_when_unroutable``: the task keeps
+        its pool, because failing would only dead-letter an event that is not at fault.
+        """
+        pid = project["project_id"]
+        config = pb.WorkflowConfig.FromString(project["config"])
+        ruleset = rules_from_pb(pb.RoutingRules.FromString(project["rules"]))
+        high_stakes = set(config.high_stakes_classes)
+        out = TaskChanges(appends=[])
+        cols: list[tuple[Any, ...]] = []
+        # A task listed twice gets its last change (one row update and one append per task).
+        latest = {row["task_id"]: (row, change) for row, change in changes}
+        for row, change in latest.values():
+            if row["state"] in ("labeled", "canceled") or row["gold"]:
+                continue
+            tid = row["task_id"]
+            signals = pb.TaskSignals()
+            signals.CopyFrom(change.signals)
+            if signals.class_id in high_stakes:
+                signals.high_stakes = True
+            pool_id, rule, reason = row["pool_id"], row["route_rule"], row["route_reason"]
+            events: list[NewEvent] = []
+            if pools is not None and row["active"] == 0 and row["submitted"] == 0:
+                try:
+                    d: RouteDecision | None = safe_route(
+                        signals_from_pb(signals), ruleset, _without(pools, pool_id)
+                    )
+                except NoPoolAvailable as exc:
+                    if not keep_pool_when_unroutable:
+                        raise FailedPrecondition(str(exc), reason="NO_POOL_AVAILABLE") from exc
+                    log.warning("task %s stays in pool %s: %s", tid, pool_id, exc)
+                    d = None
+                if d is not None and d.pool_id != pool_id:
+                    out.rerouted += 1
+                    if pool_id in pools:
+                        pools[pool_id] = _bump(pools[pool_id], -1)
+                    pools[d.pool_id] = _bump(pools[d.pool_id])
+                    events.append(
+                        NewEvent.of(
+                            ev.TaskRerouted(
+                                project_id=pid,
+                                task_id=str(tid),
+                                from_pool_id=pool_id,
+                                pool_id=d.pool_id,
+                                route_rule=d.rule,
+                                route_reason=d.reason,
+                                signals=signals,
+                                rules_version=ruleset.version,
+                            )
+                        )
+                    )
+                    pool_id, rule, reason = d.pool_id, d.rule, d.reason
+            given = change.prelabels is not None
+            cols.append(
+                (
+                    tid,
+                    signals.SerializeToString(),
+                    signals.class_id,
+                    signals.priority,
+                    signals.due_time.ToDatetime(UTC) if signals.HasField("due_time") else None,
+                    pool_id,
+                    rule,
+                    reason,
+                    change.prelabels.SerializeToString() if change.prelabels is not None else None,
+                    change.prelabel_model if given else None,
+                    change.prelabel_model_version if given else None,
+                    len(events),
+                )
+            )
+            out.updated += 1
+            if events:
+                out.appends.append(
+                    StreamAppend(task_stream(pid, tid), row["stream_version"], events)
+                )
+        if cols:
+            # One statement for the batch (a priority round can touch thousands of tasks).
+            # NULL pre-labels / model keep the task's own.
+            await conn.execute(
+                f"UPDATE {self.t.tasks} t SET signals = x.signals, class_id = x.class_id,"
+                " priority = x.priority, due_at = x.due_at, pool_id = x.pool_id,"
+                " route_rule = x.route_rule, route_reason = x.route_reason,"
+                " prelabels = coalesce(x.prelabels, t.prelabels),"
+                " prelabel_model = coalesce(x.model, t.prelabel_model),"
+                " prelabel_model_version = coalesce(x.model_version, t.prelabel_model_version),"
+                " stream_version = t.stream_version + x.events, updated_at = $13"
+                " FROM unnest($1::uuid[], $2::bytea[], $3::text[], $4::float8[],"
+                " $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[],"
+                " $11::text[], $12::int[]) AS x(task_id, signals, class_id, priority, due_at,"
+                " pool_id, route_rule, route_reason, prelabels, model, model_version, events)"
+                " WHERE t.task_id = x.task_id",
+                *(list(c) for c in zip(*cols, strict=True)),
+                self.clock(),
+            )
+        return out
 
 
 def safe_route(signals: TaskSignals, ruleset: RuleSet, pools: dict[str, PoolInfo]) -> RouteDecision:

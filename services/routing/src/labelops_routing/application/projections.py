@@ -7,17 +7,24 @@
   a submission never waits on the ontology service.
 - ``labelops.qa.events.v1``: a rejected label or a flagged label issue reopens the task for one
   more label from someone who has not labeled it.
+- ``labelops.prelabel.events.v1``: a model's pre-labels for a task (offered when the project
+  enables pre-labels; their class and confidence become routing signals, and a task nobody has
+  started is re-routed on them) and active-learning priorities (queue order).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import uuid
+from typing import Any
 
 import asyncpg
 from labelops.curation.v1 import curation_pb2 as cpb
 from labelops.curation.v1 import events_pb2 as cev
 from labelops.labels.v1 import label_pb2
+from labelops.prelabel.v1 import events_pb2 as pev
 from labelops.qa.v1 import events_pb2 as qev
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import routing_pb2 as pb
@@ -25,7 +32,11 @@ from labelops_bus.runner import MessageContext, PoisonMessage
 from labelops_eventstore import NewEvent
 from labelops_eventstore.store import StreamAppend
 
-from .handlers import RoutingHandlers, task_stream
+from .handlers import RoutingHandlers, TaskChange, task_stream
+
+log = logging.getLogger(__name__)
+#: PriorityScored priorities lie in this range (the pre-label service's contract).
+MAX_PRIORITY = 1000.0
 
 MODALITIES = {
     cpb.MODALITY_IMAGE: "image",
@@ -56,13 +67,113 @@ class Projections:
                 f" {f.issue.suggested_class}",
             )
 
+    async def on_prelabel_event(self, ctx: MessageContext, conn: asyncpg.Connection) -> None:
+        env = ctx.envelope
+        if env.type == pev.PreLabelProposed.DESCRIPTOR.full_name:
+            await self._prelabel_proposed(conn, _decode(pev.PreLabelProposed, env.payload))
+        elif env.type == pev.PriorityScored.DESCRIPTOR.full_name:
+            await self._priority_scored(conn, _decode(pev.PriorityScored, env.payload))
+
+    async def _prelabel_proposed(self, conn: asyncpg.Connection, e: pev.PreLabelProposed) -> None:
+        """The task's pre-labels become the model's; its class hint and confidence become the
+        predicted class and its probability (every other signal stays); a task nobody has
+        started is re-routed on them, as UpdateTaskSignals would."""
+        tid = _task_id(e.task_id)
+        if not 0.0 <= e.confidence <= 1.0:  # also refuses NaN
+            raise PoisonMessage(f"task {tid}: confidence {e.confidence} is not in [0, 1]")
+        # The project row first, as in UpdateTaskSignals: every transaction that locks pools
+        # and tasks holds its project's row before, so the order of the two below (task, then
+        # pools) never meets the opposite order on one project.
+        project = await conn.fetchrow(
+            f"SELECT * FROM {self.t.projects} WHERE project_id = $1 FOR UPDATE", e.project_id
+        )
+        if project is None:
+            return  # not a project of this routing deployment
+        row = await conn.fetchrow(
+            f"SELECT * FROM {self.t.tasks} WHERE task_id = $1 AND project_id = $2 FOR UPDATE",
+            tid,
+            e.project_id,
+        )
+        if row is None or row["gold"] or row["state"] in ("labeled", "canceled"):
+            return  # unknown here, or too late to help anyone
+        if e.item_id and e.item_id != row["item_id"]:
+            # Pre-labels of another item must never be offered on this one.
+            raise PoisonMessage(f"task {tid} is item {row['item_id']!r}, not {e.item_id!r}")
+        signals = pb.TaskSignals.FromString(row["signals"])
+        if e.predicted_class:
+            signals.class_id = e.predicted_class
+        signals.confidence = e.confidence
+        # Only a task nobody has started can move: lock the pools just for that.
+        movable = row["active"] == 0 and row["submitted"] == 0
+        pools = await self.h.pools(conn, lock=True) if movable else None
+        done = await self.h.change_tasks(
+            conn,
+            project,
+            [
+                (
+                    row,
+                    TaskChange(
+                        signals=signals,
+                        prelabels=label_pb2.ItemLabels(item_id=row["item_id"], labels=e.labels),
+                        prelabel_model=e.model_id,
+                        prelabel_model_version=e.model_version,
+                    ),
+                )
+            ],
+            pools,
+            keep_pool_when_unroutable=True,
+        )
+        if done.appends:
+            await self.h.store.append_streams(done.appends, conn=conn)
+
+    async def _priority_scored(self, conn: asyncpg.Connection, e: pev.PriorityScored) -> None:
+        """Each listed open task of the project gets its priority (signal and queue order).
+        Not re-routed: no rule looks at priority."""
+        wanted: dict[uuid.UUID, Any] = {}
+        for p in e.priorities:
+            if not (math.isfinite(p.priority) and 0.0 <= p.priority <= MAX_PRIORITY):
+                raise PoisonMessage(
+                    f"task {p.task_id}: priority {p.priority} is not in [0, {MAX_PRIORITY:g}]"
+                )
+            wanted[_task_id(p.task_id)] = p
+        if not wanted:
+            return
+        project = await conn.fetchrow(
+            f"SELECT * FROM {self.t.projects} WHERE project_id = $1", e.project_id
+        )
+        if project is None:
+            return
+        rows = await conn.fetch(
+            f"SELECT * FROM {self.t.tasks} WHERE task_id = ANY($1::uuid[]) AND project_id = $2"
+            " ORDER BY task_id FOR UPDATE",
+            list(wanted),
+            e.project_id,
+        )
+        changes: list[tuple[asyncpg.Record, TaskChange]] = []
+        for row in rows:
+            p = wanted[row["task_id"]]
+            if p.item_id and p.item_id != row["item_id"]:
+                raise PoisonMessage(
+                    f"task {row['task_id']} is item {row['item_id']!r}, not {p.item_id!r}"
+                )
+            signals = pb.TaskSignals.FromString(row["signals"])
+            signals.priority = p.priority
+            changes.append((row, TaskChange(signals=signals)))
+        await self.h.change_tasks(conn, project, changes, None)  # no re-route: no events
+        if len(rows) < len(wanted):
+            log.info(
+                "priorities of project %s (model %s %s): %d of %d tasks unknown here",
+                e.project_id,
+                e.model_id,
+                e.model_version,
+                len(wanted) - len(rows),
+                len(wanted),
+            )
+
     async def _reopen(
         self, conn: asyncpg.Connection, project_id: str, task_id: str, reason: str
     ) -> None:
-        try:
-            tid = uuid.UUID(task_id)
-        except ValueError:
-            raise PoisonMessage(f"not a task id: {task_id!r}") from None
+        tid = _task_id(task_id)
         row = await conn.fetchrow(
             f"SELECT * FROM {self.t.tasks} WHERE task_id = $1 AND project_id = $2 FOR UPDATE",
             tid,
@@ -203,3 +314,17 @@ class Projections:
             )
             for t in tasks
         ]
+
+
+def _task_id(task_id: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(task_id)
+    except ValueError:
+        raise PoisonMessage(f"not a task id: {task_id!r}") from None
+
+
+def _decode(message: Any, payload: bytes) -> Any:
+    try:
+        return message.FromString(payload)
+    except Exception as exc:  # protobuf's DecodeError; its module path varies by backend
+        raise PoisonMessage(f"payload is not a {message.DESCRIPTOR.full_name}: {exc}") from exc

@@ -214,18 +214,6 @@ class WorkHandlers:
             assignment_rows = []
             for task in picked:
                 aid = uuid7()
-                assignment_rows.append(
-                    (
-                        aid,
-                        task["task_id"],
-                        project_id,
-                        req.annotator_id,
-                        req.pool_id,
-                        pool["vendor_id"],
-                        expires,
-                        now,
-                    )
-                )
                 appends.append(
                     StreamAppend(
                         task_stream(project_id, task["task_id"]),
@@ -262,11 +250,29 @@ class WorkHandlers:
                     offer.prelabels.extend(
                         label_pb2.ItemLabels.FromString(task["prelabels"]).labels
                     )
+                # The model whose pre-labels this offer shows: LabelSubmitted credits it,
+                # whatever reaches the task (or the project's config) while it is leased.
+                shown = len(offer.prelabels) > 0
+                assignment_rows.append(
+                    (
+                        aid,
+                        task["task_id"],
+                        project_id,
+                        req.annotator_id,
+                        req.pool_id,
+                        pool["vendor_id"],
+                        expires,
+                        now,
+                        task["prelabel_model"] if shown else "",
+                        task["prelabel_model_version"] if shown else "",
+                    )
+                )
                 offers.append(offer)
             await conn.executemany(
                 f"INSERT INTO {self.t.assignments} (assignment_id, task_id, project_id,"
-                " annotator_id, pool_id, vendor_id, state, lease_expires, created_at)"
-                " VALUES ($1,$2,$3,$4,$5,$6,'active',$7,$8)",
+                " annotator_id, pool_id, vendor_id, state, lease_expires, created_at,"
+                " prelabel_model, prelabel_model_version)"
+                " VALUES ($1,$2,$3,$4,$5,$6,'active',$7,$8,$9,$10)",
                 assignment_rows,
             )
             await conn.execute(
@@ -409,7 +415,8 @@ class WorkHandlers:
         return list(
             await conn.fetch(
                 f"SELECT a.assignment_id, a.annotator_id, a.pool_id AS a_pool_id, a.vendor_id,"
-                " a.state AS a_state, a.lease_expires, t.*"
+                " a.state AS a_state, a.lease_expires, a.prelabel_model AS offered_model,"
+                " a.prelabel_model_version AS offered_model_version, t.*"
                 f" FROM {self.t.assignments} a JOIN {self.t.tasks} t USING (task_id)"
                 " WHERE a.assignment_id = ANY($1::uuid[])"
                 " ORDER BY t.task_id, a.assignment_id FOR UPDATE",
@@ -707,6 +714,8 @@ class WorkHandlers:
                     labels_submitted=n_now,
                     task_labeled=done,
                     annotator_ids=annotators,
+                    prelabel_model=r["offered_model"],
+                    prelabel_model_version=r["offered_model_version"],
                 ),
                 event_id=uuid7(),
             )

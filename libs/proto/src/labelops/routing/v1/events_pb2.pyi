@@ -165,7 +165,7 @@ class TaskSkipped(_message.Message):
     def __init__(self, project_id: _Optional[str] = ..., task_id: _Optional[str] = ..., assignment_id: _Optional[str] = ..., annotator_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., reason: _Optional[_Union[_workforce_pb2.SkipReason, str]] = ..., note: _Optional[str] = ...) -> None: ...
 
 class LabelSubmitted(_message.Message):
-    __slots__ = ("project_id", "task_id", "item_id", "assignment_id", "annotator_id", "pool_id", "vendor_id", "ontology_id", "ontology_version", "labels", "time_spent_ms", "prelabel_outcome", "note", "gold", "submit_request_id", "required_labels", "labels_submitted", "task_labeled", "annotator_ids")
+    __slots__ = ("project_id", "task_id", "item_id", "assignment_id", "annotator_id", "pool_id", "vendor_id", "ontology_id", "ontology_version", "labels", "time_spent_ms", "prelabel_outcome", "note", "gold", "submit_request_id", "required_labels", "labels_submitted", "task_labeled", "annotator_ids", "prelabel_model", "prelabel_model_version")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
@@ -185,6 +185,8 @@ class LabelSubmitted(_message.Message):
     LABELS_SUBMITTED_FIELD_NUMBER: _ClassVar[int]
     TASK_LABELED_FIELD_NUMBER: _ClassVar[int]
     ANNOTATOR_IDS_FIELD_NUMBER: _ClassVar[int]
+    PRELABEL_MODEL_FIELD_NUMBER: _ClassVar[int]
+    PRELABEL_MODEL_VERSION_FIELD_NUMBER: _ClassVar[int]
     project_id: str
     task_id: str
     item_id: str
@@ -204,7 +206,9 @@ class LabelSubmitted(_message.Message):
     labels_submitted: int
     task_labeled: bool
     annotator_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, project_id: _Optional[str] = ..., task_id: _Optional[str] = ..., item_id: _Optional[str] = ..., assignment_id: _Optional[str] = ..., annotator_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., vendor_id: _Optional[str] = ..., ontology_id: _Optional[str] = ..., ontology_version: _Optional[str] = ..., labels: _Optional[_Union[_label_pb2.ItemLabels, _Mapping]] = ..., time_spent_ms: _Optional[int] = ..., prelabel_outcome: _Optional[_Union[_workforce_pb2.PrelabelOutcome, str]] = ..., note: _Optional[str] = ..., gold: _Optional[bool] = ..., submit_request_id: _Optional[str] = ..., required_labels: _Optional[int] = ..., labels_submitted: _Optional[int] = ..., task_labeled: _Optional[bool] = ..., annotator_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    prelabel_model: str
+    prelabel_model_version: str
+    def __init__(self, project_id: _Optional[str] = ..., task_id: _Optional[str] = ..., item_id: _Optional[str] = ..., assignment_id: _Optional[str] = ..., annotator_id: _Optional[str] = ..., pool_id: _Optional[str] = ..., vendor_id: _Optional[str] = ..., ontology_id: _Optional[str] = ..., ontology_version: _Optional[str] = ..., labels: _Optional[_Union[_label_pb2.ItemLabels, _Mapping]] = ..., time_spent_ms: _Optional[int] = ..., prelabel_outcome: _Optional[_Union[_workforce_pb2.PrelabelOutcome, str]] = ..., note: _Optional[str] = ..., gold: _Optional[bool] = ..., submit_request_id: _Optional[str] = ..., required_labels: _Optional[int] = ..., labels_submitted: _Optional[int] = ..., task_labeled: _Optional[bool] = ..., annotator_ids: _Optional[_Iterable[str]] = ..., prelabel_model: _Optional[str] = ..., prelabel_model_version: _Optional[str] = ...) -> None: ...
 
 class TaskCanceled(_message.Message):
     __slots__ = ("project_id", "task_id", "item_id", "reason")
