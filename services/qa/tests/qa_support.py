@@ -106,6 +106,7 @@ class Project:
         labels: L.ItemLabels,
         *,
         gold: bool = False,
+        prelabel_model: tuple[str, str] = ("", ""),
     ) -> Any:
         n = self.submitted[task_id] = self.submitted.get(task_id, 0) + 1
         who = self.annotators.setdefault(task_id, [])
@@ -127,6 +128,8 @@ class Project:
                 labels_submitted=n,
                 task_labeled=done,
                 annotator_ids=who if done else [],
+                prelabel_model=prelabel_model[0],
+                prelabel_model_version=prelabel_model[1],
             ),
         )
 

@@ -52,8 +52,10 @@ async def test_consensus_review_and_accepted_lineage(qa):
         proj.task(split, "img-2", 3),
         proj.task(stakes, "img-3", 3),
     ]
+    # ann-b was shown a model's pre-labels (routing names the model version on the label).
     for who, cls in (("ann-a", "cat"), ("ann-b", "cat"), ("ann-c", "cat")):
-        envs.append(proj.label(agree, "img-1", who, whole("img-1", cls)))
+        shown = ("m-1", "logistic-v7") if who == "ann-b" else ("", "")
+        envs.append(proj.label(agree, "img-1", who, whole("img-1", cls), prelabel_model=shown))
     for who, cls in (("ann-a", "cat"), ("ann-b", "dog"), ("ann-c", "dog")):
         envs.append(proj.label(split, "img-2", who, whole("img-2", cls)))
     for who in ("ann-a", "ann-b", "ann-c"):
@@ -79,6 +81,10 @@ async def test_consensus_review_and_accepted_lineage(qa):
     assert len(acc.lineage.label_event_ids) == 3
     assert acc.lineage.consensus_method == pb.CONSENSUS_METHOD_MAJORITY_VOTE
     assert acc.lineage.ontology_version == ONTOLOGY[1]
+    assert (acc.lineage.prelabel_model, acc.lineage.prelabel_model_version) == (
+        "m-1",
+        "logistic-v7",
+    )
 
     # Reviews: a fix must be valid against the ontology version; a rejection goes to routing.
     before = await stored_events(qa)

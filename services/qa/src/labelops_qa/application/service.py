@@ -226,8 +226,13 @@ class QaService:
             at,
         )
         task = await conn.fetchrow(
-            f"UPDATE {self.t.tasks} SET received = received + 1 WHERE task_id = $1 RETURNING *",
+            f"UPDATE {self.t.tasks} SET received = received + 1,"
+            " prelabel_model = CASE WHEN $2 = '' THEN prelabel_model ELSE $2 END,"
+            " prelabel_model_version = CASE WHEN $2 = '' THEN prelabel_model_version ELSE $3 END"
+            " WHERE task_id = $1 RETURNING *",
             tid,
+            e.prelabel_model,
+            e.prelabel_model_version,
         )
         if task is None:
             raise FailedPrecondition(f"label for unknown task {tid}")  # retried, then DLQ
@@ -513,6 +518,8 @@ class QaService:
                 consensus_run_id=consensus.run_id,
                 review_decision=DECISION_PB.get(decision, pb.REVIEW_DECISION_UNSPECIFIED),
                 reviewer=reviewer,
+                prelabel_model=task["prelabel_model"],
+                prelabel_model_version=task["prelabel_model_version"],
                 ontology_id=project["ontology_id"] if project else "",
                 ontology_version=project["ontology_version"] if project else ontology_version,
             ),

@@ -1,0 +1,5 @@
+-- The model version whose pre-labels the task's annotators were shown (routing's
+-- LabelSubmitted.prelabel_model / prelabel_model_version; the latest non-empty one wins), for
+-- the lineage of the accepted label.
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS prelabel_model text NOT NULL DEFAULT '';
+ALTER TABLE tasks ADD COLUMN IF NOT EXISTS prelabel_model_version text NOT NULL DEFAULT '';
