@@ -354,6 +354,7 @@ async def test_oversized_response_is_cut_off(server: ModelServer, content_length
         (b"<html>model is warming up</html>", "not JSON"),
         (b"", "not JSON"),
         (b"\xff\xfe\x00garbage", "not JSON"),
+        (b"\x00\x01{\n\tjunk", "not JSON"),
         (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
         ([1, 2, 3], "not a JSON object"),
         ({"predictions": []}, "model_version"),
@@ -384,6 +385,8 @@ async def test_garbage_body_is_a_bad_response_not_retried(
         result = await client.predict("m", IMAGES, CLASSES, Task.CLASSIFY)
     assert result.error is CallError.BAD_RESPONSE, result
     assert detail in result.detail
+    # Details go to logs and Postgres text: control characters arrive escaped, never raw.
+    assert result.detail.isprintable()
     assert result.predictions == {} and result.failed == {}
     assert result.attempts == 1 and server.calls == 1
 

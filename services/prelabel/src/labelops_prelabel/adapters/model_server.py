@@ -874,10 +874,16 @@ async def _read_snippet(response: httpx.Response) -> str:
     return _snippet(buf)
 
 
+def _printable(s: str) -> str:
+    """Control characters escaped: details end up in logs and Postgres text (no NUL there)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in s)
+
+
 def _snippet(raw: bytes) -> str:
-    text = raw[:_SNIPPET_BYTES].decode("utf-8", "replace")
+    text = _printable(raw[:_SNIPPET_BYTES].decode("utf-8", "replace"))
     return text + ("..." if len(raw) > _SNIPPET_BYTES else "")
 
 
 def _clip(s: str, n: int = 80) -> str:
+    s = _printable(s)
     return s if len(s) <= n else s[:n] + "..."

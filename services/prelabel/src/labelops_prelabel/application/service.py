@@ -793,7 +793,7 @@ class PrelabelService:
         for t in tasks:
             pred = result.predictions.get(t.item_id)
             if pred is None:
-                reason = result.no_prediction_reason(t.item_id) or "no prediction"
+                reason = _text(result.no_prediction_reason(t.item_id) or "no prediction")
                 # A failed call is tried once more in a later round; then the task goes on
                 # without a pre-label (routing offers it either way).
                 retry = result.error is not None and t.attempts + 1 < self.s.prelabel_attempts
@@ -1247,6 +1247,11 @@ class PrelabelService:
                 probabilities={c: float(p) for c, p in zip(classes, row, strict=True)},
             )
         return resp
+
+
+def _text(s: str) -> str:
+    """What a model server said, safe for Postgres text (never a NUL)."""
+    return s.replace("\x00", "\\x00")
 
 
 def _version_pb(r: asyncpg.Record) -> pb.ModelVersion:
