@@ -300,3 +300,40 @@ async def test_bad_input_writes_nothing_and_vendors_are_denied(prelabel) -> None
             grpc.StatusCode.PERMISSION_DENIED,
             "PRELABEL_ADMIN_REQUIRED",
         )
+
+
+async def test_cold_start_priorities_spread_over_the_data(prelabel) -> None:
+    # No model yet: every item is equally uncertain, so the first batch is pure diversity
+    # (k-center greedy over the embeddings): its items lie far apart.
+    p = "cold"
+    X, _ = digits(400, seed=5)
+    items = [f"c-{i}" for i in range(400)]
+    await prelabel.curation([embedded(i, x) for i, x in zip(items, X, strict=True)])
+    await prelabel.routing([task_created(p, f"ct-{i}", item) for i, item in enumerate(items)])
+    await until(
+        lambda: prelabel.count("SELECT count(*) FROM {t}.tasks WHERE project_id = $1", p),
+        lambda n: n == 400,
+    )
+    resp = await prelabel.stub.ScorePriorities(
+        pb.ScorePrioritiesRequest(project_id=p, batch_size=10, request_id="cold-1")
+    )
+    assert resp.model_version == "" and len(resp.priorities) == 400
+    index = {item: i for i, item in enumerate(items)}
+    first = [index[t.item_id] for t in resp.priorities[:10]]
+
+    def closest_pair(rows: list[int]) -> float:
+        pts = X[rows]
+        d = np.linalg.norm(pts[:, None, :] - pts[None, :, :], axis=-1)
+        return float(d[np.triu_indices(len(rows), 1)].min())
+
+    # Farther apart than 99 % of random batches of the same size.
+    rng = np.random.default_rng(0)
+    random_batches = [closest_pair(list(rng.choice(400, 10, replace=False))) for _ in range(300)]
+    assert closest_pair(first) > np.quantile(random_batches, 0.99)
+    (scored,) = await prelabel.events(ev.PriorityScored)
+    assert [t.task_id for t in scored.priorities] == [t.task_id for t in resp.priorities]
+    # A replay answers the same and publishes nothing more.
+    again = await prelabel.stub.ScorePriorities(
+        pb.ScorePrioritiesRequest(project_id=p, batch_size=10, request_id="cold-1")
+    )
+    assert again == resp and len(await prelabel.events(ev.PriorityScored)) == 1
