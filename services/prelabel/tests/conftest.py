@@ -36,9 +36,16 @@ class Prelabel:
         await publish(self.kafka, self.settings.curation_topic, envelopes)
 
     async def events(self, message: Any) -> list[Any]:
-        """This service's stored events of one type, decoded, in order."""
-        stored = await self.app.store.read_all(limit=100_000, types=[message.DESCRIPTOR.full_name])
-        return [e.decode(message) for e in stored]
+        """This service's stored events of one type, decoded, in position order.
+
+        Straight from the events table: ``EventStore.read_all`` hides events above the
+        cluster-wide snapshot xmin, which another test's open transaction can hold back."""
+        rows = await self.app.pool.fetch(
+            f'SELECT payload FROM "{self.settings.db_schema}".events WHERE type = $1'
+            " ORDER BY position",
+            message.DESCRIPTOR.full_name,
+        )
+        return [message.FromString(r["payload"]) for r in rows]
 
     async def count(self, sql: str, *args: Any) -> int:
         """A count over the service's read models ({t} = the schema)."""

@@ -115,5 +115,8 @@ async def until(
         if predicate(value):
             return value
         if loop.time() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s (last: {value!r:.300})")
+            size = f"{len(value)} items: " if isinstance(value, list) else ""
+            raise AssertionError(
+                f"condition not met within {timeout}s (last: {size}{value!r:.300})"
+            )
         await asyncio.sleep(0.1)
