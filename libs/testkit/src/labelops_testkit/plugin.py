@@ -198,3 +198,15 @@ async def second_schema(pg_dsn: str) -> AsyncIterator[str]:
 def unique_name() -> str:
     """A short unique lowercase name (``t<10 hex>``) for services, topics, groups."""
     return f"t{uuid.uuid4().hex[:10]}"
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="function")
+async def fresh_schemas(pg_dsn: str) -> AsyncIterator[Any]:
+    """``await fresh_schemas(n)``: n more fresh schemas (one per service of a whole-system
+    test), all dropped (CASCADE) after the test."""
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def make(n: int) -> list[str]:
+            return [await stack.enter_async_context(_fresh_schema(pg_dsn)) for _ in range(n)]
+
+        yield make

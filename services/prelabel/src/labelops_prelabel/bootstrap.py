@@ -8,7 +8,6 @@ training loops.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from dataclasses import dataclass
 import asyncpg
 from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from labelops.prelabel.v1 import prelabel_pb2_grpc
-from labelops_bus import ConsumerRunner, RestartableConsumer
+from labelops_bus import service_consumers
 from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrate
 from labelops_eventstore.grpc_api import EventLogServicer
 from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
@@ -105,27 +104,18 @@ async def build_app(
             )
             workers.append(Worker("outbox-relay", relay.run, relay.stop))
         if settings.consumers_enabled:
-            for name, topic, handler in (
-                ("routing-tasks", settings.routing_topic, svc.on_routing_event),
-                ("qa-labels", settings.qa_topic, svc.on_qa_event),
-                ("curation-embeddings", settings.curation_topic, svc.on_curation_event),
-            ):
-                consumer = RestartableConsumer(
-                    functools.partial(
-                        ConsumerRunner,
-                        bootstrap_servers=settings.kafka_bootstrap,
-                        group_id=f"{settings.service_name}.{name}",
-                        topics=[topic],
-                        pool=pool,
-                        consumer=name,
-                        schema=settings.db_schema,
-                        handler=handler,
-                        service=settings.service_name,
-                    ),
-                    settings.kafka_bootstrap,
-                    [topic],
-                )
-                workers.append(Worker(f"consumer-{name}", consumer.run, consumer.stop))
+            consumers = service_consumers(
+                (
+                    ("routing-tasks", settings.routing_topic, svc.on_routing_event),
+                    ("qa-labels", settings.qa_topic, svc.on_qa_event),
+                    ("curation-embeddings", settings.curation_topic, svc.on_curation_event),
+                ),
+                bootstrap=settings.kafka_bootstrap,
+                service=settings.service_name,
+                schema=settings.db_schema,
+                pool=pool,
+            )
+            workers += [Worker(f"consumer-{n}", c.run, c.stop) for n, c in consumers]
         if settings.workers_enabled:
             for name, loop in (
                 ("prelabel", prelabel_loop(svc, settings.poll_interval_s)),

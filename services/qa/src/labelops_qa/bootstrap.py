@@ -7,7 +7,6 @@ outbox relay and the consumers of routing's and the ontology service's events.
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 import asyncpg
 from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from labelops.qa.v1 import qa_pb2_grpc
-from labelops_bus import ConsumerRunner, RestartableConsumer
+from labelops_bus import service_consumers
 from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrate
 from labelops_eventstore.grpc_api import EventLogServicer
 from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
@@ -106,26 +105,17 @@ async def build_app(
             )
             workers.append(Worker("outbox-relay", relay.run, relay.stop))
         if settings.consumers_enabled:
-            for name, topic, handler in (
-                ("routing-labels", settings.routing_topic, qa.on_routing_event),
-                ("ontology-versions", settings.ontology_topic, qa.ontologies.on_event),
-            ):
-                consumer = RestartableConsumer(
-                    functools.partial(
-                        ConsumerRunner,
-                        bootstrap_servers=settings.kafka_bootstrap,
-                        group_id=f"{settings.service_name}.{name}",
-                        topics=[topic],
-                        pool=pool,
-                        consumer=name,
-                        schema=settings.db_schema,
-                        handler=handler,
-                        service=settings.service_name,
-                    ),
-                    settings.kafka_bootstrap,
-                    [topic],
-                )
-                workers.append(Worker(f"consumer-{name}", consumer.run, consumer.stop))
+            consumers = service_consumers(
+                (
+                    ("routing-labels", settings.routing_topic, qa.on_routing_event),
+                    ("ontology-versions", settings.ontology_topic, qa.ontologies.on_event),
+                ),
+                bootstrap=settings.kafka_bootstrap,
+                service=settings.service_name,
+                schema=settings.db_schema,
+                pool=pool,
+            )
+            workers += [Worker(f"consumer-{n}", c.run, c.stop) for n, c in consumers]
         runtime = ServiceRuntime(server, workers)
         app = App(settings, pool, store, qa, runtime)
         await runtime.start()

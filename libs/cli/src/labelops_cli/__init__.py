@@ -1,0 +1,1 @@
+"""The labelops command line (typer + rich)."""
