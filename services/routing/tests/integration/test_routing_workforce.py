@@ -167,6 +167,10 @@ async def test_hybrid_routing_overlap_gold_leases_and_vendor_isolation(routing, 
         return p.tasks_total == n_items
 
     await eventually(created)
+    listed = (await r.admin.ListProjects(pb.ListProjectsRequest())).projects
+    assert [(p.project_id, p.tasks_total, p.tasks_labeled) for p in listed] == [
+        ("street-p1", n_items, 0)
+    ]
     tasks = await all_tasks(r.admin)
     by_class: dict[str, list[pb.Task]] = {}
     for t in tasks:

@@ -31,7 +31,9 @@ class RoutingQueries:
         size = page_size(req.page_size)
         after = decode_token(req.page_token, "projects") if req.page_token else ""
         rows = await self.pool.fetch(
-            f"SELECT * FROM {self.t.projects} WHERE project_id > $1 ORDER BY project_id LIMIT $2",
+            f"SELECT p.*, (SELECT count(*) FROM {self.t.tasks} t WHERE t.project_id = p.project_id"
+            " AND t.state = 'labeled' AND NOT t.gold) AS tasks_labeled"
+            f" FROM {self.t.projects} p WHERE p.project_id > $1 ORDER BY p.project_id LIMIT $2",
             after,
             size + 1,
         )
