@@ -9,7 +9,7 @@ GRPCURL_VERSION ?= v1.9.3
 INFRA := $(PY) -m labelops_testkit.infra
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools proto proto-check lint fmt test test-unit infra-install infra-up infra-down infra-status up down bench clean
+.PHONY: help setup tools proto proto-check lint fmt test test-unit infra-install infra-up infra-down infra-status up down down-all status demo bench clean
 
 help:
 	@grep -E '^[a-z-]+:' Makefile | cut -d: -f1 | sort | xargs -n1 echo " make"
@@ -74,10 +74,25 @@ infra-down:
 infra-status:
 	$(INFRA) status
 
-## up: the local stack (services join it as they arrive).
-up: infra-up
+# `make setup` once per change of the dependency pins (what `up` and `demo` need first).
+$(LOCAL)/setup.stamp: pyproject.toml requirements/constraints.txt
+	$(MAKE) setup
+	mkdir -p $(LOCAL) && touch $@
 
-down: infra-down
+## up: the local stack and every service + the gateway as processes (labelops up).
+up: $(LOCAL)/setup.stamp
+	$(PY) -m labelops_cli up
+
+## down: stop the services (the stack keeps running; `make down-all` stops it too).
+down:
+	$(PY) -m labelops_cli down
+
+down-all:
+	$(PY) -m labelops_cli down --infra
+
+## status: the stack and every service (pid, port, health).
+status:
+	$(PY) -m labelops_cli status
 
 bench:
 	$(PY) bench/run.py
