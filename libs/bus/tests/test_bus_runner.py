@@ -463,3 +463,44 @@ async def test_a_handler_can_stop_its_own_runner(
     assert await committed_offsets(kafka_bootstrap, runner.group_id) == {
         TopicPartition(topic, placed[0][0]): placed[1][1] + 1
     }
+
+
+async def test_a_consumer_started_before_its_producer_creates_an_events_topic(
+    kafka_bootstrap: str, unique_name: str
+) -> None:
+    # The consumer creates the topic the producing relay would: with the events-topic record
+    # limit, not the broker's 1 MiB default that auto-creation would give it.
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+    from labelops_bus import RestartableConsumer
+    from labelops_bus.topics import MAX_EVENT_MESSAGE_BYTES
+
+    topic = f"{unique_name}.early"
+
+    class Idle:
+        def __init__(self) -> None:
+            self.stopped = asyncio.Event()
+
+        async def run(self) -> None:
+            await self.stopped.wait()
+
+        async def stop(self) -> None:
+            self.stopped.set()
+
+    consumer = RestartableConsumer(Idle, kafka_bootstrap, [topic])
+    task = asyncio.create_task(consumer.run())
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        for _ in range(100):
+            if topic in await admin.list_topics():
+                break
+            await asyncio.sleep(0.1)
+        (resp,) = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})]
+        )
+        values = {c[0]: c[1] for c in resp.resources[0][4]}
+        assert values["max.message.bytes"] == str(MAX_EVENT_MESSAGE_BYTES)
+    finally:
+        await admin.close()
+        await consumer.stop()
+        await task

@@ -2,8 +2,10 @@
 
 A stopped ``ConsumerRunner`` cannot run again, so a supervisor that restarts a failed worker
 (``labelops_grpckit.ServiceRuntime``) needs a factory: each ``run()`` builds a fresh runner.
-The consumed topics are created first, so the group gets partitions even before the producing
-service has published anything (otherwise its first events would wait for a metadata refresh).
+The consumed topics are created first, with the events-topic settings the producing relay would
+use, so the group gets partitions even before the producing service has published anything
+(otherwise its first events would wait for a metadata refresh, and a topic auto-created by the
+broker would cap records at its 1 MiB default).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Protocol
 import asyncpg
 
 from .runner import ConsumerRunner, Handler
-from .topics import ensure_topics
+from .topics import EVENTS_TOPIC_CONFIGS, ensure_topics
 
 
 class _Runner(Protocol):
@@ -49,7 +51,10 @@ class RestartableConsumer:
 
     async def run(self) -> None:
         """Create the topics, then consume with a new runner until stopped or failed."""
-        await ensure_topics(self.bootstrap, self.topics, self.partitions)
+        # Created as events topics: a consumer often starts before the producing relay.
+        await ensure_topics(
+            self.bootstrap, self.topics, self.partitions, configs=EVENTS_TOPIC_CONFIGS
+        )
         self.runner = self.factory()
         try:
             await self.runner.run()

@@ -9,6 +9,12 @@ from collections.abc import Iterable, Mapping
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+#: Largest event record (a whole label batch can be big); the relay's producer allows it.
+MAX_EVENT_MESSAGE_BYTES = 16 * 1024 * 1024
+#: Topic settings of every events topic, whoever creates it first: the producing relay, or a
+#: consumer that starts before its producer (the broker's defaults would cap records at 1 MiB).
+EVENTS_TOPIC_CONFIGS = {"max.message.bytes": str(MAX_EVENT_MESSAGE_BYTES)}
+
 
 def events_topic(service: str) -> str:
     """The topic a service's outbox relay publishes to: ``labelops.<service>.events.v1``."""

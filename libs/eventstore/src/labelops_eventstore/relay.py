@@ -37,7 +37,12 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
-from labelops_bus.topics import ensure_topics, events_topic
+from labelops_bus.topics import (
+    EVENTS_TOPIC_CONFIGS,
+    MAX_EVENT_MESSAGE_BYTES,
+    ensure_topics,
+    events_topic,
+)
 from opentelemetry import metrics, trace
 
 from .schema import check_identifier
@@ -48,7 +53,6 @@ log = logging.getLogger(__name__)
 #: Largest event (serialized envelope) the relay can publish. Kafka's default is 1 MiB; an event
 #: above the topic's limit could never be published and would hold back every later event, so
 #: event topics are created with this limit (it matches the gRPC servers' 16 MiB receive limit).
-MAX_EVENT_MESSAGE_BYTES = 16 * 1024 * 1024
 #: The backlog gauge is exact up to this many events beyond the current round, then saturates.
 BACKLOG_COUNT_LIMIT = 100_000
 _tracer = trace.get_tracer("labelops.eventstore.relay")
@@ -122,7 +126,7 @@ class OutboxRelay:
                 self.bootstrap,
                 [self.topic],
                 self.partitions,
-                configs={"max.message.bytes": str(MAX_EVENT_MESSAGE_BYTES)},
+                configs=EVENTS_TOPIC_CONFIGS,
             )
             self._topic_ready = True
 
