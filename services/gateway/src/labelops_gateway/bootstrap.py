@@ -1,0 +1,151 @@
+"""Composition root: ``create_app(settings) -> FastAPI``.
+
+Nothing here does I/O: gRPC channels open on the first request that needs them (inside the
+serving event loop), Kafka consumers per event stream. The lifespan closes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from labelops_grpckit import Authenticator
+
+from . import dashboard
+from .adapters.backends import Backends
+from .adapters.events import load_proto_registry
+from .config import Settings
+from .entrypoints import errors, event_stream, health, http_api
+from .entrypoints.proto_schema import REF_PREFIX, SchemaRegistry
+
+log = logging.getLogger("labelops_gateway")
+
+TITLE = "labelops gateway"
+VERSION = "1"
+DESCRIPTION = """HTTP/JSON over the labelops gRPC services, for internal tools.
+
+Send `x-api-key: <key>` or `Authorization: Bearer <API key or JWT>`; the gateway forwards it
+to the services, which decide. Bodies and replies are the services' protobuf messages in the
+proto3 JSON mapping (`.proto` field names, 64-bit integers as strings, enums by name).
+Errors: `{"error": {"code", "message", "reason", "field_violations", "metadata"}}` with the
+HTTP status of the gRPC code (docs: services/gateway/README.md).
+"""
+
+_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "error": {
+            "type": "object",
+            "properties": {
+                "code": {"type": "string", "description": "gRPC status name"},
+                "message": {"type": "string"},
+                "reason": {"type": "string", "description": "google.rpc.ErrorInfo reason"},
+                "field_violations": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "field": {"type": "string"},
+                            "description": {"type": "string"},
+                        },
+                    },
+                },
+                "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
+            },
+        }
+    },
+}
+
+
+def create_app(
+    settings: Settings | None = None, *, authenticator: Authenticator | None = None
+) -> FastAPI:
+    """The gateway application.
+
+    ``authenticator`` checks credentials for the event stream (the only route the gateway
+    serves itself); default: ``Authenticator.from_env()``, the services' own configuration.
+    """
+    settings = settings if settings is not None else Settings()
+    if authenticator is None:
+        authenticator = Authenticator.from_env()
+    if not authenticator.configured:
+        log.warning(
+            "no API keys or JWT secret configured: the event stream will refuse every caller"
+            " (set LABELOPS_API_KEYS as for the services)"
+        )
+    # Event payloads are decoded through the default descriptor pool.
+    load_proto_registry()
+    backends = Backends(settings)
+    streams = event_stream.OpenStreams(settings.sse_max_streams)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await streams.close_all()
+            await backends.close()
+
+    app = FastAPI(
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.backends = backends
+    app.state.authenticator = authenticator
+    app.state.streams = streams
+
+    errors.install(app)
+    schemas = SchemaRegistry()
+    app.include_router(health.router)
+    app.include_router(http_api.build_router(schemas))
+    app.include_router(event_stream.router)
+    # The dashboard (static files) has its own package; see labelops_gateway/dashboard.
+    dashboard.mount(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "x-api-key", "content-type"],
+        )
+    app.openapi = _openapi(app, schemas)  # type: ignore[method-assign]
+    return app
+
+
+def _openapi(app: FastAPI, schemas: SchemaRegistry) -> Any:
+    def build() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(
+            title=app.title,
+            version=app.version,
+            description=app.description,
+            routes=app.routes,
+        )
+        components = doc.setdefault("components", {}).setdefault("schemas", {})
+        components.update(schemas.components)
+        components["Error"] = _ERROR_SCHEMA
+        # FastAPI documents its 422; the gateway answers validation errors with 400 (the
+        # conventions table), in the one error shape.
+        for name in ("HTTPValidationError", "ValidationError"):
+            components.pop(name, None)
+        for path_item in doc.get("paths", {}).values():
+            for operation in path_item.values():
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                responses["default"] = {
+                    "description": "an error (status per the gRPC code)",
+                    "content": {"application/json": {"schema": {"$ref": REF_PREFIX + "Error"}}},
+                }
+        app.openapi_schema = doc
+        return doc
+
+    return build

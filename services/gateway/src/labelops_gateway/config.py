@@ -1,0 +1,77 @@
+"""Settings of the HTTP gateway, from the environment (prefix ``LABELOPS_GATEWAY_``).
+
+Credentials are not configured here: the gateway forwards each caller's own credential to the
+services, and checks it itself only for the event stream (which reads Kafka, not a service),
+with the same ``LABELOPS_API_KEYS`` / ``LABELOPS_API_KEYS_FILE`` / ``LABELOPS_JWT_*``
+variables the services read (``labelops_grpckit.Authenticator.from_env``).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+#: The backends, in the order the issue numbers them; also the keys of ``Settings.targets``.
+SERVICES = ("ontology", "curation", "routing", "prelabel", "qa", "datasets")
+
+
+def default_topics() -> list[str]:
+    """Every service's events topic (``labelops.<service>.events.v1``)."""
+    return [f"labelops.{s}.events.v1" for s in SERVICES]
+
+
+class Settings(BaseSettings):
+    """Every field can be set as ``LABELOPS_GATEWAY_<FIELD>`` (lists and dicts as JSON)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LABELOPS_GATEWAY_", extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    host: str = "0.0.0.0"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8080
+
+    #: gRPC targets ("host:port") of the services.
+    ontology_target: str = "127.0.0.1:50051"
+    curation_target: str = "127.0.0.1:50052"
+    routing_target: str = "127.0.0.1:50053"
+    prelabel_target: str = "127.0.0.1:50054"
+    qa_target: str = "127.0.0.1:50055"
+    datasets_target: str = "127.0.0.1:50056"
+    #: Deadline of each unary call to a service; a call that runs out → 500 (DEADLINE_EXCEEDED).
+    request_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    #: Largest reply the gateway accepts from a service (the services' own send limit).
+    max_message_bytes: Annotated[int, Field(ge=1 * MIB)] = 16 * MIB
+    #: Largest JSON request body; larger → 413.
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 8 * MIB
+
+    #: Event stream (``GET /v1/events/stream``): one Kafka consumer per connection.
+    kafka_bootstrap: str = "127.0.0.1:29092"
+    event_topics: list[str] = Field(default_factory=default_topics)
+    #: Idle streams get a comment line this often, so proxies keep them open.
+    sse_heartbeat_s: Annotated[float, Field(gt=0)] = 15.0
+    #: How often a stream looks for topics (or partitions) created after it started.
+    sse_topic_refresh_s: Annotated[float, Field(gt=0)] = 5.0
+    #: Open streams at once (each holds a Kafka consumer); more → 429.
+    sse_max_streams: Annotated[int, Field(ge=1)] = 64
+
+    #: Where dataset version files are read from for downloads. Empty = the store the version's
+    #: manifest URI names (right when the gateway sees the same store as the datasets service:
+    #: the same S3 bucket, or the same mounted folder).
+    datasets_store_url: str = ""
+    #: Bytes per chunk of a streamed file download.
+    download_chunk_bytes: Annotated[int, Field(ge=4096)] = 1 * MIB
+
+    #: Origins allowed to call the gateway from a browser (CORS); empty = same origin only.
+    cors_origins: list[str] = Field(default_factory=list)
+    #: After SIGTERM, how long open requests (event streams) may run before they are cancelled.
+    shutdown_grace_s: Annotated[int, Field(ge=0)] = 5
+    log_level: str = "INFO"
+
+    @property
+    def targets(self) -> dict[str, str]:
+        """gRPC target per service name."""
+        return {s: getattr(self, f"{s}_target") for s in SERVICES}
