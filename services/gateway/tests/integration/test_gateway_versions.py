@@ -5,122 +5,15 @@ from __future__ import annotations
 
 import hashlib
 import io
-from typing import Any
 
 import httpx
 import pyarrow.parquet as pq
-from gateway_support import ADMIN, VENDOR, error, ontology_body
-from labelops.curation.v1 import curation_pb2 as cur
-from labelops.curation.v1 import curation_pb2_grpc
+from gateway_support import ADMIN, ANSWERS, KEY, VENDOR, error, label_a_dataset
 from labelops.datasets.v1 import datasets_pb2 as dst
 from labelops.datasets.v1 import datasets_pb2_grpc
-from labelops.labels.v1 import label_pb2 as L
-from labelops.routing.v1 import routing_pb2 as rt
-from labelops.routing.v1 import routing_pb2_grpc, workforce_pb2_grpc
-from labelops.routing.v1 import workforce_pb2 as wf
 from labelops_demo.system import System
 from labelops_grpckit import channel
 from labelops_testkit.waiting import eventually
-
-KEY = ADMIN["x-api-key"]
-ANSWERS = {"a": "cat", "b": "dog"}
-
-
-async def label_a_dataset(client: httpx.AsyncClient, system: System, name: str) -> str:
-    """Ontology, curated items, a project, one label per task, accepted: the project id."""
-    created = await client.post("/v1/ontologies", json=ontology_body(name), headers=ADMIN)
-    revision = created.json()["ontology"]["draft_revision"]
-    await client.post(
-        f"/v1/ontologies/{name}/versions",
-        json={"expected_revision": revision, "version": "1.0.0"},
-        headers=ADMIN,
-    )
-    async with channel(system.targets["curation"], api_key=KEY) as ch:
-        curation = curation_pb2_grpc.CurationServiceStub(ch)
-        await curation.CreateDataset(cur.CreateDatasetRequest(dataset_id=name, auto_include=True))
-        await curation.RegisterItems(
-            iter(
-                [
-                    cur.RegisterItemsRequest(
-                        dataset_id=name,
-                        items=[
-                            cur.ItemSpec(
-                                external_id=x,
-                                uri=f"s3://pets/{x}.txt",
-                                modality=cur.MODALITY_TEXT,
-                                text=f"a {c}",
-                            )
-                            for x, c in ANSWERS.items()
-                        ],
-                    )
-                ]
-            )
-        )
-    async with channel(system.targets["routing"], api_key=KEY) as ch:
-        routing = routing_pb2_grpc.RoutingServiceStub(ch)
-        await routing.CreatePool(
-            rt.CreatePoolRequest(
-                pool=rt.Pool(pool_id=name, kind=rt.POOL_KIND_IN_HOUSE, active=True)
-            )
-        )
-        await routing.RegisterAnnotator(
-            rt.RegisterAnnotatorRequest(
-                annotator=rt.Annotator(annotator_id=f"{name}-ann", pool_id=name, active=True)
-            )
-        )
-    project = {
-        "project_id": name,
-        "dataset_id": name,
-        "ontology_id": name,
-        "ontology_version": "1.0.0",
-        "config": {"review_policy": "REVIEW_POLICY_NONE"},
-        "rules": {"default_pools": [name]},
-    }
-
-    async def create_project() -> bool:
-        r = await client.post("/v1/projects", json=project, headers=ADMIN)
-        return r.status_code == 201
-
-    await eventually(create_project)
-
-    async def tasks() -> list[dict[str, Any]]:
-        r = await client.get(f"/v1/projects/{name}/tasks", headers=ADMIN)
-        listed: list[dict[str, Any]] = r.json()["tasks"]
-        return listed if len(listed) == len(ANSWERS) else []
-
-    await eventually(tasks)
-    items = await client.get(f"/v1/curation/datasets/{name}/items", headers=ADMIN)
-    by_item = {i["item_id"]: i["external_id"] for i in items.json()["items"]}
-    async with channel(system.targets["routing"], api_key=KEY) as ch:
-        work = workforce_pb2_grpc.WorkforceServiceStub(ch)
-        offers = (
-            await work.ClaimTasks(
-                wf.ClaimTasksRequest(pool_id=name, annotator_id=f"{name}-ann", max_tasks=10)
-            )
-        ).offers
-        assert len(offers) == len(ANSWERS)
-        await work.SubmitLabels(
-            wf.SubmitLabelsRequest(
-                request_id=f"labels-{name}",
-                submissions=[
-                    wf.LabelSubmission(
-                        assignment_id=o.assignment_id,
-                        labels=L.ItemLabels(
-                            item_id=o.item_id,
-                            labels=[
-                                L.Label(
-                                    label_id="l",
-                                    class_id=ANSWERS[by_item[o.item_id]],
-                                    whole_item=L.WholeItem(),
-                                )
-                            ],
-                        ),
-                    )
-                    for o in offers
-                ],
-            )
-        )
-    return name
 
 
 async def test_dataset_version_read_through_the_gateway(

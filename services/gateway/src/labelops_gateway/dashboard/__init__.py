@@ -1,9 +1,9 @@
-"""The dashboard's place in the gateway: static files served at ``/dashboard``.
+"""The dashboard: static files served at ``/dashboard`` and the summary route they read.
 
-Not built yet (a later change adds it). Put the built files in ``static/`` next to this module
-(``static/index.html`` is served at ``/dashboard/``); ``mount`` serves the folder once it
-exists and does nothing before. The dashboard talks to the gateway's own routes (``/v1/...``
-and the event stream) from the same origin, so it needs no CORS setting.
+``static/`` holds a dependency-free page (HTML, CSS, JS drawing SVG charts): it polls
+``GET /v1/dashboard/summary`` (``summary.py``) and follows ``/v1/events/stream`` for live label
+events, from the same origin, so it needs no CORS setting. The API key comes from the page's
+``?key=`` parameter (or what the page stored), sent as a bearer token.
 """
 
 from __future__ import annotations
@@ -18,7 +18,11 @@ MOUNT_PATH = "/dashboard"
 
 
 def mount(app: FastAPI, static_dir: Path = STATIC_DIR) -> bool:
-    """Serve ``static_dir`` at ``/dashboard`` if it exists; True when mounted."""
+    """Add the summary route and serve ``static_dir`` at ``/dashboard`` if it exists; True
+    when the static files are mounted."""
+    from .summary import router
+
+    app.include_router(router)
     if not static_dir.is_dir():
         return False
     app.mount(MOUNT_PATH, StaticFiles(directory=static_dir, html=True), name="dashboard")
