@@ -75,7 +75,6 @@ CREATE TABLE IF NOT EXISTS labels (
     accepted_at timestamptz NOT NULL,
     PRIMARY KEY (project_id, item_id)
 );
-CREATE INDEX IF NOT EXISTS labels_task ON labels (task_id);
 
 -- Time and outcome of each label routing received: the ROI evidence.
 CREATE TABLE IF NOT EXISTS roi_observations (

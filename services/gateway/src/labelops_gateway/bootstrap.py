@@ -20,6 +20,7 @@ from . import dashboard
 from .adapters.backends import Backends
 from .adapters.events import load_proto_registry
 from .config import Settings
+from .dashboard import summary as dashboard_summary
 from .entrypoints import errors, event_stream, health, http_api
 from .entrypoints.proto_schema import REF_PREFIX, SchemaRegistry
 
@@ -107,7 +108,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(http_api.build_router(schemas))
     app.include_router(event_stream.router)
-    # The dashboard (static files) has its own package; see labelops_gateway/dashboard.
+    # The dashboard (static files + its summary route) has its own package.
+    app.include_router(dashboard_summary.router)
     dashboard.mount(app)
     if settings.cors_origins:
         app.add_middleware(

@@ -3,6 +3,7 @@ active-learning priorities, the ROI switch, external model servers and bad input
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import grpc
@@ -338,3 +339,50 @@ async def test_cold_start_priorities_spread_over_the_data(prelabel) -> None:
         pb.ScorePrioritiesRequest(project_id=p, batch_size=10, request_id="cold-1")
     )
     assert again == resp and len(await prelabel.events(ev.PriorityScored)) == 1
+
+
+async def test_a_label_and_its_task_arriving_at_once_never_leave_the_task_open(prelabel) -> None:
+    # QA's and routing's topics are consumed concurrently: LabelAccepted and TaskCreated of one
+    # task can be in flight in two transactions at the same time. Whatever the interleaving,
+    # the task must end up labeled (an open one would get a pre-label nobody needs).
+    from datetime import UTC, datetime
+
+    from labelops.events.v1 import envelope_pb2
+    from labelops_bus.runner import MessageContext
+
+    svc = prelabel.app.prelabel
+
+    def ctx(env: envelope_pb2.EventEnvelope) -> MessageContext:
+        return MessageContext(
+            envelope=env,
+            topic="t",
+            partition=0,
+            offset=0,
+            key=None,
+            value=None,
+            headers={},
+            timestamp=datetime.now(UTC),
+            consumer="c",
+            event_id=env.event_id,
+        )
+
+    label = ctx(accepted("race", "rt-1", "ri-1", "d3"))
+    task = ctx(task_created("race", "rt-1", "ri-1"))
+    pool = prelabel.app.pool
+    async with pool.acquire() as c1, pool.acquire() as c2:
+        first = c1.transaction()
+        await first.start()
+        await svc.on_qa_event(label, c1)
+
+        async def second() -> None:
+            async with c2.transaction():
+                await svc.on_routing_event(task, c2)
+
+        racing = asyncio.create_task(second())
+        await asyncio.sleep(0.5)  # the task insert is in flight while the label is uncommitted
+        await first.commit()
+        await racing
+    state = await pool.fetchval(
+        f'SELECT state FROM "{prelabel.settings.db_schema}".tasks WHERE task_id = $1', "rt-1"
+    )
+    assert state == "labeled"

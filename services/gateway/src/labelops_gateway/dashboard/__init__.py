@@ -18,11 +18,8 @@ MOUNT_PATH = "/dashboard"
 
 
 def mount(app: FastAPI, static_dir: Path = STATIC_DIR) -> bool:
-    """Add the summary route and serve ``static_dir`` at ``/dashboard`` if it exists; True
-    when the static files are mounted."""
-    from .summary import router
-
-    app.include_router(router)
+    """Serve ``static_dir`` at ``/dashboard`` if it exists; True when mounted. (The summary
+    route it reads is ``summary.router``, included by the app factory.)"""
     if not static_dir.is_dir():
         return False
     app.mount(MOUNT_PATH, StaticFiles(directory=static_dir, html=True), name="dashboard")

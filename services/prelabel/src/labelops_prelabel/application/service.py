@@ -543,10 +543,8 @@ class PrelabelService:
             await conn.execute(
                 f"INSERT INTO {self.t.tasks} (task_id, project_id, item_id, item_uri, modality,"
                 " context, gold, state, prelabel_state, prelabel_reason, created_at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7,"
-                # QA's topic may be read ahead of routing's: the label can be here first.
-                f" CASE WHEN EXISTS (SELECT 1 FROM {self.t.labels} WHERE task_id = $1)"
-                " THEN 'labeled' ELSE 'open' END, $8, $9, $10)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, 'open', $8, $9, $10)"
+                # Already there: QA's topic was read ahead of routing's and the task is labeled.
                 " ON CONFLICT (task_id) DO NOTHING",
                 e.task_id,
                 e.project_id,
@@ -662,8 +660,20 @@ class PrelabelService:
         class_id = primary_class(e.labels)
         if not e.project_id or not e.item_id:
             raise PoisonMessage("LabelAccepted without project or item")
+        # An upsert, not an UPDATE: consumers of different topics run concurrently, and an
+        # UPDATE racing routing's TaskCreated insert would miss it (each transaction blind to
+        # the other's row) and leave a labeled task open for pre-labels. Both sides insert
+        # the same key, so the unique index orders them.
         await conn.execute(
-            f"UPDATE {self.t.tasks} SET state = 'labeled' WHERE task_id = $1", e.task_id
+            f"INSERT INTO {self.t.tasks} (task_id, project_id, item_id, item_uri, modality,"
+            " context, gold, state, prelabel_state, prelabel_reason, created_at)"
+            " VALUES ($1, $2, $3, '', '', ''::bytea, false, 'labeled', 'skipped',"
+            " 'labeled before its TaskCreated arrived', $4)"
+            " ON CONFLICT (task_id) DO UPDATE SET state = 'labeled'",
+            e.task_id,
+            e.project_id,
+            e.item_id,
+            ctx.timestamp,
         )
         if not class_id:
             return
