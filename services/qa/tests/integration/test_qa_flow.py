@@ -306,6 +306,35 @@ async def test_rerunning_consensus_leaves_earlier_results_unchanged(qa):
     published = await qa_events(qa, await stored_events(qa))
     assert any(e.type == ev.LabelIssueFlagged.DESCRIPTOR.full_name for e in published)
 
+    # Routing reopens the flagged task and a fourth annotator labels it: after three consensus
+    # runs and the flag on the task's stream, the label is still taken (not dead-lettered)
+    # and the task is accepted again.
+    from labelops.routing.v1 import events_pb2 as rev
+
+    item = suspect.labels.item_id
+    assert item
+    proj.required[suspect.task_id] = 4
+    await qa.routing(
+        [
+            proj._env(
+                suspect.task_id,
+                rev.TaskReopened(
+                    project_id=P,
+                    task_id=suspect.task_id,
+                    item_id=item,
+                    reason="label issue",
+                    required_labels=4,
+                ),
+            ),
+            proj.label(suspect.task_id, item, "ann-new", whole(item, truth[suspect.task_id])),
+        ]
+    )
+
+    async def reaccepted() -> bool:
+        return len(await _events_of(qa, ev.LabelAccepted)) == 61
+
+    await eventually(reaccepted)
+
 
 async def test_interval_agreement_on_number_answers_with_missing_data(qa):
     from labelops.labels.v1 import label_pb2 as L

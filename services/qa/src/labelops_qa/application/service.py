@@ -678,6 +678,18 @@ class QaService:
         }
         changed = 0
         async with self.store.transaction() as conn:
+            # One version per task stream for its ConsensusReached, reserved on the task rows
+            # (locked in task-id order, so two runs cannot deadlock).
+            versions = {
+                r["task_id"]: r["version"]
+                for r in await conn.fetch(
+                    f"UPDATE {self.t.tasks} t SET stream_version = t.stream_version + 1"
+                    f" FROM (SELECT task_id FROM {self.t.tasks} WHERE task_id = ANY($1::uuid[])"
+                    " ORDER BY task_id FOR UPDATE) locked WHERE t.task_id = locked.task_id"
+                    " RETURNING t.task_id, t.stream_version - 1 AS version",
+                    [t["task_id"] for t in tasks],
+                )
+            }
             appends = []
             for task in tasks:
                 subs = by_task.get(task["task_id"], [])
@@ -697,7 +709,7 @@ class QaService:
                 appends.append(
                     StreamAppend(
                         task_stream(req.project_id, task["task_id"]),
-                        None,
+                        versions[task["task_id"]],
                         [NewEvent.of(ev.ConsensusReached(project_id=req.project_id, consensus=c))],
                     )
                 )
@@ -712,8 +724,8 @@ class QaService:
             resp = pb.RunConsensusResponse(
                 run_id=run_id, method=req.method, tasks=len(tasks), changed_vs_live=changed
             )
-            # Run results are per-task events with no version expectation: the task streams'
-            # live events keep their own order, and a run only adds.
+            # Run results are events on the task streams, appended at the versions reserved
+            # above: the live path's next append expects the task row's stream_version.
             await self.store.append_streams(
                 appends,
                 request_id=req.request_id or None,
@@ -945,18 +957,22 @@ class QaService:
         resp = pb.FindLabelIssuesResponse(issues=issues, examined=len(order))
         if issues:
             async with self.store.transaction() as conn:
-                for issue in issues:
-                    await conn.execute(
-                        f"UPDATE {self.t.tasks} SET state = 'rejected', review_reason = $2"
-                        " WHERE task_id = $1",
+                appends = []
+                for issue in sorted(issues, key=lambda i: i.task_id):
+                    # The task row's stream_version is what every later append to the task's
+                    # stream expects: an append here must move it too (or the next label of
+                    # the re-opened task would conflict and be dead-lettered).
+                    version = await conn.fetchval(
+                        f"UPDATE {self.t.tasks} SET state = 'rejected', review_reason = $2,"
+                        " stream_version = stream_version + 1 WHERE task_id = $1"
+                        " RETURNING stream_version - 1",
                         uuid.UUID(issue.task_id),
                         f"label issue: model suggests {issue.suggested_class}",
                     )
-                await self.store.append_streams(
-                    [
+                    appends.append(
                         StreamAppend(
                             task_stream(req.project_id, issue.task_id),
-                            None,
+                            version,
                             [
                                 NewEvent.of(
                                     ev.LabelIssueFlagged(
@@ -965,10 +981,8 @@ class QaService:
                                 )
                             ],
                         )
-                        for issue in issues
-                    ],
-                    conn=conn,
-                )
+                    )
+                await self.store.append_streams(appends, conn=conn)
         return resp
 
     # --- queries ---------------------------------------------------------------------------
