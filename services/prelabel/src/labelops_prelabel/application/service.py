@@ -40,6 +40,7 @@ from labelops.routing.v1 import workforce_pb2 as wpb
 from labelops_bus.runner import MessageContext, PoisonMessage
 from labelops_core.context import current_principal
 from labelops_core.errors import (
+    ConcurrencyConflict,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -103,6 +104,10 @@ def task_stream(project_id: str, task_id: str) -> str:
 
 def project_stream(project_id: str) -> str:
     return f"projects/{project_id}/prelabeling"
+
+
+def priorities_stream(project_id: str) -> str:
+    return f"projects/{project_id}/priorities"
 
 
 def deny_vendor() -> None:
@@ -1119,14 +1124,23 @@ class PrelabelService:
             )
             for i in range(0, len(ordered), PRIORITIES_PER_EVENT)
         ]
-        await self.store.append(
-            project_stream(project_id),
-            ANY_VERSION,
-            events,
-            request_id=request_id,
-            fingerprint=fp,
-            response=resp.SerializeToString(),
-        )
+        # Rounds from the trainer and from callers may meet on the stream: an append after
+        # the current end that loses the race is simply made again (the round is the same).
+        for attempt in range(5):
+            try:
+                await self.store.append(
+                    priorities_stream(project_id),
+                    ANY_VERSION,
+                    events,
+                    request_id=request_id,
+                    fingerprint=fp,
+                    response=resp.SerializeToString(),
+                )
+                break
+            except ConcurrencyConflict:
+                if attempt == 4:
+                    raise
+                await asyncio.sleep(0.05 * (attempt + 1))
         return resp
 
     # --- ROI --------------------------------------------------------------------------------------
