@@ -49,7 +49,7 @@ lint: tools
 	buf lint
 	ruff check .
 	ruff format --check .
-	mypy libs $$(ls -d services/*/src 2>/dev/null)
+	mypy libs $$(ls -d services/*/src 2>/dev/null) demo/src
 
 fmt:
 	ruff format .
@@ -82,6 +82,13 @@ $(LOCAL)/setup.stamp: pyproject.toml requirements/constraints.txt
 ## up: the local stack and every service + the gateway as processes (labelops up).
 up: $(LOCAL)/setup.stamp
 	$(PY) -m labelops_cli up
+
+## demo: the main job — install what is missing, start the stack, every service and the
+## gateway, run the whole workflow on scikit-learn's digits, print a summary and write
+## .local/demo/report.html (DEMO_ARGS="--scale small" for a quick run).
+demo: $(LOCAL)/setup.stamp
+	$(PY) -m labelops_cli up
+	$(PY) -m labelops_demo --out $(LOCAL)/demo $(DEMO_ARGS)
 
 ## down: stop the services (the stack keeps running; `make down-all` stops it too).
 down:
