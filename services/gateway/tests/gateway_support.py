@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 from labelops.curation.v1 import curation_pb2 as cur
 from labelops.curation.v1 import curation_pb2_grpc
 from labelops.labels.v1 import label_pb2 as L
@@ -163,3 +168,19 @@ async def label_a_dataset(client: httpx.AsyncClient, system: System, name: str) 
             )
         )
     return name
+
+
+@contextlib.asynccontextmanager
+async def served(app: FastAPI) -> AsyncIterator[str]:
+    """``app`` on a real socket (uvicorn, ephemeral port): yields its base URL."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
+    )
+    task = asyncio.create_task(server.serve())
+    await eventually(lambda: asyncio.sleep(0, server.started), timeout=10)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=10)

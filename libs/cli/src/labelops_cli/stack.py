@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from labelops_testkit.infra import pid_alive
+
 SERVICES = ("ontology", "curation", "routing", "prelabel", "qa", "datasets")
 GATEWAY = "gateway"
 #: Default ports: the services' own defaults, and the gateway's.
@@ -175,29 +177,6 @@ class ServiceStatus:
         return self.health == SERVING
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    with contextlib.suppress(ChildProcessError, OSError):
-        # Reap it if it is our child that exited (tests start and stop in one process).
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        if state in ("Z", "X"):
-            return False
-    except (OSError, IndexError):
-        pass
-    return True
-
-
 def _cmdline(pid: int) -> str | None:
     try:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -287,7 +266,7 @@ class Stack:
         proc = self._children.get(pid)
         if proc is not None:
             return proc.poll() is None
-        return _pid_alive(pid)
+        return pid_alive(pid)
 
     def _recorded_pid(self, name: str) -> int | None:
         try:

@@ -121,7 +121,7 @@ def _is_root() -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """True when ``pid`` runs (a zombie counts as dead and is reaped when it is our child)."""
     if pid <= 0:
         return False
@@ -480,7 +480,7 @@ class KafkaLocal:
             pid = int(self.pidfile.read_text().strip())
         except (OSError, ValueError):
             return None
-        if _pid_alive(pid) and "kafka.Kafka" in _cmdline(pid):
+        if pid_alive(pid) and "kafka.Kafka" in _cmdline(pid):
             return pid
         return None
 
@@ -538,7 +538,7 @@ class KafkaLocal:
 
     def _wait_ready(self, timeout: float) -> None:
         pid = self.pid()
-        wait_kafka_ready(self.bootstrap, timeout, alive=(lambda: _pid_alive(pid)) if pid else None)
+        wait_kafka_ready(self.bootstrap, timeout, alive=(lambda: pid_alive(pid)) if pid else None)
 
     def stop(self, timeout: float = KAFKA_STOP_TIMEOUT) -> bool:
         """SIGTERM (clean shutdown), wait, SIGKILL after ``timeout``. True when it stopped one."""
@@ -550,16 +550,16 @@ class KafkaLocal:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = t0 + timeout
-        while _pid_alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-        if _pid_alive(pid):
+        if pid_alive(pid):
             _log(f"Kafka (pid {pid}) ignored SIGTERM for {timeout:.0f}s: SIGKILL")
             try:
                 os.killpg(pid, signal.SIGKILL)  # started with start_new_session: pid == pgid
             except (ProcessLookupError, PermissionError):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-            while _pid_alive(pid):
+            while pid_alive(pid):
                 time.sleep(0.1)
         if self._proc is not None and self._proc.pid == pid:
             with contextlib.suppress(Exception):
@@ -733,7 +733,7 @@ class PostgresLocal:
             pid = int((self.data / "postmaster.pid").read_text().splitlines()[0])
         except (OSError, ValueError, IndexError):
             return None
-        return pid if _pid_alive(pid) and "postgres" in _cmdline(pid) else None
+        return pid if pid_alive(pid) and "postgres" in _cmdline(pid) else None
 
     def running(self) -> bool:
         return self.pid() is not None
@@ -1032,7 +1032,7 @@ class LocalStack:
                 continue
             if pid == os.getpid():
                 continue
-            if _pid_alive(pid):
+            if pid_alive(pid):
                 pids.append(pid)
             else:
                 entry.unlink(missing_ok=True)

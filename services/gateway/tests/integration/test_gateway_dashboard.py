@@ -4,18 +4,15 @@ data in headless Chromium (Debian's chromium package), checked in the DOM and th
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
 import subprocess
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
-from gateway_support import ADMIN, ANSWERS, KEY, VENDOR, label_a_dataset
+from gateway_support import ADMIN, ANSWERS, KEY, VENDOR, label_a_dataset, served
 from labelops.datasets.v1 import datasets_pb2 as dst
 from labelops.datasets.v1 import datasets_pb2_grpc
 from labelops_demo.system import System
@@ -24,21 +21,6 @@ from labelops_testkit.waiting import eventually
 from PIL import Image
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@contextlib.asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: asyncio.sleep(0, server.started), timeout=10)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
 
 
 async def chromium(*args: str) -> bytes:

@@ -10,25 +10,15 @@ from typing import Any
 
 import httpx
 import pytest_asyncio
-import uvicorn
 from fastapi import FastAPI
-from gateway_support import ADMIN, VENDOR, error, ontology_body
+from gateway_support import ADMIN, VENDOR, error, ontology_body, served
 from labelops_testkit.waiting import eventually
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def base_url(gateway: FastAPI) -> AsyncIterator[str]:
-    server = uvicorn.Server(
-        uvicorn.Config(gateway, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    await eventually(lambda: asyncio.sleep(0, server.started), timeout=10)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, timeout=10)
+    async with served(gateway) as url:
+        yield url
 
 
 class Sse:
