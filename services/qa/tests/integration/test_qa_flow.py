@@ -14,6 +14,7 @@ import krippendorff
 import numpy as np
 from labelops.qa.v1 import events_pb2 as ev
 from labelops.qa.v1 import qa_pb2 as pb
+from labelops.routing.v1 import routing_pb2 as rpb
 from labelops_testkit.grpc import fails
 from labelops_testkit.kafka import wait_for_envelopes
 from qa_support import ONTOLOGY, Project, eventually, project_created, whole
@@ -381,3 +382,40 @@ async def test_interval_agreement_on_number_answers_with_missing_data(qa):
         ),
         grpc.StatusCode.INVALID_ARGUMENT,
     )
+
+
+async def test_label_issues_judge_the_reviewers_fix_not_the_consensus_it_replaced(qa):
+    # Every task is reviewed; the reviewer accepts all but one, which they fix from "dog" to
+    # "cat". A model sure of "cat" there agrees with the accepted label: nothing to re-label.
+    # Judging the replaced consensus would send the reviewer's fix back to the annotators.
+    proj = Project(P)
+    envs = [project_created(P, review_policy=rpb.REVIEW_POLICY_ALL)]
+    tasks = {tid(): ("cat" if k % 2 else "dog") for k in range(12)}
+    for k, (t, cls) in enumerate(tasks.items()):
+        envs.append(proj.task(t, f"pet-{k}", 1))
+        envs.append(proj.label(t, f"pet-{k}", "ann-a", whole(f"pet-{k}", cls)))
+    await qa.routing(envs)
+    fixed = next(t for t, c in tasks.items() if c == "dog")
+    for k, t in enumerate(tasks):
+        await eventually(lambda t=t: task_state(qa, t, pb.TASK_QUALITY_STATE_IN_REVIEW))
+        fix = t == fixed
+        await qa.stub.SubmitReview(
+            pb.SubmitReviewRequest(
+                project_id=P,
+                task_id=t,
+                decision=(pb.REVIEW_DECISION_FIX_AND_ACCEPT if fix else pb.REVIEW_DECISION_ACCEPT),
+                fixed_labels=whole(f"pet-{k}", "cat") if fix else None,
+            )
+        )
+
+    def sure_of(cls: str) -> dict[str, float]:
+        return {c: (0.96 if c == cls else 0.04) for c in ("cat", "dog")}
+
+    preds = [
+        pb.ItemPrediction(task_id=t, probabilities=sure_of("cat" if t == fixed else c))
+        for t, c in tasks.items()
+    ]
+    found = await qa.stub.FindLabelIssues(
+        pb.FindLabelIssuesRequest(project_id=P, predictions=preds, model="m@1")
+    )
+    assert found.examined == len(tasks) and list(found.issues) == []

@@ -400,10 +400,14 @@ class QaService:
                     )
                 )
             ]
+        accepted = self._accepted(project, task, consensus, subs, "", "")
         await conn.execute(
-            f"UPDATE {self.t.tasks} SET state = 'accepted' WHERE task_id = $1", task["task_id"]
+            f"UPDATE {self.t.tasks} SET state = 'accepted', accepted_labels = $2"
+            " WHERE task_id = $1",
+            task["task_id"],
+            accepted.labels.SerializeToString(),
         )
-        return [NewEvent.of(self._accepted(project, task, consensus, subs, "", ""))]
+        return [NewEvent.of(accepted)]
 
     async def _append_task(
         self, conn: asyncpg.Connection, task: asyncpg.Record, events: list[NewEvent]
@@ -604,6 +608,11 @@ class QaService:
                 )
             else:
                 event = self._accepted(project, task, live, subs, decision, reviewer, labels=fixed)
+                await conn.execute(
+                    f"UPDATE {self.t.tasks} SET accepted_labels = $2 WHERE task_id = $1",
+                    tid,
+                    event.labels.SerializeToString(),
+                )
             updated = await conn.fetchrow(f"SELECT * FROM {self.t.tasks} WHERE task_id = $1", tid)
             resp = pb.SubmitReviewResponse(task=await self._task_pb(conn, updated))
             version = await conn.fetchval(
@@ -915,8 +924,11 @@ class QaService:
                 )
         if bad:
             raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
+        # Judged: the accepted label (a reviewer's fix when there was one), not the consensus
+        # it may have replaced.
         rows = await self.pool.fetch(
-            f"SELECT DISTINCT ON (c.task_id) c.task_id, c.item_id, c.labels FROM"
+            f"SELECT DISTINCT ON (c.task_id) c.task_id, c.item_id,"
+            " coalesce(t.accepted_labels, c.labels) AS labels FROM"
             f" {self.t.consensus} c JOIN {self.t.tasks} t USING (task_id)"
             " WHERE c.project_id = $1 AND c.run_id = $2 AND c.task_id = ANY($3::uuid[])"
             " AND t.state = 'accepted' ORDER BY c.task_id, c.labels_used DESC",
