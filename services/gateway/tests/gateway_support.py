@@ -184,3 +184,18 @@ async def served(app: FastAPI) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, timeout=10)
+
+
+async def projected(system: System, project_id: str, labels: int) -> None:
+    """Wait until the datasets projection holds ``labels`` accepted labels of the project: a
+    version cut at "latest" before that comes out short (and then its number is taken)."""
+    app = system.apps["datasets"]
+
+    async def count() -> bool:
+        n = await app.pool.fetchval(
+            f'SELECT count(*) FROM "{app.settings.db_schema}".accepted WHERE project_id = $1',
+            project_id,
+        )
+        return bool(n >= labels)
+
+    await eventually(count)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from gateway_support import ADMIN, ANSWERS, KEY, VENDOR, label_a_dataset, served
+from gateway_support import ADMIN, ANSWERS, KEY, VENDOR, label_a_dataset, projected, served
 from labelops.datasets.v1 import datasets_pb2 as dst
 from labelops.datasets.v1 import datasets_pb2_grpc
 from labelops_demo.system import System
@@ -85,6 +85,7 @@ async def test_summary_and_the_page_rendered_in_chromium(
         return True
 
     await eventually(accepted)
+    await projected(system, name, len(ANSWERS))
     await two_versions(system, name)
 
     async def summary() -> dict | None:

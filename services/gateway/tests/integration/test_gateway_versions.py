@@ -8,7 +8,7 @@ import io
 
 import httpx
 import pyarrow.parquet as pq
-from gateway_support import ADMIN, ANSWERS, KEY, VENDOR, error, label_a_dataset
+from gateway_support import ADMIN, ANSWERS, KEY, VENDOR, error, label_a_dataset, projected
 from labelops.datasets.v1 import datasets_pb2 as dst
 from labelops.datasets.v1 import datasets_pb2_grpc
 from labelops_demo.system import System
@@ -38,6 +38,7 @@ async def test_dataset_version_read_through_the_gateway(
         return True
 
     await eventually(accepted)
+    await projected(system, name, len(ANSWERS))
 
     async with channel(system.targets["datasets"], api_key=KEY) as ch:
         datasets = datasets_pb2_grpc.DatasetServiceStub(ch)
