@@ -400,18 +400,30 @@ class PrelabelService:
         )
         return [r["model_id"] for r in rows]
 
-    async def _space(self, conn: Any, m: asyncpg.Record) -> str | None:
-        """The model's vector space: as registered, else the most common one among the
-        project's items (fixed on the model at its first training)."""
-        if m["vector_space"]:
+    async def _space(
+        self,
+        conn: Any,
+        m: asyncpg.Record | None,
+        project_id: str,
+        *,
+        or_open_tasks: bool = False,
+    ) -> str | None:
+        """The vector space to work in: the model's as registered (fixed at its first
+        training), else the most common one among the project's labeled items, else (with
+        ``or_open_tasks``, for scoring before any label) among its tasks' items."""
+        if m is not None and m["vector_space"]:
             return str(m["vector_space"])
-        space: str | None = await conn.fetchval(
-            f"SELECT e.vector_space FROM {self.t.embeddings} e JOIN {self.t.labels} l"
-            " ON l.item_id = e.item_id WHERE l.project_id = $1"
-            " GROUP BY e.vector_space ORDER BY count(*) DESC, e.vector_space LIMIT 1",
-            m["project_id"],
-        )
-        return space
+        among = [self.t.labels] + ([self.t.tasks] if or_open_tasks else [])
+        for table in among:
+            space: str | None = await conn.fetchval(
+                f"SELECT e.vector_space FROM {self.t.embeddings} e JOIN {table} x"
+                " ON x.item_id = e.item_id WHERE x.project_id = $1"
+                " GROUP BY e.vector_space ORDER BY count(*) DESC, e.vector_space LIMIT 1",
+                project_id,
+            )
+            if space is not None:
+                return space
+        return None
 
     async def train_model(self, req: pb.TrainModelRequest) -> pb.TrainModelResponse:
         require_manager()
@@ -435,7 +447,7 @@ class PrelabelService:
                 f"model {model_id} is served by {m['url']}; only built-in models train here",
                 reason="MODEL_NOT_TRAINABLE",
             )
-        space = await self._space(pool, m)
+        space = await self._space(pool, m, m["project_id"])
         classes = list(m["classes"])
         rows = (
             await pool.fetch(
@@ -1048,14 +1060,7 @@ class PrelabelService:
         """Score the project's open tasks and publish the priorities (``PriorityScored``)."""
         pool = self.store.pool
         m = await self.serving(pool, project_id)
-        space = (await self._space(pool, m)) if m is not None else None
-        if space is None:
-            space = await pool.fetchval(
-                f"SELECT e.vector_space FROM {self.t.embeddings} e JOIN {self.t.tasks} t"
-                " ON t.item_id = e.item_id WHERE t.project_id = $1"
-                " GROUP BY e.vector_space ORDER BY count(*) DESC, e.vector_space LIMIT 1",
-                project_id,
-            )
+        space = await self._space(pool, m, project_id, or_open_tasks=True)
         rows = await pool.fetch(
             f"SELECT t.task_id, t.item_id, e.vector FROM {self.t.tasks} t"
             f" JOIN {self.t.embeddings} e ON e.item_id = t.item_id AND e.vector_space = $2"
@@ -1230,14 +1235,7 @@ class PrelabelService:
         pool = self.store.pool
         m = await self.serving(pool, req.project_id)
         kind = BUILTIN.get(m["kind"]) if m is not None else None
-        space = await self._space(pool, m) if m is not None else None
-        if space is None:
-            space = await pool.fetchval(
-                f"SELECT e.vector_space FROM {self.t.embeddings} e JOIN {self.t.labels} l"
-                " ON l.item_id = e.item_id WHERE l.project_id = $1"
-                " GROUP BY e.vector_space ORDER BY count(*) DESC, e.vector_space LIMIT 1",
-                req.project_id,
-            )
+        space = await self._space(pool, m, req.project_id)
         rows = await pool.fetch(
             f"SELECT l.item_id, l.task_id, l.class_id, e.vector FROM {self.t.labels} l"
             f" JOIN {self.t.embeddings} e ON e.item_id = l.item_id AND e.vector_space = $2"
