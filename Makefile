@@ -50,6 +50,8 @@ lint: tools
 	ruff check .
 	ruff format --check .
 	mypy libs $$(ls -d services/*/src 2>/dev/null) demo/src
+	lint-imports
+	$(PY) tools/layout.py
 
 fmt:
 	ruff format .

@@ -2,6 +2,7 @@
 
 from labelops_bus.topics import ensure_topics, events_topic
 
+from .idempotency import Command, fingerprint_of
 from .relay import OutboxRelay
 from .schema import load_migrations, migrate
 from .store import (
@@ -20,6 +21,7 @@ __all__ = [
     "ANY_VERSION",
     "NO_STREAM",
     "AppendResult",
+    "Command",
     "EventStore",
     "MultiAppendResult",
     "NewEvent",
@@ -28,6 +30,7 @@ __all__ = [
     "StreamAppend",
     "ensure_topics",
     "events_topic",
+    "fingerprint_of",
     "load_migrations",
     "migrate",
     "request_fingerprint",

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import hashlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +30,8 @@ from labelops_core.errors import ConcurrencyConflict, FieldViolation, InvalidArg
 from labelops_core.ids import uuid7
 from labelops_telemetry.propagation import current_traceparent
 
+from .idempotency import Command, fingerprint_of
+from .idempotency import request_fingerprint as request_fingerprint  # re-exported
 from .schema import check_identifier
 
 M = TypeVar("M", bound=Message)
@@ -196,15 +197,6 @@ def envelope_bytes(r: asyncpg.Record, source: str) -> bytes:
 
 def _row_to_event(r: asyncpg.Record) -> StoredEvent:
     return StoredEvent(**{k: r[k] for k in r.keys()})
-
-
-def request_fingerprint(*parts: bytes | str) -> str:
-    """A stable hash of a request's content, to tell a retry from a reused request id."""
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p.encode() if isinstance(p, str) else p)
-        h.update(b"\x00")
-    return h.hexdigest()
 
 
 def _check_appends(appends: Sequence[StreamAppend]) -> None:
@@ -744,6 +736,30 @@ class EventStore:
                 reason="REQUEST_ID_REUSED",
             )
         return response_type.FromString(found.response or b"")
+
+    async def command(
+        self,
+        method: str,
+        request: Message,
+        response_type: builtins.type[M],
+        *,
+        request_id: str | None = None,
+        max_chars: int = 128,
+    ) -> Command[M]:
+        """Start handling ``request`` to ``method`` idempotently (see ``idempotency``).
+
+        ``request_id`` defaults to the request's ``request_id`` field. The returned command
+        carries the earlier answer when the id was seen before (``earlier``), and
+        ``recording(resp)`` for the append that stores the new answer.
+
+        Raises:
+            InvalidArgument: the id is too long, or was used for another request
+                (``REQUEST_ID_REUSED``).
+        """
+        rid = request_id if request_id is not None else getattr(request, "request_id", "")
+        fp = fingerprint_of(method, request)
+        earlier = await self.earlier_response(rid, fp, response_type, max_chars=max_chars)
+        return Command(rid, fp, earlier)
 
     async def lookup_request(
         self, request_id: str, conn: asyncpg.Connection | None = None

@@ -363,7 +363,7 @@ async def test_publication_larger_than_one_event_is_resource_exhausted(
     handlers = OntologyHandlers(
         app.store,
         OntologyRepository(app.store),
-        app.handlers.read_model,
+        app.parts.handlers.read_model,
         limits=Limits(max_event_bytes=size, max_draft_bytes=size),
     )
     await handlers.create_ontology(c.CreateOntology("tight", "Tight", "", vehicles()))
@@ -371,5 +371,5 @@ async def test_publication_larger_than_one_event_is_resource_exhausted(
         await handlers.publish_ontology_version(c.PublishOntologyVersion("tight", 1))
     assert info.value.reason == "EVENT_TOO_LARGE"
     assert "LABELOPS_ONTOLOGY_MAX_EVENT_BYTES" in info.value.message
-    ontology = (await app.queries.get_ontology("tight")).ontology
+    ontology = (await app.parts.queries.get_ontology("tight")).ontology
     assert list(ontology.versions) == []

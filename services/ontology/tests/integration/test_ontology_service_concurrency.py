@@ -79,15 +79,15 @@ async def test_a_conflicting_writer_makes_the_handler_decide_again(ontology_app)
     and succeeds. A stale draft edit loses too, and the second decision is ABORTED."""
     app = ontology_app
     racing = _RacingRepository(app.store, cache_size=0)
-    handlers = OntologyHandlers(app.store, racing, app.handlers.read_model)
-    await app.handlers.create_ontology(c.CreateOntology("vehicles", "V", "", vehicles()))
-    await app.handlers.publish_ontology_version(c.PublishOntologyVersion("vehicles", 1))
-    await app.handlers.update_ontology_draft(
+    handlers = OntologyHandlers(app.store, racing, app.parts.handlers.read_model)
+    await app.parts.handlers.create_ontology(c.CreateOntology("vehicles", "V", "", vehicles()))
+    await app.parts.handlers.publish_ontology_version(c.PublishOntologyVersion("vehicles", 1))
+    await app.parts.handlers.update_ontology_draft(
         c.UpdateOntologyDraft("vehicles", 1, [rename("car", "auto")])
     )
-    await app.handlers.publish_ontology_version(c.PublishOntologyVersion("vehicles", 2))
+    await app.parts.handlers.publish_ontology_version(c.PublishOntologyVersion("vehicles", 2))
 
-    racing.race = lambda: app.handlers.update_ontology_draft(
+    racing.race = lambda: app.parts.handlers.update_ontology_draft(
         c.UpdateOntologyDraft("vehicles", 2, [add_class("bus")])
     )
     migration = await handlers.create_ontology_migration(
@@ -95,7 +95,7 @@ async def test_a_conflicting_writer_makes_the_handler_decide_again(ontology_app)
     )
     assert migration.migration.name == "ontologies/vehicles/migrations/1.0.0..1.0.1"
 
-    racing.race = lambda: app.handlers.update_ontology_draft(
+    racing.race = lambda: app.parts.handlers.update_ontology_draft(
         c.UpdateOntologyDraft("vehicles", 3, [add_class("van")])
     )
     with pytest.raises(Aborted) as info:
@@ -103,7 +103,7 @@ async def test_a_conflicting_writer_makes_the_handler_decide_again(ontology_app)
             c.UpdateOntologyDraft("vehicles", 3, [add_class("truck")])
         )
     assert info.value.reason == "DRAFT_REVISION_MISMATCH"
-    draft = (await app.queries.get_ontology("vehicles")).ontology
+    draft = (await app.parts.queries.get_ontology("vehicles")).ontology
     assert (draft.draft_revision, [x.id for x in draft.draft.classes][-2:]) == (4, ["bus", "van"])
 
 

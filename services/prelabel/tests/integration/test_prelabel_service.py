@@ -316,6 +316,11 @@ async def test_cold_start_priorities_spread_over_the_data(prelabel) -> None:
         lambda: prelabel.count("SELECT count(*) FROM {t}.tasks WHERE project_id = $1", p),
         lambda n: n == 400,
     )
+    # Embeddings arrive on another topic: a task without its embedding yet is not scored.
+    await until(
+        lambda: prelabel.count("SELECT count(*) FROM {t}.embeddings WHERE item_id LIKE 'c-%'"),
+        lambda n: n == 400,
+    )
     resp = await prelabel.stub.ScorePriorities(
         pb.ScorePrioritiesRequest(project_id=p, batch_size=10, request_id="cold-1")
     )

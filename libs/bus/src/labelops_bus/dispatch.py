@@ -1,0 +1,234 @@
+"""Dispatch tables: which handler applies which event type, declared once per service.
+
+A service's ``entrypoints/consumers.py`` is a class whose methods carry ``@handles``::
+
+    class RoutingConsumers(EventHandlers):
+        @handles("curation-items", cev.ItemRegistered, why="item URI and size for task offers")
+        async def item_registered(self, e: cev.ItemRegistered, ctx: MessageContext, conn) -> None:
+            await self.projections.item_registered(conn, e)
+
+``consumer`` names the Kafka consumer (group ``<service>.<consumer>``, dedup rows, positions);
+every method of one consumer reads the same topic: the producer's, taken from the event's
+protobuf package (``labelops.curation.v1.ItemRegistered`` → ``curation``). The table is
+static, so docs/events.md's consumer column is generated from it (``handled_events``), and at
+run time ``EventHandlers.dispatchers`` turns it into one handler per consumer:
+
+- ``Dispatch`` (``ConsumerRunner``, one transaction per record): decodes the payload as the
+  registered type (undecodable → ``PoisonMessage``, dead-lettered) and calls the method; types
+  the table does not name are skipped — a consumer sees every event of the producer's topic.
+- ``BatchDispatch`` (``BatchProjector``, one transaction per batch): ``decode`` parses each
+  record (poison → dead letter, alone), ``prepare`` groups consecutive records of one type off
+  the transaction; the handler calls
+  each group's method with ``[(event, record), ...]`` in log order. ``decode=False`` hands the
+  method the undecoded ``(envelope, record)`` pairs (a projection that stores payloads as they
+  are and decodes them later, once).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, TypeVar
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from google.protobuf.message import Message
+
+from .batch import BatchRecord
+from .runner import MessageContext, PoisonMessage, decode_envelope
+
+F = TypeVar("F", bound=Callable[..., Awaitable[None]])
+
+_ATTR = "__labelops_handles__"
+
+
+@dataclass(frozen=True)
+class Handles:
+    """One row of a dispatch table."""
+
+    consumer: str
+    event: type[Message]
+    why: str
+    batch: bool = False
+    decode: bool = True
+
+    @property
+    def type_name(self) -> str:
+        return self.event.DESCRIPTOR.full_name
+
+    @property
+    def producer(self) -> str:
+        """The producing service: ``labelops.<producer>.v1.<Event>``."""
+        return producer_of(self.type_name)
+
+
+def producer_of(type_name: str) -> str:
+    """``labelops.curation.v1.ItemRegistered`` → ``curation``."""
+    parts = type_name.split(".")
+    if len(parts) < 4 or parts[0] != "labelops":
+        raise ValueError(f"{type_name} is not a labelops.<service>.<version>.<Event> type")
+    return parts[1]
+
+
+def handles(
+    consumer: str,
+    event: type[Message],
+    *,
+    why: str,
+    batch: bool = False,
+    decode: bool = True,
+) -> Callable[[F], F]:
+    """Register the decorated method as the handler of ``event`` in ``consumer``.
+
+    ``why``: what the consuming service does with the event (one line; docs/events.md).
+    ``batch``: the consumer is a ``BatchProjector``. Stackable: one method may handle several
+    types.
+    """
+
+    def mark(fn: F) -> F:
+        rows = list(getattr(fn, _ATTR, ()))
+        rows.append(Handles(consumer, event, why, batch, decode))
+        setattr(fn, _ATTR, tuple(rows))
+        return fn
+
+    return mark
+
+
+def dispatch_table(cls: type) -> list[tuple[Handles, str]]:
+    """Every ``(row, method name)`` of a consumers class, in definition order."""
+    out: list[tuple[Handles, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for name, fn in inspect.getmembers(cls, predicate=inspect.isfunction):
+        for row in getattr(fn, _ATTR, ()):
+            key = (row.consumer, row.type_name)
+            if key in seen:
+                raise TypeError(f"{cls.__name__}: {row.type_name} handled twice in {row.consumer}")
+            seen.add(key)
+            out.append((row, name))
+    out.sort(key=lambda r: (r[0].consumer, inspect.getsourcelines(getattr(cls, r[1]))[1]))
+    _check_consumers(cls, [r for r, _ in out])
+    return out
+
+
+def _check_consumers(cls: type, rows: Sequence[Handles]) -> None:
+    producers: dict[str, str] = {}
+    kinds: dict[str, bool] = {}
+    for r in rows:
+        if producers.setdefault(r.consumer, r.producer) != r.producer:
+            raise TypeError(
+                f"{cls.__name__}: consumer {r.consumer} reads {producers[r.consumer]}'s topic,"
+                f" not {r.producer}'s ({r.type_name})"
+            )
+        if kinds.setdefault(r.consumer, r.batch) != r.batch:
+            raise TypeError(f"{cls.__name__}: consumer {r.consumer} mixes batch and per-record")
+
+
+def handled_events(cls: type) -> Iterator[Handles]:
+    """The rows of ``cls``'s dispatch table (for docs and tests)."""
+    for row, _ in dispatch_table(cls):
+        yield row
+
+
+Handler = Callable[[Any, MessageContext, asyncpg.Connection], Awaitable[None]]
+BatchGroupHandler = Callable[[list[tuple[Any, BatchRecord]], asyncpg.Connection], Awaitable[None]]
+
+
+def decode_payload(event: type[Message], payload: bytes) -> Any:
+    """``event.FromString(payload)``, or ``PoisonMessage`` (dead-lettered) when it does not
+    parse."""
+    try:
+        return event.FromString(payload)
+    except Exception as exc:  # protobuf's DecodeError; its module path varies by backend
+        raise PoisonMessage(f"payload is not a {event.DESCRIPTOR.full_name}: {exc}") from exc
+
+
+class Dispatch:
+    """A ``ConsumerRunner`` handler that routes each record by its envelope's type."""
+
+    def __init__(self, consumer: str, producer: str, routes: dict[str, tuple[Handles, Handler]]):
+        self.consumer = consumer
+        self.producer = producer
+        self.routes = routes
+
+    async def __call__(self, ctx: MessageContext, conn: asyncpg.Connection) -> None:
+        route = self.routes.get(ctx.envelope.type)
+        if route is None:
+            return  # another event of the producer's topic: not this consumer's
+        row, fn = route
+        event = decode_payload(row.event, ctx.envelope.payload) if row.decode else ctx.envelope
+        await fn(event, ctx, conn)
+
+
+@dataclass
+class _Group:
+    fn: BatchGroupHandler
+    items: list[tuple[Any, BatchRecord]]
+
+
+class _Routed(NamedTuple):
+    envelope: Any
+    event: Any
+
+
+class BatchDispatch:
+    """A ``BatchProjector`` handler (``decode`` + ``prepare`` + ``__call__``) that routes runs
+    of records. Give the projector all three: ``decode`` parses each record's payload, so one
+    that does not parse is dead-lettered alone; ``prepare`` groups off the transaction."""
+
+    def __init__(
+        self, consumer: str, producer: str, routes: dict[str, tuple[Handles, BatchGroupHandler]]
+    ):
+        self.consumer = consumer
+        self.producer = producer
+        self.routes = routes
+
+    def decode(self, record: ConsumerRecord) -> _Routed:
+        envelope = decode_envelope(record)
+        route = self.routes.get(envelope.type)
+        if route is None or not route[0].decode:
+            return _Routed(envelope, None)
+        return _Routed(envelope, decode_payload(route[0].event, envelope.payload))
+
+    def prepare(self, records: Sequence[BatchRecord]) -> list[_Group]:
+        """Group consecutive records of one type (records of other types are dropped)."""
+        groups: list[_Group] = []
+        last = ""
+        for r in records:
+            routed: _Routed = r.envelope
+            t = routed.envelope.type
+            route = self.routes.get(t)
+            if route is None:
+                continue
+            rec = dataclasses.replace(r, envelope=routed.envelope)
+            item = routed.event if route[0].decode else routed.envelope
+            if t != last or not groups:
+                groups.append(_Group(route[1], []))
+                last = t
+            groups[-1].items.append((item, rec))
+        return groups
+
+    async def __call__(self, groups: list[_Group], conn: asyncpg.Connection) -> None:
+        for g in groups:
+            await g.fn(g.items, conn)
+
+
+class EventHandlers:
+    """Base of a service's consumers class (see the module docstring)."""
+
+    @classmethod
+    def table(cls) -> list[tuple[Handles, str]]:
+        return dispatch_table(cls)
+
+    def dispatchers(self) -> dict[str, Dispatch | BatchDispatch]:
+        """consumer name → its handler, bound to this instance."""
+        per: dict[str, dict[str, tuple[Handles, Any]]] = {}
+        for row, name in self.table():
+            per.setdefault(row.consumer, {})[row.type_name] = (row, getattr(self, name))
+        out: dict[str, Dispatch | BatchDispatch] = {}
+        for consumer, routes in per.items():
+            first = next(iter(routes.values()))[0]
+            kind = BatchDispatch if first.batch else Dispatch
+            out[consumer] = kind(consumer, first.producer, routes)
+        return out

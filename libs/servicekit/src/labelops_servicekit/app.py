@@ -1,0 +1,251 @@
+"""``build_service``: the composition every labelops service shares, written once.
+
+It opens (or borrows) the Postgres pool, migrates the service's schema, creates the event
+store, lets the service wire its own parts, then mounts the service's gRPC servicers and
+``EventLogService`` on one ``GrpcServer`` (health, reflection, auth, error mapping), and runs
+the outbox relay, the service's consumers (from its dispatch table) and its own workers under
+one ``ServiceRuntime``. On exit it stops them, runs the service's closers and closes the pool
+if it opened it. A service's ``bootstrap.py`` names only what is its own::
+
+    def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
+        handlers = OntologyHandlers(ctx.store, ...)
+        return Wiring(
+            parts=Parts(handlers, queries),
+            servicers=[Servicer(add_OntologyServiceServicer_to_server, OntologyServicer(...))],
+        )
+
+    def build_app(settings, **kw):
+        return build_service(settings, wire, **kw)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
+from labelops_bus import BatchProjector, ConsumerRunner, RestartableConsumer
+from labelops_bus.dispatch import BatchDispatch, Dispatch, EventHandlers
+from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrate
+from labelops_eventstore.grpc_api import EventLogServicer
+from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
+
+from .settings import ServiceSettings
+
+log = logging.getLogger("labelops.servicekit")
+
+S = TypeVar("S", bound=ServiceSettings)
+P = TypeVar("P")
+
+EVENTLOG_SERVICE = eventlog_pb2.DESCRIPTOR.services_by_name["EventLogService"].full_name
+
+
+@dataclass(frozen=True)
+class Servicer:
+    """A gRPC servicer and the generated ``add_..._to_server`` that mounts it."""
+
+    add_to_server: Callable[[Any, Any], None]
+    servicer: Any
+
+    @property
+    def service_name(self) -> str:
+        """The full proto service name (health, reflection), from the generated function."""
+        name = self.add_to_server.__name__.removeprefix("add_").removesuffix("Servicer_to_server")
+        module = inspect.getmodule(self.add_to_server)
+        pb2_name = (module.__name__ if module else "").removesuffix("_grpc")
+        pb2 = __import__(pb2_name, fromlist=["DESCRIPTOR"])
+        return str(pb2.DESCRIPTOR.services_by_name[name].full_name)
+
+
+@dataclass
+class ServiceContext(Generic[S]):
+    """What a service's ``wire`` gets: its settings, the pool and its event store."""
+
+    settings: S
+    pool: asyncpg.Pool
+    store: EventStore
+
+
+@dataclass
+class Wiring(Generic[P]):
+    """What a service's ``wire`` returns.
+
+    Attributes:
+        parts: the service's own objects (handlers, queries, ...), exposed as ``app.parts``.
+        servicers: its gRPC APIs (``EventLogService`` is added by the kit).
+        consumers: its consumers class instance (an ``EventHandlers`` dispatch table), or None.
+        consumer_options: extra keyword arguments per consumer name for its runner / projector
+            (``max_batch``, ``before_offset_commit``, ...).
+        workers: its own background loops (lease sweeper, indexer, trainer, ...).
+        ddl: SQL run after the migrations (tables that libs own, e.g. projector positions).
+        closers: awaited on exit, after the runtime stopped, in reverse order.
+    """
+
+    parts: P
+    servicers: Sequence[Servicer]
+    consumers: EventHandlers | None = None
+    consumer_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    workers: Sequence[Worker] = ()
+    ddl: Sequence[str] = ()
+    closers: Sequence[Callable[[], Awaitable[None]]] = ()
+
+
+@dataclass
+class ServiceApp(Generic[S, P]):
+    """A running service."""
+
+    settings: S
+    pool: asyncpg.Pool
+    store: EventStore
+    parts: P
+    runtime: ServiceRuntime
+
+    @property
+    def server(self) -> GrpcServer:
+        return self.runtime.server
+
+    @property
+    def port(self) -> int:
+        return self.runtime.port
+
+    @property
+    def target(self) -> str:
+        """``host:port`` a local client can dial."""
+        return self.runtime.target
+
+    async def serve_until_signal(self) -> None:
+        """Block until SIGTERM / SIGINT has stopped the gRPC server."""
+        await self.runtime.serve_until_signal()
+
+
+Wire = Callable[[ServiceContext[S]], "Wiring[P] | Awaitable[Wiring[P]]"]
+
+
+def consumer_workers(
+    settings: ServiceSettings,
+    pool: asyncpg.Pool,
+    consumers: EventHandlers,
+    options: dict[str, dict[str, Any]] | None = None,
+) -> list[Worker]:
+    """One supervised worker per consumer of a dispatch table: a ``ConsumerRunner`` (one
+    transaction per record, dedup by event id) or a ``BatchProjector`` (one per batch,
+    positions in Postgres), group ``<service>.<consumer>``, on the producer's topic."""
+    workers: list[Worker] = []
+    for name, dispatch in consumers.dispatchers().items():
+        topic = settings.topic_of(dispatch.producer)
+        common: dict[str, Any] = {
+            "bootstrap_servers": settings.kafka_bootstrap,
+            "group_id": f"{settings.service_name}.{name}",
+            "topics": [topic],
+            "pool": pool,
+            "consumer": name,
+            "schema": settings.db_schema,
+            "service": settings.service_name,
+        }
+        common.update((options or {}).get(name, {}))
+        factory: Callable[[], Any]
+        if isinstance(dispatch, BatchDispatch):
+            factory = functools.partial(
+                BatchProjector,
+                handler=dispatch,
+                decode=dispatch.decode,
+                prepare=dispatch.prepare,
+                **common,
+            )
+        else:
+            assert isinstance(dispatch, Dispatch)
+            factory = functools.partial(ConsumerRunner, handler=dispatch, **common)
+        consumer = RestartableConsumer(factory, settings.kafka_bootstrap, [topic])
+        workers.append(Worker(f"consumer-{name}", consumer.run, consumer.stop))
+    return workers
+
+
+@contextlib.asynccontextmanager
+async def build_service(
+    settings: S,
+    wire: Wire[S, P],
+    *,
+    pool: asyncpg.Pool | None = None,
+    authenticator: Authenticator | None = None,
+) -> AsyncIterator[ServiceApp[S, P]]:
+    """Build, migrate and start a service; stop it on exit.
+
+    ``pool``: use this pool (not closed on exit) instead of opening one from ``pg_dsn``.
+    ``authenticator``: credentials; from ``LABELOPS_API_KEYS`` / ``LABELOPS_JWT_*`` when None.
+    """
+    own_pool = pool is None
+    if pool is None:
+        pool = await asyncpg.create_pool(
+            settings.pg_dsn,
+            min_size=settings.pg_pool_min_size,
+            max_size=settings.pg_pool_max_size,
+        )
+    closers: Sequence[Callable[[], Awaitable[None]]] = ()
+    try:
+        applied = await migrate(pool, settings.db_schema, load_migrations(settings.migrations_dir))
+        if applied:
+            log.info("schema %s: applied migrations %s", settings.db_schema, applied)
+        store = EventStore(pool, settings.db_schema)
+        made = wire(ServiceContext(settings, pool, store))
+        wiring: Wiring[P] = await made if inspect.isawaitable(made) else made
+        closers = wiring.closers
+        for ddl in wiring.ddl:
+            await pool.execute(ddl)
+        runtime = ServiceRuntime(
+            _server(settings, store, wiring.servicers, authenticator),
+            _workers(settings, pool, wiring),
+        )
+        app = ServiceApp(settings, pool, store, wiring.parts, runtime)
+        await runtime.start()
+        try:
+            yield app
+        finally:
+            await runtime.stop()
+    finally:
+        for close in reversed(closers):
+            await close()
+        if own_pool:
+            await pool.close()
+
+
+def _server(
+    settings: ServiceSettings,
+    store: EventStore,
+    servicers: Sequence[Servicer],
+    authenticator: Authenticator | None,
+) -> GrpcServer:
+    server = GrpcServer(
+        host=settings.host,
+        port=settings.port,
+        authenticator=authenticator,
+        default_timeout=settings.default_timeout_s,
+        max_receive_message_bytes=settings.max_message_bytes,
+        max_send_message_bytes=settings.max_message_bytes,
+        grace_period=settings.grace_period_s,
+    )
+    for s in servicers:
+        server.add_service(s.add_to_server, s.servicer, s.service_name)
+    server.add_service(
+        eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
+        EventLogServicer(store, settings.service_name),
+        EVENTLOG_SERVICE,
+    )
+    return server
+
+
+def _workers(settings: ServiceSettings, pool: asyncpg.Pool, wiring: Wiring[Any]) -> list[Worker]:
+    workers = list(wiring.workers)
+    if settings.relay_enabled:
+        relay = OutboxRelay(
+            pool, settings.db_schema, settings.service_name, settings.kafka_bootstrap
+        )
+        workers.append(Worker("outbox-relay", relay.run, relay.stop))
+    if settings.consumers_enabled and wiring.consumers is not None:
+        workers += consumer_workers(settings, pool, wiring.consumers, wiring.consumer_options)
+    return workers

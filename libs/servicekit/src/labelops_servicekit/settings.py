@@ -1,0 +1,145 @@
+"""``ServiceSettings``: the fields every event-sourced labelops service has, once.
+
+A service's ``config.py`` names only what is its own::
+
+    class Settings(ServiceSettings):
+        model_config = service_config("ontology")
+        service_name: ServiceName = "ontology"
+        port: Port = 50051
+        compiled_cache_size: Annotated[int, Field(ge=1)] = 256
+
+Every field is read from ``LABELOPS_<SERVICE>_<FIELD>``; the schema also from
+``LABELOPS_<SERVICE>_SCHEMA``. Defaults a service does not override:
+
+- ``db_schema``: the service's default name (not the overridden ``service_name``: tests give
+  each run a unique service name and a schema of their own);
+- ``migrations_dir``: ``migrations/`` next to the service's ``src/`` in a checkout, else
+  ``$LABELOPS_HOME/services/<service>/migrations`` (the container image sets LABELOPS_HOME).
+
+Credentials are not settings: the gRPC server reads ``LABELOPS_API_KEYS`` /
+``LABELOPS_API_KEYS_FILE`` / ``LABELOPS_JWT_SECRET`` (libs/grpckit); OpenTelemetry reads the
+standard ``OTEL_*`` variables (libs/telemetry).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+#: ``service_name``: topic ``labelops.<service_name>.events.v1``, envelope source, group prefix.
+ServiceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+Port = Annotated[int, Field(ge=0, le=65535)]
+SchemaName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
+
+
+def service_config(service: str, **extra: Any) -> SettingsConfigDict:
+    """The settings config of ``service``: env prefix ``LABELOPS_<SERVICE>_``, frozen."""
+    return SettingsConfigDict(
+        env_prefix=f"LABELOPS_{service.upper()}_",
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+        **extra,  # type: ignore[typeddict-item]
+    )
+
+
+def events_topic_of(service: str) -> str:
+    return f"labelops.{service}.events.v1"
+
+
+class ServiceSettings(BaseSettings):
+    """Base of every service's ``Settings`` (see the module docstring)."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    #: PostgreSQL of the service (everything it keeps lives in ``db_schema``).
+    pg_dsn: str = "postgresql://labelops@127.0.0.1:55432/labelops"
+    pg_pool_min_size: Annotated[int, Field(ge=1)] = 1
+    pg_pool_max_size: Annotated[int, Field(ge=1)] = 10
+    #: Postgres schema of the event store and read models (``LABELOPS_<SERVICE>_SCHEMA``).
+    db_schema: SchemaName = ""
+    #: Kafka bootstrap servers (outbox relay and consumers).
+    kafka_bootstrap: str = "127.0.0.1:29092"
+    service_name: ServiceName = ""
+    #: Topics of the services whose events this one may consume (its consumers.py says which).
+    ontology_topic: str = events_topic_of("ontology")
+    curation_topic: str = events_topic_of("curation")
+    routing_topic: str = events_topic_of("routing")
+    prelabel_topic: str = events_topic_of("prelabel")
+    qa_topic: str = events_topic_of("qa")
+    datasets_topic: str = events_topic_of("datasets")
+    #: Run the outbox relay in this process (one relay per schema publishes at a time anyway).
+    relay_enabled: bool = True
+    #: Run this service's Kafka consumers in this process.
+    consumers_enabled: bool = True
+    host: str = "[::]"
+    port: Port = 0
+    #: Largest gRPC message either way; above it grpc itself answers RESOURCE_EXHAUSTED.
+    max_message_bytes: Annotated[int, Field(ge=1 * MIB)] = 16 * MIB
+    #: Seconds in-flight calls may run after SIGTERM.
+    grace_period_s: Annotated[float, Field(ge=0)] = 10.0
+    #: Seconds a unary call may take when the client sets no deadline.
+    default_timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    #: SQL migrations of the read models (see the module docstring for the default).
+    migrations_dir: Path = Path()
+    log_level: str = "INFO"
+
+    @classmethod
+    def default_service(cls) -> str:
+        """The service's own name: the class default of ``service_name``."""
+        name = cls.model_fields["service_name"].default
+        if not name:
+            raise TypeError(f"{cls.__name__} must give service_name a default")
+        return str(name)
+
+    @classmethod
+    def default_migrations_dir(cls) -> Path:
+        service = cls.default_service()
+        module_file = getattr(sys.modules.get(cls.__module__), "__file__", None)
+        if module_file:
+            # <checkout>/services/<service>/src/labelops_<service>/config.py
+            checkout = Path(module_file).resolve().parents[2] / "migrations"
+            if checkout.is_dir():
+                return checkout
+        home = os.environ.get("LABELOPS_HOME", ".")
+        return Path(home) / "services" / service / "migrations"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _service_defaults(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        service = cls.default_service()
+        if not data.get("db_schema"):
+            data["db_schema"] = (
+                os.environ.get(f"LABELOPS_{service.upper()}_SCHEMA")
+                or data.pop("schema", None)
+                or service.replace("-", "_")
+            )
+        if not data.get("migrations_dir"):
+            data["migrations_dir"] = cls.default_migrations_dir()
+        return data
+
+    @field_validator("migrations_dir")
+    @classmethod
+    def _migrations_exist(cls, v: Path) -> Path:
+        if not (v / "0001_read_models.sql").is_file():
+            service = cls.default_service()
+            raise ValueError(
+                f"{v} holds no 0001_read_models.sql; set LABELOPS_{service.upper()}_MIGRATIONS_DIR"
+                f" to the service's migrations directory (services/{service}/migrations)"
+            )
+        return v
+
+    def topic_of(self, producer: str) -> str:
+        """The events topic of ``producer`` as this deployment names it."""
+        topic = getattr(self, f"{producer}_topic", None)
+        return str(topic) if topic else events_topic_of(producer)
