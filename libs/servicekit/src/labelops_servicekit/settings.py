@@ -124,7 +124,7 @@ class ServiceSettings(BaseSettings):
                 or data.pop("schema", None)
                 or service.replace("-", "_")
             )
-        if not data.get("migrations_dir"):
+        if not data.get("migrations_dir") and cls.model_fields["migrations_dir"].default == Path():
             data["migrations_dir"] = cls.default_migrations_dir()
         return data
 
