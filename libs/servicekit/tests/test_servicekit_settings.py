@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from labelops.ontology.v1 import ontology_pb2_grpc
-from labelops_servicekit import Port, ServiceName, ServiceSettings, Servicer, service_config
+from labelops_servicekit import Port, ServiceName, Servicer, ServiceSettings, service_config
 from pydantic import ValidationError
 
 TOY_MIGRATIONS = Path(__file__).parent / "toy_migrations"
