@@ -26,6 +26,7 @@ from labelops_servicekit import (
     build_service,
     service_config,
 )
+from labelops_servicekit.main import probe_health
 from labelops_testkit.waiting import eventually
 
 KEY = "toy-key"
@@ -138,7 +139,10 @@ async def test_a_service_on_the_scaffold_serves_consumes_and_stops(
         assert [(r["event_id"], r["item_id"]) for r in rows] == [("e1", "i1"), ("e2", "i2")]
         assert app.parts.ticks  # the service's own worker runs under the runtime
         assert app.parts.closed == []
+        # What the container HEALTHCHECK (`python -m labelops_<x> --health`) asks.
+        assert await asyncio.to_thread(probe_health, app.port)
     assert app.parts.closed == ["closed"]
+    assert not await asyncio.to_thread(probe_health, app.port, 1.0)
     ticks = len(app.parts.ticks)
     await asyncio.sleep(0.2)
     assert len(app.parts.ticks) == ticks  # stopped with the service
