@@ -26,7 +26,8 @@ def test_one_dockerfile_serves_every_service() -> None:
     assert 'python -m \\"labelops_${LABELOPS_SERVICE}\\"' in text
     # Every directory the image's pip install reads is copied in.
     pyproject = (ROOT / "pyproject.toml").read_text()
-    roots = {p.split("/")[0] for p in re.findall(r'"((?:libs|services|demo)/[^"]+/src)"', pyproject)}
+    src_roots = re.findall(r'"((?:libs|services|demo)/[^"]+/src)"', pyproject)
+    roots = {p.split("/")[0] for p in src_roots}
     copied = set(re.findall(r"^COPY (\w+)/ ", text, re.M))
     assert roots <= copied
 
