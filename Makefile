@@ -50,7 +50,7 @@ lint: tools
 	ruff check .
 	ruff format --check .
 	mypy libs $$(ls -d services/*/src 2>/dev/null) demo/src
-	lint-imports
+	lint-imports --no-logo
 	$(PY) tools/layout.py
 
 fmt:
