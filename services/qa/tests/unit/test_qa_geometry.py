@@ -21,7 +21,6 @@ from labelops_qa.domain.geometry import (
     FusedBox,
     Keypoints,
     Span,
-    _majority_span,
     box_agreement,
     fuse_boxes,
     fuse_keypoints,
@@ -33,6 +32,7 @@ from labelops_qa.domain.geometry import (
     rle_encode,
     vote_masks,
 )
+from labelops_qa.domain.geometry.spans import _majority_span
 
 # --- IoU ----------------------------------------------------------------------------------------
 
