@@ -9,7 +9,8 @@ GRPCURL_VERSION ?= v1.9.3
 INFRA := $(PY) -m labelops_testkit.infra
 PYTEST_ARGS ?=
 
-.PHONY: help setup tools proto proto-check lint fmt test test-unit infra-install infra-up infra-down infra-status up down down-all status demo bench clean
+
+.PHONY: help setup tools events-doc proto proto-check lint fmt test test-unit infra-install infra-up infra-down infra-status up down down-all status demo bench clean
 
 help:
 	@grep -E '^[a-z-]+:' Makefile | cut -d: -f1 | sort | xargs -n1 echo " make"
@@ -28,6 +29,10 @@ $(BIN)/buf:
 
 $(BIN)/grpcurl:
 	mkdir -p $(BIN) && GOBIN=$(BIN) go install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+
+## events-doc: write docs/events.md's consumers column from the services' dispatch tables.
+events-doc:
+	$(PY) tools/events_doc.py --write
 
 ## proto: regenerate Python code from proto/ into libs/proto/src (committed).
 proto:
@@ -52,6 +57,7 @@ lint: tools
 	mypy libs $$(ls -d services/*/src 2>/dev/null) demo/src
 	lint-imports --no-logo
 	$(PY) tools/layout.py
+	$(PY) tools/events_doc.py
 
 fmt:
 	ruff format .
