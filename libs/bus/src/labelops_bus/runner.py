@@ -5,188 +5,88 @@ applied exactly once because each record's handler runs in the same Postgres tra
 insert of its ``processed_events`` row, keyed by (consumer, event_id). Kafka offsets are
 committed only after that transaction commits, so a crash in between causes a redelivery that
 the row turns into a no-op.
+
+This module holds the loop (lifecycle, batches, offsets, rebalances); one record's way through
+it is in ``_runner_record``, the lag in ``_runner_lag``, what a handler sees in ``messages``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from labelops.events.v1 import envelope_pb2
-from labelops_core.errors import Unavailable
-from labelops_telemetry.propagation import context_from_traceparent
 from opentelemetry import trace
-from opentelemetry.metrics import MeterProvider, Observation
-from opentelemetry.trace import SpanKind, Status, StatusCode, TracerProvider
+from opentelemetry.metrics import MeterProvider
+from opentelemetry.trace import TracerProvider
 
 from ._metrics import instruments_for
+from ._runner_lag import LagTracking, _Batch
+from ._runner_record import (
+    RecordProcessing,
+    _HandlerFailed,
+    _Stopped,
+    _where,
+    _with_attempt,
+    log,
+)
+from .clients import _MAX_ERROR_BYTES, DLQ_HEADER_PREFIX, _error_text, dlq_headers, start_clients
+from .messages import (
+    APPLIED,
+    DEAD_LETTERED,
+    DUPLICATE,
+    Decoder,
+    EventEnvelope,
+    Handler,
+    MessageContext,
+    OffsetHook,
+    PoisonMessage,
+    Predicate,
+    decode_envelope,
+    is_transient_error,
+)
 from .schema import STATUS_APPLIED, STATUS_DEAD_LETTERED, ensure_processed_events, quote_schema
 from .topics import dlq_topic as dlq_topic_for
 from .topics import ensure_topics
 
-EventEnvelope = envelope_pb2.EventEnvelope
-
-log = logging.getLogger("labelops.bus")
-
-APPLIED = "applied"
-DUPLICATE = "duplicate"
-DEAD_LETTERED = "dead_lettered"
-
-# Prefix of every header the runner adds to a dead-lettered record.
-DLQ_HEADER_PREFIX = "dlq."
-_MAX_ERROR_BYTES = 4000
-
-
-class PoisonMessage(ValueError):
-    """A record whose value is not a usable event (goes to the DLQ without retries)."""
-
-
-@dataclass(frozen=True)
-class MessageContext:
-    """One Kafka record as the handler sees it.
-
-    ``envelope`` is the decoded EventEnvelope (or what a custom ``decode`` returned);
-    ``event_id`` is the deduplication key: the envelope's event id, or
-    ``kafka:<topic>:<partition>:<offset>`` when a custom decoder leaves it empty.
-    ``attempt`` counts from 1; a handler can use it to log retries.
-    """
-
-    envelope: Any
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Mapping[str, bytes]
-    timestamp: datetime
-    consumer: str
-    event_id: str
-    attempt: int = 1
-
-
-Handler = Callable[[MessageContext, asyncpg.Connection], Awaitable[None]]
-Decoder = Callable[[ConsumerRecord], Any]
-Predicate = Callable[[], bool | Awaitable[bool]]
-OffsetHook = Callable[[Mapping[TopicPartition, int]], Awaitable[None]]
-
-
-def decode_envelope(record: ConsumerRecord) -> Any:
-    """The default decoder: the record value as an EventEnvelope with an event id and type.
-
-    Protobuf parsing is lenient (empty or unrelated bytes may parse), so an envelope without
-    ``event_id`` or ``type`` is rejected too: it could neither be deduplicated nor routed.
-
-    Raises:
-        PoisonMessage: the value is missing, not an envelope, or lacks event_id/type.
-    """
-    if record.value is None:
-        raise PoisonMessage("record has no value (tombstone)")
-    try:
-        envelope = EventEnvelope.FromString(record.value)
-    except Exception as exc:  # protobuf's DecodeError; its module path varies by backend
-        raise PoisonMessage(f"value is not an EventEnvelope: {exc}") from exc
-    if not envelope.event_id or not envelope.type:
-        raise PoisonMessage("envelope has no event_id or no type")
-    return envelope
-
-
-async def start_clients(
-    bootstrap: str, group_id: str, client_id: str, **consumer_options: Any
-) -> tuple[AIOKafkaProducer, AIOKafkaConsumer]:
-    """A started DLQ producer (idempotent, acks=all) and a started group consumer that never
-    auto-commits, reads committed records only and starts at the earliest offset."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        client_id=f"{client_id}-dlq",
-        acks="all",
-        enable_idempotence=True,
-    )
-    await producer.start()
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=group_id,
-        client_id=client_id,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest",
-        isolation_level="read_committed",
-        **consumer_options,
-    )
-    try:
-        await consumer.start()
-    except BaseException:
-        await producer.stop()
-        raise
-    return producer, consumer
-
-
-def dlq_headers(
-    record: ConsumerRecord,
-    headers: Sequence[tuple[str, bytes]],
-    error: BaseException,
-    *,
-    consumer: str,
-    group: str,
-    reason: str,
-    attempts: int,
-    event_id: str,
-) -> list[tuple[str, bytes]]:
-    """The original headers (minus earlier ``dlq.*`` ones) plus where the record came from,
-    who gave up on it and why: what every dead-lettered record carries."""
-    out = [(k, v) for k, v in headers if not k.startswith(DLQ_HEADER_PREFIX)]
-    out += [
-        ("dlq.error", _error_text(error)),
-        ("dlq.reason", reason.encode()),
-        ("dlq.topic", record.topic.encode()),
-        ("dlq.partition", str(record.partition).encode()),
-        ("dlq.offset", str(record.offset).encode()),
-        ("dlq.consumer", consumer.encode()),
-        ("dlq.group", group.encode()),
-        ("dlq.attempts", str(attempts).encode()),
-        ("dlq.event_id", event_id.encode()),
-    ]
-    return out
-
-
-def is_transient_error(exc: BaseException) -> bool:
-    """Default classification of errors that are not the event's fault.
-
-    These (Postgres unreachable or restarting, serialization failures and deadlocks, network
-    errors, a dependency answering UNAVAILABLE) are retried until they go away and are never
-    dead-lettered: an outage must not empty the topic into the DLQ.
-    """
-    if isinstance(exc, asyncpg.QueryCanceledError):
-        return False  # statement_timeout: likely the event's own query; retries then DLQ.
-    return isinstance(
-        exc,
-        asyncpg.PostgresConnectionError
-        | asyncpg.exceptions.OperatorInterventionError
-        | asyncpg.exceptions.InsufficientResourcesError
-        | asyncpg.exceptions.TransactionRollbackError
-        | OSError
-        | Unavailable
-        | KafkaError,
-    )
-
-
-class _Stopped(Exception):
-    """Internal: stop() interrupted an endless transient retry; the record stays unprocessed."""
-
-
-class _HandlerFailed(Exception):
-    def __init__(self, original: BaseException) -> None:
-        super().__init__(str(original))
-        self.original = original
+# Parts of this module live in messages.py, clients.py, _runner_lag.py and _runner_record.py;
+# every name it had stays importable from here.
+__all__ = [
+    "APPLIED",
+    "DEAD_LETTERED",
+    "DLQ_HEADER_PREFIX",
+    "DUPLICATE",
+    "STATUS_APPLIED",
+    "STATUS_DEAD_LETTERED",
+    "_MAX_ERROR_BYTES",
+    "ConsumerRunner",
+    "Decoder",
+    "EventEnvelope",
+    "Handler",
+    "MessageContext",
+    "OffsetHook",
+    "PoisonMessage",
+    "Predicate",
+    "_Batch",
+    "_HandlerFailed",
+    "_Listener",
+    "_Stopped",
+    "_error_text",
+    "_evaluate",
+    "_where",
+    "_with_attempt",
+    "decode_envelope",
+    "dlq_headers",
+    "is_transient_error",
+    "log",
+    "start_clients",
+]
 
 
 class _Listener(ConsumerRebalanceListener):
@@ -200,14 +100,7 @@ class _Listener(ConsumerRebalanceListener):
         self._runner._on_assigned(set(assigned))
 
 
-@dataclass
-class _Batch:
-    """Per-partition next offset still to process inside the batch being worked on."""
-
-    next_offset: dict[TopicPartition, int] = field(default_factory=dict)
-
-
-class ConsumerRunner:
+class ConsumerRunner(LagTracking, RecordProcessing):
     """Consumes ``topics`` as ``group_id`` and applies each record exactly once to Postgres.
 
     Per record: one transaction inserts ``(consumer, event_id)`` into
@@ -301,8 +194,13 @@ class ConsumerRunner:
         self._lag_refresh_interval = lag_refresh_interval
         self._client_id = client_id or f"labelops-{service}-{consumer}"
         self._before_offset_commit = before_offset_commit
+        self._init_state(meter_provider, tracer_provider)
 
-        t = quote_schema(schema) + ".processed_events"
+    def _init_state(
+        self, meter_provider: MeterProvider | None, tracer_provider: TracerProvider | None
+    ) -> None:
+        """The SQL of the bookkeeping table, the instruments and the run state."""
+        t = quote_schema(self.schema) + ".processed_events"
         self._sql_insert = (
             f'INSERT INTO {t} (consumer, event_id, topic, partition, "offset", status)'
             " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (consumer, event_id) DO NOTHING"
@@ -434,81 +332,6 @@ class ConsumerRunner:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    # ----------------------------------------------------------------------------- lag
-
-    def lag(self) -> dict[TopicPartition, int]:
-        """Last computed lag per assigned partition: end offset - next offset to process.
-
-        Updated by the run loop from fetch responses (at most once a second) and by
-        ``refresh_lag()``; the ``labelops.consumer.lag`` gauge reports the same values.
-        """
-        return dict(self._lag)
-
-    async def refresh_lag(self) -> dict[TopicPartition, int]:
-        """Ask the brokers for the end offsets of the assigned partitions and recompute the
-        lag (works before anything was consumed); returns the new ``lag()``."""
-        kafka = self._kafka
-        if kafka is None or self._closed:
-            return self.lag()
-        tps = list(kafka.assignment())
-        ends = await kafka.end_offsets(tps) if tps else {}
-        lag: dict[TopicPartition, int] = {}
-        for tp in tps:
-            pos = await self._position(tp, wait=True)
-            if pos is not None and tp in ends:
-                lag[tp] = max(0, ends[tp] - pos)
-        self._lag = lag
-        self._lag_remote_at = time.monotonic()
-        return self.lag()
-
-    async def _update_lag_local(self, *, force: bool = False) -> None:
-        # Cheap variant from the highwater/LSO the fetcher already knows; no broker round trip.
-        now = time.monotonic()
-        if not force and now - self._lag_local_at < 1.0:
-            return
-        self._lag_local_at = now
-        kafka = self._kafka
-        if kafka is None:
-            return
-        lag: dict[TopicPartition, int] = {}
-        for tp in kafka.assignment():
-            # Under read_committed the consumer can only read up to the last stable offset;
-            # records of open transactions are not backlog yet (Java's records-lag does this).
-            end = kafka.last_stable_offset(tp)
-            if end is None or end < 0:
-                end = kafka.highwater(tp)
-            pos = await self._position(tp, wait=False)
-            if end is not None and pos is not None:
-                lag[tp] = max(0, end - pos)
-            elif tp in self._lag:
-                lag[tp] = self._lag[tp]
-        self._lag = lag
-
-    async def _position(self, tp: TopicPartition, *, wait: bool) -> int | None:
-        if tp in self._batch.next_offset:
-            # Mid-batch the consumer's position is already past the whole batch.
-            return self._batch.next_offset[tp]
-        assert self._kafka is not None
-        try:
-            # position() blocks until the partition's committed/reset offset is known.
-            return await asyncio.wait_for(self._kafka.position(tp), 30.0 if wait else 0.05)
-        except (TimeoutError, IllegalStateError):
-            return None
-
-    def _lag_observations(self) -> list[Observation]:
-        return [
-            Observation(
-                value,
-                {
-                    "consumer": self.consumer,
-                    "group": self.group_id,
-                    "topic": tp.topic,
-                    "partition": tp.partition,
-                },
-            )
-            for tp, value in self._lag.items()
-        ]
-
     # ------------------------------------------------------------------------ the loop
 
     async def _run(self, predicate: Predicate | None, timeout: float | None) -> None:
@@ -585,269 +408,6 @@ class ConsumerRunner:
         except (TimeoutError, IllegalStateError):
             return None
 
-    # ---------------------------------------------------------------------- one record
-
-    async def _process_record(self, record: ConsumerRecord) -> None:
-        headers_list = [(k, v if v is not None else b"") for k, v in (record.headers or ())]
-        headers = dict(headers_list)
-        decode_error: Exception | None = None
-        envelope: Any = None
-        try:
-            envelope = self._decode(record)
-        except Exception as exc:
-            decode_error = exc
-        traceparent: str | bytes | None = headers.get("traceparent")
-        if not traceparent and envelope is not None:
-            traceparent = getattr(envelope, "traceparent", None)
-        parent = context_from_traceparent(traceparent)
-        envelope_id = getattr(envelope, "event_id", "") if envelope is not None else ""
-        event_id = envelope_id or f"kafka:{record.topic}:{record.partition}:{record.offset}"
-        attributes: dict[str, Any] = {
-            "messaging.system": "kafka",
-            "messaging.operation.type": "process",
-            "messaging.destination.name": record.topic,
-            "messaging.destination.partition.id": str(record.partition),
-            "messaging.kafka.offset": record.offset,
-            "messaging.consumer.group.name": self.group_id,
-            "messaging.message.id": event_id,
-            "labelops.consumer": self.consumer,
-        }
-        event_type = getattr(envelope, "type", None)
-        if isinstance(event_type, str) and event_type:
-            attributes["labelops.event.type"] = event_type
-        with self._tracer.start_as_current_span(
-            f"process {record.topic}",
-            context=parent,
-            kind=SpanKind.CONSUMER,
-            attributes=attributes,
-            record_exception=False,
-            set_status_on_exception=True,
-        ) as span:
-            if decode_error is not None:
-                outcome = await self._dead_letter_poison(
-                    record, event_id, headers_list, decode_error
-                )
-                span.record_exception(decode_error)
-            else:
-                ctx = MessageContext(
-                    envelope=envelope,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    key=record.key,
-                    value=record.value,
-                    headers=headers,
-                    timestamp=datetime.fromtimestamp(record.timestamp / 1000, tz=UTC),
-                    consumer=self.consumer,
-                    event_id=event_id,
-                )
-                outcome = await self._apply(record, ctx, headers_list, span)
-            span.set_attribute("labelops.consumer.outcome", outcome)
-            if outcome == DEAD_LETTERED:
-                span.set_status(Status(StatusCode.ERROR, "dead-lettered"))
-        self.stats[outcome] += 1
-        self._instruments.processed.add(
-            1, {"consumer": self.consumer, "topic": record.topic, "outcome": outcome}
-        )
-
-    async def _apply(
-        self,
-        record: ConsumerRecord,
-        ctx: MessageContext,
-        headers_list: list[tuple[str, bytes]],
-        span: trace.Span,
-    ) -> str:
-        failures = 0  # non-transient handler failures; only these count towards the DLQ
-        transient_failures = 0
-        attempt = 0
-        while True:
-            attempt += 1
-            ctx_n = ctx if attempt == 1 else _with_attempt(ctx, attempt)
-            try:
-                return await self._apply_once(record, ctx_n)
-            except _HandlerFailed as failed:
-                exc = failed.original
-                if self._is_transient(exc):
-                    transient_failures += 1
-                    await self._backoff_transient(record, exc, transient_failures)
-                    continue
-                failures += 1
-                span.record_exception(exc)
-                if failures >= self._max_attempts:
-                    return await self._dead_letter(
-                        record, ctx.event_id, headers_list, exc, attempts=attempt, reason="handler"
-                    )
-                self._count_retry(record, exc)
-                log.warning(
-                    "consumer %s: handler failed on %s (attempt %d/%d), retrying: %r",
-                    self.consumer,
-                    _where(record),
-                    failures,
-                    self._max_attempts,
-                    exc,
-                )
-                await asyncio.sleep(self._delay(failures))
-            except Exception as exc:
-                # The runner's own bookkeeping failed: never the event's fault.
-                if not self._is_transient(exc):
-                    raise
-                transient_failures += 1
-                await self._backoff_transient(record, exc, transient_failures)
-
-    async def _apply_once(self, record: ConsumerRecord, ctx: MessageContext) -> str:
-        handler_done = False
-        try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                inserted = await conn.fetchval(
-                    self._sql_insert,
-                    self.consumer,
-                    ctx.event_id,
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    STATUS_APPLIED,
-                )
-                if not inserted:
-                    return DUPLICATE
-                started = time.perf_counter()
-                error_type = None
-                try:
-                    await self._handler(ctx, conn)
-                except Exception as exc:
-                    error_type = type(exc).__qualname__
-                    raise _HandlerFailed(exc) from exc
-                finally:
-                    attrs = {"consumer": self.consumer, "topic": record.topic}
-                    if error_type:
-                        attrs["error.type"] = error_type
-                    self._instruments.handler_duration.record(time.perf_counter() - started, attrs)
-                handler_done = True
-        except _HandlerFailed:
-            raise
-        except Exception as exc:
-            if handler_done:
-                # COMMIT failed (a deferred constraint the handler violated, or the connection
-                # dropped): judged like a handler error.
-                raise _HandlerFailed(exc) from exc
-            raise
-        return APPLIED
-
-    async def _dead_letter_poison(
-        self,
-        record: ConsumerRecord,
-        event_id: str,
-        headers_list: list[tuple[str, bytes]],
-        error: Exception,
-    ) -> str:
-        # A redelivered poison record was dead-lettered before: don't publish it twice.
-        async with self._pool.acquire() as conn:
-            if await conn.fetchval(self._sql_exists, self.consumer, event_id):
-                return DUPLICATE
-        log.warning(
-            "consumer %s: undecodable record %s goes to %s: %r",
-            self.consumer,
-            _where(record),
-            self.dlq_topic,
-            error,
-        )
-        return await self._dead_letter(
-            record, event_id, headers_list, error, attempts=0, reason="decode"
-        )
-
-    async def _dead_letter(
-        self,
-        record: ConsumerRecord,
-        event_id: str,
-        headers_list: list[tuple[str, bytes]],
-        error: BaseException,
-        *,
-        attempts: int,
-        reason: str,
-    ) -> str:
-        """Publish the original record to the DLQ, wait for the ack, then write the
-        'dead_lettered' row. A crash between the two publishes it again on redelivery
-        (at-least-once into the DLQ); never zero times."""
-        headers = dlq_headers(
-            record,
-            headers_list,
-            error,
-            consumer=self.consumer,
-            group=self.group_id,
-            reason=reason,
-            attempts=attempts,
-            event_id=event_id,
-        )
-        log.error(
-            "consumer %s: dead-lettering %s (event %s) after %d attempt(s): %r",
-            self.consumer,
-            _where(record),
-            event_id,
-            attempts,
-            error,
-        )
-        assert self._producer is not None
-        failures = 0
-        while True:
-            try:
-                await self._producer.send_and_wait(
-                    self.dlq_topic, value=record.value, key=record.key, headers=headers
-                )
-                break
-            except KafkaError as exc:
-                # Without the DLQ ack the record must not be marked done; retry, don't skip.
-                failures += 1
-                await self._backoff_transient(record, exc, failures)
-        failures = 0
-        while True:
-            try:
-                async with self._pool.acquire() as conn:
-                    await conn.execute(
-                        self._sql_insert,
-                        self.consumer,
-                        event_id,
-                        record.topic,
-                        record.partition,
-                        record.offset,
-                        STATUS_DEAD_LETTERED,
-                    )
-                return DEAD_LETTERED
-            except Exception as exc:
-                if not self._is_transient(exc):
-                    raise
-                failures += 1
-                await self._backoff_transient(record, exc, failures)
-
-    async def _backoff_transient(self, record: ConsumerRecord, exc: BaseException, n: int) -> None:
-        self._count_retry(record, exc)
-        delay = self._delay(n)
-        log.warning(
-            "consumer %s: transient error on %s (attempt %d), retrying in %.2fs: %r",
-            self.consumer,
-            _where(record),
-            n,
-            delay,
-            exc,
-        )
-        # stop() must not wait for an outage to end: give up on this record (rolled back,
-        # offset not committed, so it is redelivered after the restart).
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop_requested.wait(), delay)
-        if self._stop_requested.is_set():
-            raise _Stopped
-
-    def _delay(self, n: int) -> float:
-        return min(self._backoff_max, self._backoff_base * 2 ** (n - 1))
-
-    def _count_retry(self, record: ConsumerRecord, exc: BaseException) -> None:
-        self._instruments.retries.add(
-            1,
-            {
-                "consumer": self.consumer,
-                "topic": record.topic,
-                "error.type": type(exc).__qualname__,
-            },
-        )
-
     # ------------------------------------------------------------------------- offsets
 
     async def _commit(self, only: set[TopicPartition] | None = None, *, hook: bool = True) -> None:
@@ -917,24 +477,8 @@ class ConsumerRunner:
                 await producer.stop()
 
 
-def _with_attempt(ctx: MessageContext, attempt: int) -> MessageContext:
-    return replace(ctx, attempt=attempt)
-
-
 async def _evaluate(predicate: Predicate) -> bool:
     result = predicate()
     if asyncio.iscoroutine(result) or isinstance(result, Awaitable):
         result = await result
     return bool(result)
-
-
-def _where(record: ConsumerRecord) -> str:
-    return f"{record.topic}[{record.partition}]@{record.offset}"
-
-
-def _error_text(exc: BaseException) -> bytes:
-    cls = type(exc)
-    name = cls.__qualname__
-    if cls.__module__ != "builtins":
-        name = f"{cls.__module__}.{name}"
-    return f"{name}: {exc}".encode()[:_MAX_ERROR_BYTES]
