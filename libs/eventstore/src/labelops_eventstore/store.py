@@ -13,190 +13,63 @@ events, read model and idempotency record commit together: an acknowledged comma
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
-from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
-from labelops.events.v1 import envelope_pb2
 from labelops_core.context import current_principal
 from labelops_core.errors import ConcurrencyConflict, FieldViolation, InvalidArgument
-from labelops_core.ids import uuid7
 from labelops_telemetry.propagation import current_traceparent
 
+from .events import (
+    _COLUMNS,
+    _EPOCH,
+    ACTOR_KIND_NAMES,
+    ACTOR_KINDS,
+    ANY_VERSION,
+    NO_STREAM,
+    AppendResult,
+    M,
+    MultiAppendResult,
+    NewEvent,
+    StoredEvent,
+    StreamAppend,
+    _row_to_event,
+    envelope_bytes,
+)
 from .idempotency import Command, fingerprint_of
 from .idempotency import request_fingerprint as request_fingerprint  # re-exported
+from .request_log import RequestLog
 from .schema import check_identifier
 
-M = TypeVar("M", bound=Message)
-
-ACTOR_KINDS: dict[str, int] = {
-    "": envelope_pb2.ACTOR_KIND_UNSPECIFIED,
-    "user": envelope_pb2.ACTOR_KIND_USER,
-    "vendor": envelope_pb2.ACTOR_KIND_VENDOR,
-    "model": envelope_pb2.ACTOR_KIND_MODEL,
-    "service": envelope_pb2.ACTOR_KIND_SERVICE,
-}
-ACTOR_KIND_NAMES = {v: k for k, v in ACTOR_KINDS.items()}
-
-#: ``expected_version`` for "this stream must not exist yet".
-NO_STREAM = 0
-#: ``expected_version`` for "append after whatever is there" (still conflict-safe).
-ANY_VERSION = None
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    """An event to append. ``type`` is the payload's full protobuf name."""
-
-    type: str
-    payload: bytes
-    event_id: uuid.UUID = field(default_factory=uuid7)
-    tenant_id: str | None = None
-    actor_kind: str | None = None
-    actor_id: str | None = None
-    occurred_at: datetime | None = None
-    correlation_id: str = ""
-    causation_id: str = ""
-    traceparent: str | None = None
-
-    @classmethod
-    def of(cls, message: Message, **meta: Any) -> NewEvent:
-        """Wrap a protobuf message; ``meta`` sets any other field (tenant_id, actor_kind, …)."""
-        return cls(type=message.DESCRIPTOR.full_name, payload=message.SerializeToString(), **meta)
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """An event as committed in the store."""
-
-    position: int
-    tx_id: int
-    event_id: uuid.UUID
-    stream_id: str
-    stream_version: int
-    type: str
-    tenant_id: str
-    actor_kind: int
-    actor_id: str
-    occurred_at: datetime
-    correlation_id: str
-    causation_id: str
-    traceparent: str
-    payload: bytes
-
-    def to_envelope(self, source: str = "") -> envelope_pb2.EventEnvelope:
-        """The wire form published to Kafka and returned by the event-log API."""
-        env = envelope_pb2.EventEnvelope(
-            event_id=str(self.event_id),
-            type=self.type,
-            stream_id=self.stream_id,
-            stream_version=self.stream_version,
-            tenant_id=self.tenant_id,
-            actor=envelope_pb2.Actor(kind=self.actor_kind, id=self.actor_id),  # type: ignore[arg-type]
-            correlation_id=self.correlation_id,
-            causation_id=self.causation_id,
-            traceparent=self.traceparent,
-            payload=self.payload,
-            position=self.position,
-            source=source,
-        )
-        env.occurred_at.FromDatetime(self.occurred_at)
-        return env
-
-    def decode(self, message_type: builtins.type[M]) -> M:
-        """Parse the payload as ``message_type`` (which must match ``type``)."""
-        if message_type.DESCRIPTOR.full_name != self.type:
-            raise TypeError(f"event is {self.type}, not {message_type.DESCRIPTOR.full_name}")
-        msg = message_type()
-        msg.ParseFromString(self.payload)
-        return msg
-
-
-@dataclass(frozen=True)
-class AppendResult:
-    """What an append wrote (or, for a replayed request, what the first append wrote)."""
-
-    stream_id: str
-    event_ids: list[uuid.UUID]
-    first_version: int
-    last_version: int
-    positions: list[int]
-    replayed: bool = False
-    response: bytes | None = None
-    #: Fingerprint the request was stored with (only set on results of ``lookup_request``).
-    fingerprint: str = ""
-
-
-@dataclass(frozen=True)
-class StreamAppend:
-    """One stream's part of ``EventStore.append_streams``.
-
-    ``expected_version`` means what it means for ``EventStore.append``: ``NO_STREAM`` (0),
-    N ("the stream is at N") or ``ANY_VERSION`` (None, "after the current end").
-    """
-
-    stream_id: str
-    expected_version: int | None
-    events: Sequence[NewEvent]
-
-
-@dataclass(frozen=True)
-class MultiAppendResult:
-    """What ``EventStore.append_streams`` wrote.
-
-    ``results`` has one ``AppendResult`` per ``StreamAppend``, in the same order, with that
-    stream's versions and its positions (sorted). A replayed request (``replayed=True`` because
-    its ``request_id`` was already used) writes nothing and returns ``results == []``: answer
-    from ``response``, the bytes stored by the first call.
-    """
-
-    results: list[AppendResult]
-    replayed: bool = False
-    response: bytes | None = None
-
-
-_COLUMNS = (
-    "position, tx_id, event_id, stream_id, stream_version, type, tenant_id, actor_kind, actor_id,"
-    " occurred_at, correlation_id, causation_id, traceparent, payload"
-)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def envelope_bytes(r: asyncpg.Record, source: str) -> bytes:
-    """The serialized envelope of an ``events`` row (the relay's hot path: no StoredEvent)."""
-    # Exact integer arithmetic: float timestamps lose microseconds far from the epoch.
-    delta = r["occurred_at"] - _EPOCH
-    env = envelope_pb2.EventEnvelope(
-        event_id=str(r["event_id"]),
-        type=r["type"],
-        stream_id=r["stream_id"],
-        stream_version=r["stream_version"],
-        tenant_id=r["tenant_id"],
-        actor=envelope_pb2.Actor(kind=r["actor_kind"], id=r["actor_id"]),
-        occurred_at=Timestamp(
-            seconds=delta.days * 86400 + delta.seconds, nanos=delta.microseconds * 1000
-        ),
-        correlation_id=r["correlation_id"],
-        causation_id=r["causation_id"],
-        traceparent=r["traceparent"],
-        payload=r["payload"],
-        position=r["position"],
-        source=source,
-    )
-    return env.SerializeToString()
-
-
-def _row_to_event(r: asyncpg.Record) -> StoredEvent:
-    return StoredEvent(**{k: r[k] for k in r.keys()})
+# The values moved to events.py and the request log to request_log.py; every name this module
+# had stays importable from here.
+__all__ = [
+    "ACTOR_KINDS",
+    "ACTOR_KIND_NAMES",
+    "ANY_VERSION",
+    "NO_STREAM",
+    "_COLUMNS",
+    "_EPOCH",
+    "AppendResult",
+    "Command",
+    "EventStore",
+    "M",
+    "MultiAppendResult",
+    "NewEvent",
+    "StoredEvent",
+    "StreamAppend",
+    "_check_appends",
+    "_row_to_event",
+    "_stream_conflict",
+    "check_identifier",
+    "envelope_bytes",
+    "fingerprint_of",
+    "request_fingerprint",
+]
 
 
 def _check_appends(appends: Sequence[StreamAppend]) -> None:
@@ -238,7 +111,7 @@ def _stream_conflict(index: int, a: StreamAppend, current: int) -> ConcurrencyCo
     )
 
 
-class EventStore:
+class EventStore(RequestLog):
     """Append-only event store of one service, in that service's Postgres schema.
 
     Args:
@@ -487,23 +360,6 @@ class EventStore:
         )
         return [r["version"] for r in rows]
 
-    async def _claim_request(
-        self, conn: asyncpg.Connection, request_id: str, stream_id: str, fingerprint: str
-    ) -> bool:
-        """Insert the request row first; False if the request id was used already.
-
-        A concurrent duplicate blocks on this key until the first commits, then sees the row
-        and replays instead of appending twice.
-        """
-        claimed = await conn.fetchval(
-            f"INSERT INTO {self._t_requests}(request_id, stream_id, fingerprint)"
-            " VALUES ($1, $2, $3) ON CONFLICT (request_id) DO NOTHING RETURNING 1",
-            request_id,
-            stream_id,
-            fingerprint,
-        )
-        return bool(claimed)
-
     async def _insert(
         self, conn: asyncpg.Connection, rows: list[list[Any]]
     ) -> list[asyncpg.Record]:
@@ -569,67 +425,6 @@ class EventStore:
             reason="EVENT_ID_REUSED",
         )
 
-    async def _record_request(
-        self,
-        conn: asyncpg.Connection,
-        request_id: str,
-        result: AppendResult,
-        response: bytes | None,
-    ) -> None:
-        await self._store_request(
-            conn,
-            request_id,
-            result.event_ids,
-            result.first_version,
-            result.last_version,
-            result.positions,
-            response,
-        )
-
-    async def _record_request_rows(
-        self,
-        conn: asyncpg.Connection,
-        request_id: str,
-        results: Sequence[AppendResult],
-        response: bytes | None,
-    ) -> None:
-        """Record a multi-stream append: first stream's versions; all ids, positions aligned."""
-        event_ids: list[uuid.UUID] = []
-        positions: list[int] = []
-        for r in results:
-            event_ids += r.event_ids
-            positions += r.positions  # per stream, version order is position order
-        await self._store_request(
-            conn,
-            request_id,
-            event_ids,
-            results[0].first_version,
-            results[0].last_version,
-            positions,
-            response,
-        )
-
-    async def _store_request(
-        self,
-        conn: asyncpg.Connection,
-        request_id: str,
-        event_ids: list[uuid.UUID],
-        first_version: int,
-        last_version: int,
-        positions: list[int],
-        response: bytes | None,
-    ) -> None:
-        await conn.execute(
-            f"UPDATE {self._t_requests} SET event_ids = $2, first_version = $3,"
-            " last_version = $4, positions = $5, response = $6 WHERE request_id = $1",
-            request_id,
-            event_ids,
-            first_version,
-            last_version,
-            positions,
-            response,
-        )
-
     def _rows(
         self,
         segments: Sequence[tuple[str, int, Sequence[NewEvent], str]],
@@ -681,109 +476,6 @@ class EventStore:
                 for col, v in zip(cols, values, strict=True):
                     col.append(v)
         return cols
-
-    async def _replay_request(
-        self, conn: asyncpg.Connection, request_id: str, fingerprint: str
-    ) -> AppendResult:
-        row = await conn.fetchrow(
-            f"SELECT * FROM {self._t_requests} WHERE request_id = $1", request_id
-        )
-        assert row is not None  # the conflicting insert proves it exists and is committed
-        if row["fingerprint"] != fingerprint:
-            raise InvalidArgument(
-                "request id was already used for a different request",
-                [FieldViolation("request_id", "reused with different content")],
-                reason="REQUEST_ID_REUSED",
-            )
-        return AppendResult(
-            row["stream_id"],
-            list(row["event_ids"]),
-            row["first_version"],
-            row["last_version"],
-            list(row["positions"]),
-            replayed=True,
-            response=row["response"],
-        )
-
-    async def earlier_response(
-        self,
-        request_id: str,
-        fingerprint: str,
-        response_type: builtins.type[M],
-        *,
-        max_chars: int = 128,
-    ) -> M | None:
-        """The stored answer of an earlier request with this id (AIP-155), or None.
-
-        Handlers call it before deciding, so a retried command answers as the first time even
-        when state has moved on since. Raises INVALID_ARGUMENT when the id is too long, or
-        was used for a request with another ``fingerprint`` (``REQUEST_ID_REUSED``).
-        """
-        if len(request_id) > max_chars:
-            raise InvalidArgument(
-                f"request_id is longer than {max_chars} characters",
-                [FieldViolation("request_id", f"at most {max_chars} characters (a UUID)")],
-            )
-        if not request_id:
-            return None
-        found = await self.lookup_request(request_id)
-        if found is None:
-            return None
-        if found.fingerprint != fingerprint:
-            raise InvalidArgument(
-                "request_id was already used for a different request; use a new request_id",
-                [FieldViolation("request_id", "reused with different content")],
-                reason="REQUEST_ID_REUSED",
-            )
-        return response_type.FromString(found.response or b"")
-
-    async def command(
-        self,
-        method: str,
-        request: Message,
-        response_type: builtins.type[M],
-        *,
-        request_id: str | None = None,
-        max_chars: int = 128,
-    ) -> Command[M]:
-        """Start handling ``request`` to ``method`` idempotently (see ``idempotency``).
-
-        ``request_id`` defaults to the request's ``request_id`` field. The returned command
-        carries the earlier answer when the id was seen before (``earlier``), and
-        ``recording(resp)`` for the append that stores the new answer.
-
-        Raises:
-            InvalidArgument: the id is too long, or was used for another request
-                (``REQUEST_ID_REUSED``).
-        """
-        rid = request_id if request_id is not None else getattr(request, "request_id", "")
-        fp = fingerprint_of(method, request)
-        earlier = await self.earlier_response(rid, fp, response_type, max_chars=max_chars)
-        return Command(rid, fp, earlier)
-
-    async def lookup_request(
-        self, request_id: str, conn: asyncpg.Connection | None = None
-    ) -> AppendResult | None:
-        """The stored result of an earlier request with this id, or None.
-
-        Handlers call this before deciding, so a retried command returns its first answer even
-        when the aggregate has moved on since; compare ``fingerprint`` to tell a retry from a
-        request id reused for other content.
-        """
-        q = f"SELECT * FROM {self._t_requests} WHERE request_id = $1"
-        row = await (conn.fetchrow(q, request_id) if conn else self.pool.fetchrow(q, request_id))
-        if row is None:
-            return None
-        return AppendResult(
-            row["stream_id"],
-            list(row["event_ids"]),
-            row["first_version"],
-            row["last_version"],
-            list(row["positions"]),
-            replayed=True,
-            response=row["response"],
-            fingerprint=row["fingerprint"],
-        )
 
     async def stream_version(self, stream_id: str, conn: asyncpg.Connection | None = None) -> int:
         """Current version of a stream (0 if it has no events)."""
