@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from labelops.ontology.v1 import ontology_pb2_grpc
 from labelops_servicekit import ServiceApp, ServiceContext, Servicer, Wiring, build_service
@@ -39,7 +39,7 @@ class Parts:
     queries: OntologyQueries
 
 
-App = ServiceApp[Settings, Parts]
+App: TypeAlias = ServiceApp[Settings, Parts]
 
 
 def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:

@@ -26,13 +26,6 @@ class PageCursor:
     ontology_id: str
 
 
-@dataclass(frozen=True)
-class VersionRow:
-    version: str
-    seq: int
-    body: bytes
-
-
 class OntologyReadModel:
     """The query side of the ontology service, in the service's schema."""
 

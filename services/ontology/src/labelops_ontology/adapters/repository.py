@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -18,16 +17,6 @@ from labelops_eventstore import AppendResult, EventStore, NewEvent
 
 from ..domain import events as ev
 from ..domain.ontology import Ontology
-
-
-@dataclass(frozen=True)
-class StoredRequest:
-    """The idempotency record of an earlier request (AIP-155)."""
-
-    request_id: str
-    stream_id: str
-    fingerprint: str
-    response: bytes | None
 
 
 def _copy(agg: Ontology) -> Ontology:
@@ -73,7 +62,7 @@ class OntologyRepository:
         events: Sequence[ev.Event],
         *,
         occurred_at: datetime,
-        request_id: str,
+        request_id: str | None,
         fingerprint: str,
         response: bytes,
     ) -> AppendResult:
@@ -92,10 +81,3 @@ class OntologyRepository:
             response=response,
             conn=conn,
         )
-
-    async def find_request(self, request_id: str) -> StoredRequest | None:
-        """The committed record of an earlier request with this id, or None."""
-        found = await self.store.lookup_request(request_id)
-        if found is None:
-            return None
-        return StoredRequest(request_id, found.stream_id, found.fingerprint, found.response)

@@ -17,30 +17,23 @@ Every command runs the same way (``_execute``):
 
 Events must fit in one Kafka message: the outbox relay cannot publish a larger one, and a stuck
 relay would hold back every later event of the service. So sizes are checked before anything is
-stored (``Limits``).
+stored (``domain.limits``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TypeVar
 
 from google.protobuf.message import Message
 from labelops.ontology.v1 import events_pb2, ontology_pb2
 from labelops_core.context import current_principal
-from labelops_core.errors import (
-    Aborted,
-    ConcurrencyConflict,
-    DomainError,
-    FieldViolation,
-    InvalidArgument,
-    PermissionDenied,
-    ResourceExhausted,
-)
+from labelops_core.errors import Aborted, ConcurrencyConflict, DomainError
 from labelops_core.ids import new_id
+from labelops_eventstore import Command as IdempotentCommand
 from labelops_eventstore import EventStore
 
 from ..adapters.read_model import OntologyReadModel
@@ -55,35 +48,17 @@ from ..domain.commands import (
     PublishOntologyVersion,
     UpdateOntologyDraft,
 )
+from ..domain.limits import Limits, check_sizes, check_writer
 from ..domain.ontology import Ontology, check_ontology_id
+
+__all__ = ["Limits", "OntologyHandlers"]
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R", bound=Message)
 
-#: Principal kinds that may change ontologies (vendor and model credentials are read-only).
-WRITER_KINDS = frozenset({"user", "service"})
-
 #: Longest request id accepted (AIP-155 suggests a UUID: 36 characters).
 MAX_REQUEST_ID_CHARS = 128
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Size limits that come from the deployment rather than from the domain.
-
-    ``max_event_bytes``: the largest event payload stored; it must fit in one Kafka message of
-    the events topic (broker/topic ``max.message.bytes``, 1 MiB by default, minus the envelope).
-    ``max_draft_bytes``: the largest draft, leaving room in the publication event (which
-    carries the definition *and* the changes) below ``max_event_bytes``.
-    """
-
-    max_event_bytes: int = 1_000_000
-    max_draft_bytes: int = 750_000
-
-    @classmethod
-    def for_event_bytes(cls, max_event_bytes: int) -> Limits:
-        return cls(max_event_bytes, max_event_bytes * 3 // 4)
 
 
 def _utcnow() -> datetime:
@@ -215,83 +190,91 @@ class OntologyHandlers:
         check_id: bool = True,
     ) -> R:
         principal = current_principal()
-        if principal is not None and principal.kind not in WRITER_KINDS:
-            # Vendor workforces and models read ontologies to label against them; changing
-            # what everybody labels against is for people and services of the platform.
-            raise PermissionDenied(
-                f"{principal.kind} credentials may read ontologies but not change them",
-                reason=errors.ONTOLOGY_READ_ONLY,
-                metadata={"kind": principal.kind},
-            )
+        check_writer(principal)
         if check_id:
             check_ontology_id(cmd.ontology_id)
-        if len(cmd.request_id) > MAX_REQUEST_ID_CHARS:
-            raise InvalidArgument(
-                f"request_id is longer than {MAX_REQUEST_ID_CHARS} characters",
-                [FieldViolation("request_id", "use a UUID")],
-            )
-        if cmd.request_id:
-            earlier = await self.repository.find_request(cmd.request_id)
-            if earlier is not None:
-                return self._replayed(
-                    earlier.fingerprint, earlier.response, fingerprint, response_type
-                )
-        actor = principal.subject if principal else ""
-        tenant = principal.tenant_id if principal else ""
+        # The fingerprint is the command's own (domain/commands.py), as stored since the first
+        # release: a retry from before an upgrade still finds its answer.
+        request = IdempotentCommand(
+            cmd.request_id,
+            fingerprint,
+            await self._earlier(cmd.request_id, fingerprint, response_type),
+        )
+        if request.earlier is not None:
+            return request.earlier
         for attempt in range(1, self.max_attempts + 1):
-            agg = await self.repository.load(cmd.ontology_id)
-            expected_version = agg.version
-            try:
-                events = decide(agg)
-            except DomainError:
-                # A concurrent duplicate of this request may have committed after our first
-                # look-up and changed the state this decision saw: its answer is ours.
-                if cmd.request_id:
-                    earlier = await self.repository.find_request(cmd.request_id)
-                    if earlier is not None:
-                        return self._replayed(
-                            earlier.fingerprint, earlier.response, fingerprint, response_type
-                        )
-                raise
-            if not events:
-                return self._as(respond(agg, events), response_type)
-            now = self.clock()
-            for e in events:
-                agg.apply(e, ev.EventMeta(now, actor))
-            self._check_sizes(cmd, agg, events)
-            response = self._as(respond(agg, events), response_type)
-            try:
-                async with self.store.transaction() as conn:
-                    result = await self.repository.append(
-                        conn,
-                        cmd.ontology_id,
-                        expected_version,
-                        events,
-                        occurred_at=now,
-                        request_id=cmd.request_id,
-                        fingerprint=fingerprint,
-                        response=response.SerializeToString(),
-                    )
-                    if result.replayed:
-                        # A concurrent duplicate of this request committed first.
-                        return self._replayed(
-                            fingerprint, result.response, fingerprint, response_type
-                        )
-                    await self.read_model.save(conn, agg, events, tenant_id=tenant)
-            except ConcurrencyConflict:
-                if isinstance(cmd, CreateOntology):
-                    raise errors.ontology_already_exists(cmd.ontology_id) from None
-                if attempt == self.max_attempts:
-                    raise
-                log.info(
-                    "ontology %s changed concurrently; deciding %s again (attempt %d)",
-                    cmd.ontology_id,
-                    type(cmd).__name__,
-                    attempt + 1,
-                )
-                continue
-            return response
+            last = attempt == self.max_attempts
+            answer = await self._attempt(cmd, request, decide, respond, response_type, last=last)
+            if answer is not None:
+                return answer
+            log.info(
+                "ontology %s changed concurrently; deciding %s again (attempt %d)",
+                cmd.ontology_id,
+                type(cmd).__name__,
+                attempt + 1,
+            )
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _attempt(
+        self,
+        cmd: Command,
+        request: IdempotentCommand[R],
+        decide: Callable[[Ontology], list[ev.Event]],
+        respond: Callable[[Ontology, Sequence[ev.Event]], Message],
+        response_type: type[R],
+        *,
+        last: bool,
+    ) -> R | None:
+        """One round of load → decide → append + read models; None when another writer
+        appended to the stream meanwhile (decide again), unless this is the ``last`` round."""
+        agg = await self.repository.load(cmd.ontology_id)
+        expected_version = agg.version
+        try:
+            events = decide(agg)
+        except DomainError:
+            # A concurrent duplicate of this request may have committed after our first
+            # look-up and changed the state this decision saw: its answer is ours.
+            earlier = await self._earlier(request.request_id, request.fingerprint, response_type)
+            if earlier is not None:
+                return earlier
+            raise
+        if not events:
+            return self._as(respond(agg, events), response_type)
+        now = self.clock()
+        principal = current_principal()
+        for e in events:
+            agg.apply(e, ev.EventMeta(now, principal.subject if principal else ""))
+        check_sizes(self.limits, cmd, agg, events)
+        response = self._as(respond(agg, events), response_type)
+        try:
+            async with self.store.transaction() as conn:
+                result = await self.repository.append(
+                    conn,
+                    cmd.ontology_id,
+                    expected_version,
+                    events,
+                    occurred_at=now,
+                    **request.recording(response),
+                )
+                if result.replayed:
+                    # A concurrent duplicate of this request committed first.
+                    return self._stored(result.response, response_type)
+                tenant = principal.tenant_id if principal else ""
+                await self.read_model.save(conn, agg, events, tenant_id=tenant)
+        except ConcurrencyConflict:
+            if isinstance(cmd, CreateOntology):
+                raise errors.ontology_already_exists(cmd.ontology_id) from None
+            if last:
+                raise
+            return None
+        return response
+
+    async def _earlier(self, request_id: str, fingerprint: str, response_type: type[R]) -> R | None:
+        """The stored answer of an earlier request with this id (REQUEST_ID_REUSED when the
+        content differs; INVALID_ARGUMENT when the id is too long)."""
+        return await self.store.earlier_response(
+            request_id, fingerprint, response_type, max_chars=MAX_REQUEST_ID_CHARS
+        )
 
     @staticmethod
     def _as(message: Message, response_type: type[R]) -> R:
@@ -299,66 +282,8 @@ class OntologyHandlers:
         return message
 
     @staticmethod
-    def _replayed(
-        stored_fingerprint: str, stored: bytes | None, fingerprint: str, response_type: type[R]
-    ) -> R:
-        if stored_fingerprint != fingerprint:
-            raise InvalidArgument(
-                "request_id was already used for a different request; use a new request_id"
-                " for a new request",
-                [FieldViolation("request_id", "reused with different content")],
-                reason="REQUEST_ID_REUSED",
-            )
+    def _stored(stored: bytes | None, response_type: type[R]) -> R:
+        # The store already refused a replay with other content (REQUEST_ID_REUSED).
         if stored is None:  # pragma: no cover - every append here stores its response
             raise Aborted("the first attempt of this request left no answer; retry it")
         return response_type.FromString(stored)
-
-    def _check_sizes(self, cmd: Command, agg: Ontology, events: Sequence[ev.Event]) -> None:
-        limits = self.limits
-        if isinstance(cmd, CreateOntology | UpdateOntologyDraft):
-            where = "definition" if isinstance(cmd, CreateOntology) else "draft"
-            draft_size = agg.draft.ByteSize()
-            if draft_size > limits.max_draft_bytes:
-                description = (
-                    f"the {where} would be {draft_size} bytes serialized; this deployment keeps"
-                    f" drafts to at most {limits.max_draft_bytes} bytes so that a published"
-                    " version fits in one event (LABELOPS_ONTOLOGY_MAX_EVENT_BYTES)"
-                )
-                raise InvalidArgument(
-                    f"{where} is too large: {description}",
-                    [FieldViolation(where, description)],
-                    reason=errors.EVENT_TOO_LARGE,
-                )
-        for e in events:
-            size = e.ByteSize()
-            if size <= limits.max_event_bytes:
-                continue
-            if isinstance(cmd, UpdateOntologyDraft):
-                description = (
-                    f"these edits are {size} bytes serialized; at most"
-                    f" {limits.max_event_bytes} bytes per request"
-                    " (LABELOPS_ONTOLOGY_MAX_EVENT_BYTES): split them"
-                )
-                raise InvalidArgument(
-                    f"edits are too large: {description}",
-                    [FieldViolation("edits", description)],
-                    reason=errors.EVENT_TOO_LARGE,
-                )
-            if isinstance(cmd, CreateOntology):
-                description = (
-                    f"the ontology is {size} bytes serialized; at most {limits.max_event_bytes}"
-                    " bytes (LABELOPS_ONTOLOGY_MAX_EVENT_BYTES)"
-                )
-                raise InvalidArgument(
-                    f"definition is too large: {description}",
-                    [FieldViolation("definition", description)],
-                    reason=errors.EVENT_TOO_LARGE,
-                )
-            raise ResourceExhausted(
-                f"{type(e).__name__} would be {size} bytes, more than the"
-                f" {limits.max_event_bytes} bytes an event may have"
-                " (LABELOPS_ONTOLOGY_MAX_EVENT_BYTES); for a publication this means too many"
-                " changes at once for so large an ontology",
-                reason=errors.EVENT_TOO_LARGE,
-                metadata={"size": str(size), "limit": str(limits.max_event_bytes)},
-            )
