@@ -323,6 +323,99 @@ def _warm_start(model: DSModel, n_workers: int, k: int) -> tuple[np.ndarray, np.
     return conf, priors / priors.sum()
 
 
+@dataclass(frozen=True)
+class _EM:
+    """The sparse form of one fit (see the module docstring) and its two steps.
+
+    ``A[row, w * K + o]`` = how many times worker w gave the row's item label o, plus a last
+    column of ones: paired with a last row of log-priors in the E-step's table it adds the
+    log-prior to every item, and in the M-step it yields the posteriors' column sums (the
+    priors' counts), both for free inside the sparse products.
+    """
+
+    A: sp.csr_matrix
+    #: ``A.T``, a CSC view of the same arrays: its product walks the items in order, reading the
+    #: posteriors sequentially and scattering into the small (cache-resident) count matrix, ~6x
+    #: faster than a CSR copy of ``A.T`` (which would gather posterior rows at random).
+    AT: Any
+    k: int
+    n_workers: int
+    smoothing: float
+
+    @property
+    def prior_col(self) -> int:
+        return self.n_workers * self.k
+
+    @classmethod
+    def of(cls, a: Annotations, compact: np.ndarray, n_rows: int, smoothing: float) -> _EM:
+        k, n_workers = a.n_classes, a.n_workers
+        prior_col = n_workers * k
+        a_rows = np.concatenate([compact[a.items], np.arange(n_rows)])
+        a_cols = np.concatenate(
+            [a.workers.astype(np.int64) * k + a.labels, np.full(n_rows, prior_col)]
+        )
+        A = sp.csr_matrix((np.ones(len(a_rows)), (a_rows, a_cols)), shape=(n_rows, prior_col + 1))
+        A.sum_duplicates()
+        return cls(A, A.T, k, n_workers, smoothing)
+
+    def m_step(self, post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        k, prior_col, smoothing = self.k, self.prior_col, self.smoothing
+        counts = self.AT @ post
+        # conf[w, o, t]: P(w answers o | true t). Kept in this (worker, observed, true) layout
+        # because it is the one the E-step's table needs; transposed only for the DSModel.
+        conf = counts[:prior_col].reshape(self.n_workers, k, k) + smoothing
+        conf /= conf.sum(axis=1, keepdims=True)  # normalise over observed labels
+        pri = counts[prior_col] + smoothing
+        return conf, pri / pri.sum()
+
+    def e_step(self, conf: np.ndarray, pri: np.ndarray) -> tuple[np.ndarray, float]:
+        A = self.A
+        with np.errstate(divide="ignore"):  # log(0) = -inf is right for impossible answers
+            table = np.log(np.concatenate([conf.reshape(self.prior_col, self.k), pri[None, :]]))
+        joint = A @ table  # log P(true class, item's labels)
+        # No max-shift before exp: every entry is a sum of log-probabilities, hence <= 0, so
+        # exp cannot overflow, and skipping the row max (a slow short-axis reduction) nearly
+        # halves the E-step. Rows whose total underflows (hundreds of labels on one item) are
+        # redone below with the exact shift.
+        np.exp(joint, out=joint)
+        total = joint @ np.ones(self.k)  # row sums as a BLAS mat-vec: far faster than sum(axis=1)
+        ll_extra = 0.0
+        low = np.flatnonzero(~(total >= _TINY))
+        if len(low):
+            raw = A[low] @ table
+            top = raw.max(axis=1, keepdims=True)
+            top = np.where(np.isfinite(top), top, 0.0)  # all classes impossible: uniform
+            ex = np.exp(raw - top)
+            s = ex.sum(axis=1, keepdims=True)
+            ex = np.where(s > 0, ex, 1.0)
+            joint[low] = ex / ex.sum(axis=1, keepdims=True)
+            with np.errstate(divide="ignore"):
+                ll_extra = float(np.sum(np.log(s) + top))
+            total[low] = 1.0
+        joint /= total[:, None]
+        return joint, float(np.sum(np.log(total))) + ll_extra
+
+
+def _ds_start(
+    a: Annotations, em: _EM, rows: np.ndarray, init: DSModel | np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The first model (confusion in the E-step's layout, priors) and, unless warm-started,
+    the posteriors it was fitted from."""
+    k = a.n_classes
+    if isinstance(init, DSModel):
+        conf_tot, priors = _warm_start(init, a.n_workers, k)
+        return np.ascontiguousarray(conf_tot.transpose(0, 2, 1)), priors, None
+    if init is None:
+        start = majority_vote(a).posteriors[rows]
+    else:
+        start = np.asarray(init, dtype=np.float64)
+        if start.shape != (a.n_items, k):
+            raise ValueError(f"init posteriors must be {a.n_items} x {k}")
+        start = start[rows]
+    conf, priors = em.m_step(start)
+    return conf, priors, start
+
+
 def dawid_skene(
     a: Annotations,
     *,
@@ -353,7 +446,7 @@ def dawid_skene(
     """
     if max_iter < 1 or tol < 0 or smoothing < 0:
         raise ValueError("need max_iter >= 1, tol >= 0 and smoothing >= 0")
-    k, n_workers = a.n_classes, a.n_workers
+    k = a.n_classes
 
     # Work on annotated items only: the others carry no evidence (their posterior is the
     # prior) and would only bias the priors' estimate.
@@ -362,71 +455,8 @@ def dawid_skene(
     rows = np.flatnonzero(annotated)
     n_rows = len(rows)
     compact = np.cumsum(annotated) - 1  # item code -> row of the annotated-only matrices
-
-    # A[row, w * K + o] = how many times worker w gave the row's item label o, plus a last
-    # column of ones: paired with a last row of log-priors in the E-step's table it adds the
-    # log-prior to every item, and in the M-step it yields the posteriors' column sums (the
-    # priors' counts), both for free inside the sparse products.
-    prior_col = n_workers * k
-    a_rows = np.concatenate([compact[a.items], np.arange(n_rows)])
-    a_cols = np.concatenate([a.workers.astype(np.int64) * k + a.labels, np.full(n_rows, prior_col)])
-    A = sp.csr_matrix((np.ones(len(a_rows)), (a_rows, a_cols)), shape=(n_rows, prior_col + 1))
-    A.sum_duplicates()
-    # ``A.T`` is a CSC view of the same arrays: its product walks the items in order, reading
-    # the posteriors sequentially and scattering into the small (cache-resident) count matrix,
-    # ~6x faster than a CSR copy of ``A.T`` (which would gather posterior rows at random).
-    AT = A.T
-    ones_k = np.ones(k)
-
-    def m_step(post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        counts = AT @ post
-        # conf[w, o, t]: P(w answers o | true t). Kept in this (worker, observed, true) layout
-        # because it is the one the E-step's table needs; transposed only for the DSModel.
-        conf = counts[:prior_col].reshape(n_workers, k, k) + smoothing
-        conf /= conf.sum(axis=1, keepdims=True)  # normalise over observed labels
-        pri = counts[prior_col] + smoothing
-        return conf, pri / pri.sum()
-
-    def e_step(conf: np.ndarray, pri: np.ndarray) -> tuple[np.ndarray, float]:
-        with np.errstate(divide="ignore"):  # log(0) = -inf is right for impossible answers
-            table = np.log(np.concatenate([conf.reshape(prior_col, k), pri[None, :]]))
-        joint = A @ table  # log P(true class, item's labels)
-        # No max-shift before exp: every entry is a sum of log-probabilities, hence <= 0, so
-        # exp cannot overflow, and skipping the row max (a slow short-axis reduction) nearly
-        # halves the E-step. Rows whose total underflows (hundreds of labels on one item) are
-        # redone below with the exact shift.
-        np.exp(joint, out=joint)
-        total = joint @ ones_k  # row sums as a BLAS mat-vec: far faster than sum(axis=1)
-        ll_extra = 0.0
-        low = np.flatnonzero(~(total >= _TINY))
-        if len(low):
-            raw = A[low] @ table
-            top = raw.max(axis=1, keepdims=True)
-            top = np.where(np.isfinite(top), top, 0.0)  # all classes impossible: uniform
-            ex = np.exp(raw - top)
-            s = ex.sum(axis=1, keepdims=True)
-            ex = np.where(s > 0, ex, 1.0)
-            joint[low] = ex / ex.sum(axis=1, keepdims=True)
-            with np.errstate(divide="ignore"):
-                ll_extra = float(np.sum(np.log(s) + top))
-            total[low] = 1.0
-        joint /= total[:, None]
-        return joint, float(np.sum(np.log(total))) + ll_extra
-
-    prev_post: np.ndarray | None = None
-    if isinstance(init, DSModel):
-        conf_tot, priors = _warm_start(init, n_workers, k)
-        conf = np.ascontiguousarray(conf_tot.transpose(0, 2, 1))
-    else:
-        if init is None:
-            start = majority_vote(a).posteriors[rows]
-        else:
-            start = np.asarray(init, dtype=np.float64)
-            if start.shape != (a.n_items, k):
-                raise ValueError(f"init posteriors must be {a.n_items} x {k}")
-            start = start[rows]
-        conf, priors = m_step(start)
-        prev_post = start
+    em = _EM.of(a, compact, n_rows, smoothing)
+    conf, priors, prev_post = _ds_start(a, em, rows, init)
 
     post = np.empty((n_rows, k))
     diff = np.empty((n_rows, k))
@@ -434,8 +464,8 @@ def dawid_skene(
     iterations, converged = 0, n_rows == 0
     per_annotation = 1.0 / max(1, a.n_annotations)
     while not converged and iterations < max_iter:
-        post, ll = e_step(conf, priors)
-        conf, priors = m_step(post)
+        post, ll = em.e_step(conf, priors)
+        conf, priors = em.m_step(post)
         iterations += 1
         if iterations > 1 and abs(ll - prev_ll) * per_annotation < tol:
             converged = True
