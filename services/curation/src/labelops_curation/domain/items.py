@@ -233,9 +233,3 @@ def _validate_spec(v: ViolationCollector, p: str, spec: pb.ItemSpec, policy: Dat
         elif not any(spec.embedding):
             v.add(f"{p}.embedding", "is all zeros (no direction)")
 
-
-def same_content(a: pb.ItemSpec | pb.Item, uri: str, modality: int, checksum: str) -> bool:
-    """Whether a re-registration describes the same content as the stored item."""
-    if a.uri != uri or a.modality != modality:
-        return False
-    return not (a.checksum and checksum and a.checksum != checksum)
