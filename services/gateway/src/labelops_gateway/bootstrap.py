@@ -104,9 +104,8 @@ def create_app(
     app.state.streams = streams
 
     errors.install(app)
-    schemas = SchemaRegistry()
     app.include_router(health.router)
-    app.include_router(http_api.build_router(schemas))
+    app.include_router(http_api.build_router())
     app.include_router(event_stream.router)
     # The dashboard (static files + its summary route) has its own package.
     app.include_router(dashboard_summary.router)
@@ -118,7 +117,7 @@ def create_app(
             allow_methods=["GET", "POST"],
             allow_headers=["authorization", "x-api-key", "content-type"],
         )
-    app.openapi = _openapi(app, schemas)  # type: ignore[method-assign]
+    app.openapi = _openapi(app, http_api.SCHEMAS)  # type: ignore[method-assign]
     return app
 
 

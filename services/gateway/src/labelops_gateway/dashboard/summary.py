@@ -19,7 +19,7 @@ import time
 from collections.abc import Awaitable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from labelops.datasets.v1 import datasets_pb2 as dst
 from labelops.prelabel.v1 import prelabel_pb2 as pre
 from labelops.qa.v1 import qa_pb2 as qa
@@ -27,17 +27,13 @@ from labelops.routing.v1 import routing_pb2 as rt
 
 from ..adapters.backends import BackendError, Backends
 from ..entrypoints.credentials import Creds, authenticate, require_internal
+from ..entrypoints.routes.common import BackendsDep
 
 AGREEMENT_TTL_S = 60.0
 OptionalId = Annotated[str, Query(max_length=512, description="empty: leave that section out")]
 
 router = APIRouter()
 _agreement_cache: dict[tuple[int, str], tuple[float, Any]] = {}
-
-
-def _backends(request: Request) -> Backends:
-    backends: Backends = request.app.state.backends
-    return backends
 
 
 def _num(x: float | None) -> float | None:
@@ -83,75 +79,90 @@ async def _project(backends: Backends, creds: Any, project_id: str, out: dict[st
     if project is not None:
         p = project.project
         out["throughput"].update(tasks_total=p.tasks_total, tasks_labeled=p.tasks_labeled)
-    kinds = {
-        q.pool_id: rt.PoolKind.Name(q.kind).removeprefix("POOL_KIND_").lower()
-        for q in (pools.pools if pools is not None else [])
-    }
     if stats is not None:
-        out["queues"] = [
-            {
-                "pool_id": s.pool_id,
-                "kind": kinds.get(s.pool_id, ""),
-                "queued": s.depth,
-                "in_progress": s.active_leases,
-                "outstanding": s.outstanding,
-                "oldest_age_seconds": s.oldest_age_seconds,
-            }
-            for s in stats.pools
-        ]
-    pool_of = {a.annotator_id: a.pool_id for a in (annotators.annotators if annotators else [])}
+        out["queues"] = _queues(stats, pools)
     if quality is not None:
-        out["annotators"] = [
-            {
-                "annotator_id": a.annotator_id,
-                "pool_id": pool_of.get(a.annotator_id, ""),
-                "gold_answers": a.gold_answered,
-                "gold_accuracy": _num(a.gold_accuracy) if a.gold_answered else None,
-                "recent_accuracy": _num(a.recent_accuracy) if a.gold_answered else None,
-                "drift": a.drifting,
-            }
-            for a in quality.annotators
-        ]
+        out["annotators"] = _annotators(quality, annotators)
     if agreement is not None and agreement.reports:
-        report = agreement.reports[0]
-        out["agreement"] = {
-            "alpha": _num(report.krippendorff_alpha),
-            "items": report.items,
-            "per_class": [
-                {"class_id": c.class_id, "alpha": _num(c.krippendorff_alpha)}
-                for c in report.classes
-            ],
-        }
+        out["agreement"] = _agreement_section(agreement.reports[0])
     if roi is not None:
-        out["prelabel_roi"] = [
-            {
-                "class_id": c.class_id,
-                "enabled": c.enabled,
-                "prelabeled": c.prelabeled,
-                "from_scratch": c.from_scratch,
-                "acceptance_rate": c.acceptance_rate if c.HasField("acceptance_rate") else None,
-                "median_prelabeled_s": (
-                    c.median_prelabeled_s if c.HasField("median_prelabeled_s") else None
-                ),
-                "median_scratch_s": c.median_scratch_s if c.HasField("median_scratch_s") else None,
-            }
-            for c in roi.classes
-        ]
+        out["prelabel_roi"] = [_class_roi(c) for c in roi.classes]
     serving = next((m for m in (models.models if models else []) if m.serving), None)
     if serving is not None:
         got = await call("prelabel", "GetModel", pre.GetModelRequest(model_id=serving.model_id))
         if got is not None:
-            out["model"] = sorted(
-                (
-                    {
-                        "version": v.version,
-                        "trained_on": v.trained_on,
-                        "accuracy": _num(v.metrics.accuracy) if v.metrics.available else None,
-                    }
-                    for v in got.versions
-                ),
-                key=lambda v: v["trained_on"],
-            )
+            out["model"] = _model_curve(got)
+
+
+def _queues(stats: rt.GetQueueStatsResponse, pools: Any) -> list[dict[str, Any]]:
+    kinds = {
+        q.pool_id: rt.PoolKind.Name(q.kind).removeprefix("POOL_KIND_").lower()
+        for q in (pools.pools if pools is not None else [])
+    }
+    return [
+        {
+            "pool_id": s.pool_id,
+            "kind": kinds.get(s.pool_id, ""),
+            "queued": s.depth,
+            "in_progress": s.active_leases,
+            "outstanding": s.outstanding,
+            "oldest_age_seconds": s.oldest_age_seconds,
+        }
+        for s in stats.pools
+    ]
+
+
+def _annotators(quality: qa.GetAnnotatorQualityResponse, annotators: Any) -> list[dict[str, Any]]:
+    pool_of = {a.annotator_id: a.pool_id for a in (annotators.annotators if annotators else [])}
+    return [
+        {
+            "annotator_id": a.annotator_id,
+            "pool_id": pool_of.get(a.annotator_id, ""),
+            "gold_answers": a.gold_answered,
+            "gold_accuracy": _num(a.gold_accuracy) if a.gold_answered else None,
+            "recent_accuracy": _num(a.recent_accuracy) if a.gold_answered else None,
+            "drift": a.drifting,
+        }
+        for a in quality.annotators
+    ]
+
+
+def _agreement_section(report: qa.AgreementReport) -> dict[str, Any]:
+    return {
+        "alpha": _num(report.krippendorff_alpha),
+        "items": report.items,
+        "per_class": [
+            {"class_id": c.class_id, "alpha": _num(c.krippendorff_alpha)} for c in report.classes
+        ],
+    }
+
+
+def _class_roi(c: pre.ClassRoi) -> dict[str, Any]:
+    return {
+        "class_id": c.class_id,
+        "enabled": c.enabled,
+        "prelabeled": c.prelabeled,
+        "from_scratch": c.from_scratch,
+        "acceptance_rate": c.acceptance_rate if c.HasField("acceptance_rate") else None,
+        "median_prelabeled_s": (
+            c.median_prelabeled_s if c.HasField("median_prelabeled_s") else None
+        ),
+        "median_scratch_s": c.median_scratch_s if c.HasField("median_scratch_s") else None,
+    }
+
+
+def _model_curve(model: pre.GetModelResponse) -> list[dict[str, Any]]:
+    return sorted(
+        (
+            {
+                "version": v.version,
+                "trained_on": v.trained_on,
+                "accuracy": _num(v.metrics.accuracy) if v.metrics.available else None,
+            }
+            for v in model.versions
+        ),
+        key=lambda v: v["trained_on"],
+    )
 
 
 async def _dataset(backends: Backends, creds: Any, dataset_id: str, out: dict[str, Any]) -> None:
@@ -204,7 +215,7 @@ async def _dataset(backends: Backends, creds: Any, dataset_id: str, out: dict[st
 )
 async def summary(
     request: Request,
-    backends: Annotated[Backends, Depends(_backends)],
+    backends: BackendsDep,
     creds: Creds,
     project_id: OptionalId = "",
     dataset_id: OptionalId = "",

@@ -17,8 +17,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from labelops_core.context import Principal
-from labelops_core.errors import PermissionDenied, Unauthenticated
+from labelops_core.authz import require_role
+from labelops_core.context import Principal, reset_principal, set_principal
+from labelops_core.errors import Unauthenticated
 from labelops_grpckit import API_KEY_HEADER, AUTHORIZATION_HEADER, Authenticator
 
 _JWT = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
@@ -74,9 +75,10 @@ def authenticate(authenticator: Authenticator, metadata: Metadata) -> Principal:
 
 def require_internal(principal: Principal) -> None:
     """The event stream shows every project's work: not for vendor workforces, who only see the
-    tasks routed to them."""
-    if principal.kind == "vendor":
-        raise PermissionDenied(
-            f"vendor {principal.subject} may not read the event stream",
-            reason="EVENTS_INTERNAL_ONLY",
-        )
+    tasks routed to them. The services' rule (``require_role`` with no role named: any caller
+    but a vendor), applied to the principal the gateway authenticated itself."""
+    token = set_principal(principal)
+    try:
+        require_role(action="read the event stream", reason="EVENTS_INTERNAL_ONLY")
+    finally:
+        reset_principal(token)
