@@ -31,7 +31,7 @@ from .application.projection import (
 )
 from .application.versions import DatasetVersions
 from .config import Settings
-from .domain.store import ObjectStore
+from .adapters.object_store import ObjectStore
 from .entrypoints.grpc_api import DATASET_SERVICE, DatasetServicer
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from labelops.qa.v1 import qa_pb2 as qpb
 from labelops_bus import ensure_topics, read_positions
 from labelops_datasets.application.projection import QA_CONSUMER
 from labelops_datasets.bootstrap import projector_factory
-from labelops_datasets.domain.store import ObjectStore
+from labelops_datasets.adapters.object_store import ObjectStore
 from labelops_testkit.kafka import publish
 
 P = "zoo"

@@ -39,7 +39,7 @@ from labelops_datasets.domain.materialize import (
     write_segments,
 )
 from labelops_datasets.domain.rows import SCHEMA, SCHEMA_VERSION, SORT_KEYS
-from labelops_datasets.domain.store import IntegrityError, ObjectStore
+from labelops_datasets.adapters.object_store import IntegrityError, ObjectStore
 
 CLASSES = ["car", "person", "bicycle", "traffic light", "café"]  # one non-ASCII on purpose
 KINDS = ["box", "box", "box", "polygon", "mask", "keypoints", "whole_item", "text_span"]

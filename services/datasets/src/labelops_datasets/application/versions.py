@@ -75,7 +75,7 @@ from ..domain.build import (
 from ..domain.materialize import FileEntry, assemble, segment_format, write_segments
 from ..domain.rows import SCHEMA, SCHEMA_VERSION
 from ..domain.splits import DEFAULT_RATIOS, SPLITS
-from ..domain.store import ObjectStore
+from ..adapters.object_store import ObjectStore
 from .projection import Projection
 
 log = logging.getLogger(__name__)

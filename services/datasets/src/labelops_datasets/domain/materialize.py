@@ -41,22 +41,15 @@ Speed: sorting means a random-access gather of every column (``take``), which co
 two thirds of the Parquet encoding itself, on top of the sort. So the sort is split over
 threads (range partitions on ``item_id``), and the gather of row group k+1, the counts and
 the sha256 of row group k-1 run on other threads while row group k is encoded (Arrow and
-hashlib release the GIL); see ``_write_sorted`` and ``bench/bench_datasets.py``.
+hashlib release the GIL); see ``pipeline._write_sorted`` and ``bench/bench_datasets.py``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import io
-import itertools
-import json
-import math
-import queue
 import re
-import threading
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
@@ -66,8 +59,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from labelops_datasets.domain.rows import GEOMETRY_KINDS, SCHEMA, SCHEMA_VERSION, SORT_KEYS
-from labelops_datasets.domain.splits import SPLITS
+from labelops_datasets.domain.manifest import (
+    MANIFEST_PATH,
+    _definition,
+    _manifest,
+    _plain,
+    _sha256,
+    canonical_json,
+    data_path,
+    read_version,
+)
+from labelops_datasets.domain.pipeline import _duplicate_in, _Lane, _write_sorted
+from labelops_datasets.domain.rows import SCHEMA, SCHEMA_VERSION, SORT_KEYS, conform
+from labelops_datasets.domain.stats import (
+    STATS_LAYOUT,
+    _check_stats,
+    _count_tasks,
+    _is_count,
+    _merge,
+    _stats,
+)
 
 __all__ = [
     "MANIFEST_PATH",
@@ -87,17 +98,11 @@ __all__ = [
     "write_segments",
 ]
 
-MANIFEST_PATH = "manifest.json"
-
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 #: Rows per Parquet row group: ~30 MB compressed for typical label rows, large enough for
 #: efficient scans, small enough that readers (``datasets``, DataLoaders) can stream a file.
 ROW_GROUP_SIZE = 256 * 1024
-
-#: The item-level row of an item with no labels (see ``rows``): counted as a row and an item,
-#: never as a label of some class.
-NO_LABEL = "none"
 
 # Low-cardinality columns, the only ones dictionary-encoded. Not ids, URIs or protobuf bytes:
 # a dictionary would be built only to be abandoned at the page-size limit. Not the per-item
@@ -242,146 +247,6 @@ class SegmentFile:
         return FileEntry(sha256=self.sha256, rows=self.rows, bytes=len(self.data), stats=self.stats)
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def data_path(index: int) -> str:
-    """Relative path of the ``index``-th data file of a version."""
-    return f"data/labels-{index:05d}.parquet"
-
-
-def canonical_json(obj: Any) -> bytes:
-    """Canonical JSON bytes: sorted keys, compact, UTF-8 (not \\u-escaped), newline-terminated.
-
-    ``allow_nan=False``: NaN / Infinity are not JSON, and would not round-trip through other
-    readers, so they are refused rather than written.
-    """
-    text = json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
-    return (text + "\n").encode("utf-8")
-
-
-def _plain(value: Any, where: str) -> Any:
-    """A caller-supplied mapping as plain JSON values (Mapping → dict, tuple → list).
-
-    Anything else (datetimes, sets, bytes, NaN) is refused: its JSON form would be ambiguous or
-    unstable, and the manifest must read back exactly as written.
-    """
-    if isinstance(value, Mapping):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise ValueError(f"{where}: keys must be str, got {k!r}")
-            out[k] = _plain(v, f"{where}.{k}")
-        return out
-    if isinstance(value, list | tuple):
-        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{where}: {value!r} is not valid JSON")
-    if value is None or isinstance(value, str | int | float):  # bool is an int
-        return value
-    raise ValueError(f"{where}: {type(value).__name__} is not a JSON value")
-
-
-# --------------------------------------------------------------------------------------------
-# Validation
-
-
-def _kind(t: pa.DataType) -> Any:
-    """The type family a column may be cast within (width, offsets, dictionary aside)."""
-    if pa.types.is_dictionary(t):
-        return _kind(t.value_type)
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return "string"
-    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
-        return "binary"
-    if pa.types.is_integer(t):
-        return "integer"
-    if pa.types.is_floating(t):
-        return "floating"
-    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        return ("list", _kind(t.value_type))
-    return str(t)
-
-
-def _castable(given: pa.DataType, wanted: pa.DataType) -> bool:
-    """Whether ``given`` may be cast to ``wanted``: within a family, or int → float.
-
-    Arrow would also cast e.g. ints to strings; a column of the wrong kind is a projection
-    bug to surface, not to paper over. An all-null column fits any type (nullability is
-    checked separately).
-    """
-    if pa.types.is_null(given):
-        return True
-    a, b = _kind(given), _kind(wanted)
-    if isinstance(a, tuple) and isinstance(b, tuple):
-        return _castable(given.value_type, wanted.value_type)
-    return bool(a == b or (a == "integer" and b == "floating"))
-
-
-def _conform(table: pa.Table) -> pa.Table:
-    """``table`` with exactly ``rows.SCHEMA`` (columns reordered, types cast); else ValueError.
-
-    Casts stay within a type family and are safe (no overflow, no truncation); extra and
-    missing columns are errors, not silently dropped or null-filled: a version must hold what
-    the projection meant.
-    """
-    if not isinstance(table, pa.Table):
-        raise ValueError(f"expected a pyarrow.Table, got {type(table).__name__}")
-    names = table.column_names
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    missing = [n for n in SCHEMA.names if n not in names]
-    extra = [n for n in names if n not in SCHEMA.names]
-    if dupes or missing or extra:
-        raise ValueError(
-            f"table does not match rows.SCHEMA: missing {missing}, extra {extra}, "
-            f"duplicated {dupes}"
-        )
-    table = table.select(SCHEMA.names)
-    for field in SCHEMA:
-        given = table.schema.field(field.name).type
-        if not _castable(given, field.type):
-            raise ValueError(f"column {field.name!r} is {given}, rows.SCHEMA has {field.type}")
-    if not table.schema.equals(SCHEMA, check_metadata=True):
-        try:
-            # Non-null fields with nulls raise here too ("Casting field ... to non-nullable").
-            table = table.cast(SCHEMA, safe=True)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
-            raise ValueError(f"table does not conform to rows.SCHEMA: {e}") from e
-    for name in SCHEMA.names:
-        if not SCHEMA.field(name).nullable and table.column(name).null_count:
-            raise ValueError(f"column {name!r} is not nullable but has nulls")
-    # One contiguous chunk per column: the row-group slices the writer sees are then single
-    # chunks whatever the caller's chunking was (page boundaries follow the chunking).
-    if any(column.num_chunks != 1 for column in table.columns):
-        table = table.combine_chunks()
-    return table
-
-
-# --------------------------------------------------------------------------------------------
-# Counts and lineage (order-independent: computed on the unsorted table, while files are written)
-
-#: Bumped when the layout or meaning of ``SegmentFile.stats`` changes (part of
-#: ``segment_format``, so stats cached under an older layout are refused, not misread).
-_STATS_LAYOUT = 1
-
-_SCALARS = ("rows", "labels", "label_events")
-# {value: count}; the first two keyed by split, every split present.
-_COUNTERS = (
-    "per_split",
-    "items_per_split",
-    "per_class",
-    "per_geometry_kind",
-    "consensus_methods",
-    "review_decisions",
-)
-# {key: {value: count}}; per_split_class keyed by split, every split present.
-_NESTED = ("per_split_class", "prelabel_models")
-_STATS_KEYS = frozenset({"format", "annotators", *_SCALARS, *_COUNTERS, *_NESTED})
-
-
 def segment_format() -> str:
     """Fingerprint of what a segment file's bytes and stats depend on besides its rows.
 
@@ -392,222 +257,10 @@ def segment_format() -> str:
     spec = {
         "schema": SCHEMA.to_string(show_schema_metadata=False),
         "schema_version": SCHEMA_VERSION,
-        "stats_layout": _STATS_LAYOUT,
+        "stats_layout": STATS_LAYOUT,
         "writer": _writer(),
     }
     return _sha256(canonical_json(spec))[:32]
-
-
-def _value_counts(array: pa.Array | pa.ChunkedArray) -> dict[str, int]:
-    counts = pc.value_counts(array)
-    values = counts.field("values").to_pylist()
-    return dict(sorted(zip(values, counts.field("counts").to_pylist(), strict=True)))
-
-
-def _group_counts(table: pa.Table, keys: list[str]) -> list[dict[str, Any]]:
-    if table.num_rows == 0:
-        return []
-    grouped = table.group_by(keys, use_threads=False).aggregate([([], "count_all")])
-    return grouped.to_pylist()  # type: ignore[no-any-return]
-
-
-def _nested_counts(rows: Iterable[dict[str, Any]], outer: str, inner: str) -> dict[str, Any]:
-    out: dict[str, dict[str, int]] = {}
-    for row in rows:
-        out.setdefault(row[outer], {})[row[inner]] = row["count_all"]
-    return out
-
-
-def _count_tasks(table: pa.Table) -> list[Callable[[], dict[str, Any]]]:
-    """The table's stats (see ``SegmentFile``) as small independent tasks (see ``_stats``).
-
-    Small, so the gather thread of ``materialize`` can run them in its idle time between row
-    groups without making the encoder wait (``_Lane``); each returns a fragment of the stats.
-    """
-    column = table.column
-    is_label = pc.not_equal(column("geometry_kind"), NO_LABEL)
-
-    def splits() -> dict[str, Any]:
-        return {"per_split": _value_counts(column("split"))}
-
-    def kinds() -> dict[str, Any]:
-        return {"per_geometry_kind": _value_counts(column("geometry_kind"))}
-
-    def classes() -> dict[str, Any]:
-        labels = table.select(["split", "class_id"]).filter(is_label)
-        return {
-            "labels": labels.num_rows,
-            "per_class": _value_counts(labels.column("class_id")),
-            "per_split_class": _nested_counts(
-                _group_counts(labels, ["split", "class_id"]), "split", "class_id"
-            ),
-        }
-
-    def items() -> dict[str, Any]:
-        if table.num_rows == 0:
-            return {"items_per_split": {}}
-        grouped = table.select(["split", "item_id"]).group_by("split", use_threads=False)
-        rows = grouped.aggregate([("item_id", "count_distinct")]).to_pylist()
-        return {"items_per_split": {r["split"]: r["item_id_count_distinct"] for r in rows}}
-
-    def decisions() -> dict[str, Any]:
-        return {
-            "consensus_methods": _value_counts(column("consensus_method")),
-            "review_decisions": _value_counts(column("review_decision")),
-        }
-
-    def people() -> dict[str, Any]:
-        return {"annotators": pc.unique(pc.list_flatten(column("annotators"))).to_pylist()}
-
-    def events() -> dict[str, Any]:
-        # ``unique`` rather than ``count_distinct``: same number, 3x faster on 1M distinct ids.
-        return {"label_events": len(pc.unique(column("label_event_id")))}
-
-    def models() -> dict[str, Any]:
-        pairs = table.select(["prelabel_model", "prelabel_model_version"]).filter(
-            pc.not_equal(column("prelabel_model"), "")
-        )
-        rows = _group_counts(pairs, ["prelabel_model", "prelabel_model_version"])
-        return {"prelabel_models": _nested_counts(rows, "prelabel_model", "prelabel_model_version")}
-
-    # Cheapest first: a gather waits for the task in progress, so the short gaps between
-    # gathers get short tasks, and the two hash-heavy ones tend to land in the last row
-    # group's encoding, when no gather is left.
-    return [splits, kinds, classes, decisions, people, models, items, events]
-
-
-def _normalized(s: Mapping[str, Any], fmt: str) -> dict[str, Any]:
-    """Stats in their one canonical form: every split present, maps sorted, annotators sorted.
-
-    Python orders str by code point, the order canonical JSON sorts keys in.
-    """
-
-    def ordered(counts: Mapping[str, int]) -> dict[str, int]:
-        return dict(sorted(counts.items()))
-
-    return {
-        "format": fmt,
-        "rows": s["rows"],
-        "labels": s["labels"],
-        "per_split": {split: s["per_split"].get(split, 0) for split in SPLITS},
-        "items_per_split": {split: s["items_per_split"].get(split, 0) for split in SPLITS},
-        "per_class": ordered(s["per_class"]),
-        "per_split_class": {
-            split: ordered(s["per_split_class"].get(split, {})) for split in SPLITS
-        },
-        "per_geometry_kind": ordered(s["per_geometry_kind"]),
-        "consensus_methods": ordered(s["consensus_methods"]),
-        "review_decisions": ordered(s["review_decisions"]),
-        "prelabel_models": {m: ordered(v) for m, v in sorted(s["prelabel_models"].items())},
-        "label_events": s["label_events"],
-        "annotators": sorted(set(s["annotators"])),
-    }
-
-
-def _check_values(s: Mapping[str, Any], where: str) -> None:
-    """Split and geometry-kind values must be the known ones (the manifest lists them)."""
-    splits = set(s["per_split"]) | set(s["items_per_split"]) | set(s["per_split_class"])
-    unknown = sorted(splits - set(SPLITS))
-    if unknown:
-        raise ValueError(f"{where}split values must be one of {SPLITS}, got {unknown}")
-    unknown = sorted(set(s["per_geometry_kind"]) - set(GEOMETRY_KINDS))
-    if unknown:
-        raise ValueError(
-            f"{where}geometry_kind values must be one of GEOMETRY_KINDS, got {unknown}"
-        )
-
-
-def _stats(num_rows: int, fragments: list[dict[str, Any]]) -> dict[str, Any]:
-    """The stats (see ``SegmentFile``) from the count tasks' fragments; validates values.
-
-    Rows vs labels vs items: every row counts in ``per_split``; item-level rows (geometry kind
-    "none") are not labels, so they are left out of the class counts; ``items_per_split``
-    counts distinct item ids (of the table the tasks ran on).
-    """
-    f: dict[str, Any] = {k: v for fragment in fragments for k, v in fragment.items()}
-    f["rows"] = num_rows
-    _check_values(f, "")
-    return _normalized(f, segment_format())
-
-
-def _is_count(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def _check_counter(value: Any, where: str) -> None:
-    if not isinstance(value, Mapping) or not all(
-        isinstance(k, str) and _is_count(v) for k, v in value.items()
-    ):
-        raise ValueError(f"{where}: expected {{str: non-negative int}}, got {value!r}")
-
-
-def _check_stats(stats: Any, fmt: str, where: str) -> None:
-    """``stats`` is a ``SegmentFile.stats`` of this ``segment_format()`` (e.g. from a cache)."""
-    if not isinstance(stats, Mapping) or set(stats) != _STATS_KEYS:
-        got = sorted(stats) if isinstance(stats, Mapping) else type(stats).__name__
-        raise ValueError(f"{where}: not segment stats (keys {got})")
-    if stats["format"] != fmt:
-        raise ValueError(
-            f"{where}: written under segment format {stats['format']!r}, this code writes "
-            f"{fmt!r} (pyarrow, writer settings, row schema or stats layout changed): "
-            "rewrite the file"
-        )
-    for key in _SCALARS:
-        if not _is_count(stats[key]):
-            raise ValueError(f"{where}.{key}: expected a non-negative int, got {stats[key]!r}")
-    for key in _COUNTERS:
-        _check_counter(stats[key], f"{where}.{key}")
-    for key in _NESTED:
-        if not isinstance(stats[key], Mapping):
-            raise ValueError(f"{where}.{key}: expected an object, got {stats[key]!r}")
-        for name, counts in stats[key].items():
-            _check_counter(counts, f"{where}.{key}.{name}")
-    annotators = stats["annotators"]
-    if not isinstance(annotators, list) or not all(isinstance(a, str) for a in annotators):
-        raise ValueError(f"{where}.annotators: expected a list of str, got {annotators!r}")
-    _check_values(stats, f"{where}: ")
-    if sum(stats["per_split"].values()) != stats["rows"]:
-        raise ValueError(f"{where}: per_split does not add up to rows")
-
-
-def merge_stats(stats: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The stats of several files merged (counts added, annotator sets united), exactly.
-
-    Every count adds up across files as the files hold disjoint rows, with one caveat:
-    ``items_per_split`` is the *sum of the files' distinct item counts*, exact when all rows of
-    an item live in one file (true for the service: an item's rows come from one event, and
-    an event from one segment), an over-count otherwise. ``label_events`` likewise assumes an
-    event's rows are in one file. Each input is validated (ValueError), including its
-    ``format`` against ``segment_format()``.
-    """
-    fmt = segment_format()
-    stats = list(stats)
-    for i, s in enumerate(stats):
-        _check_stats(s, fmt, f"stats[{i}]")
-    return _merge(stats, fmt)
-
-
-def _merge(stats: Iterable[Mapping[str, Any]], fmt: str) -> dict[str, Any]:
-    """``merge_stats`` of stats already checked."""
-    total: dict[str, Any] = {key: 0 for key in _SCALARS}
-    total.update({key: {} for key in (*_COUNTERS, *_NESTED)})
-    annotators: set[str] = set()
-    for s in stats:
-        for key in _SCALARS:
-            total[key] += s[key]
-        for key in _COUNTERS:
-            _add(total[key], s[key])
-        for key in _NESTED:
-            for name, counts in s[key].items():
-                _add(total[key].setdefault(name, {}), counts)
-        annotators.update(s["annotators"])
-    total["annotators"] = annotators
-    return _normalized(total, fmt)
-
-
-def _add(into: dict[str, int], counts: Mapping[str, int]) -> None:
-    for key, n in counts.items():
-        into[key] = into.get(key, 0) + n
 
 
 # --------------------------------------------------------------------------------------------
@@ -665,308 +318,11 @@ def _sort_order(table: pa.Table, pool: ThreadPoolExecutor, parts: int) -> pa.Arr
     return pa.concat_arrays([s[split] for split in splits for s in slices if split in s])
 
 
-# --------------------------------------------------------------------------------------------
-# Pipelined writing
-
-
-def _duplicate_in(part: pa.Table) -> dict[str, Any] | None:
-    """The first repeated ``SORT_KEYS`` value within a sorted slice, or None."""
-    n = part.num_rows
-    if n < 2:
-        return None
-    same = None
-    for key in SORT_KEYS:
-        column = part.column(key)
-        eq = pc.equal(column.slice(1), column.slice(0, n - 1))
-        same = eq if same is None else pc.and_(same, eq)
-    if not pc.any(same).as_py():
-        return None
-    at = pc.index(same, True).as_py() + 1
-    return {k: part.column(k)[at].as_py() for k in SORT_KEYS}
-
-
-def _row_key(part: pa.Table, i: int) -> tuple[Any, ...]:
-    return tuple(part.column(k)[i].as_py() for k in SORT_KEYS)
-
-
-def _key_dict(key: tuple[Any, ...]) -> dict[str, Any]:
-    return dict(zip(SORT_KEYS, key, strict=True))
-
-
-def _file_slices(num_rows: int, rows_per_file: int) -> list[list[tuple[int, int]]]:
-    """Per file, the ``(offset, length)`` of its row groups in the sorted order."""
-    files: list[list[tuple[int, int]]] = []
-    for start in range(0, max(num_rows, 1), rows_per_file):
-        end = min(start + rows_per_file, num_rows)
-        files.append(
-            [(s, min(s + ROW_GROUP_SIZE, end) - s) for s in range(start, end, ROW_GROUP_SIZE)]
-        )
-    return files
-
-
-class _Sink:
-    """File-like sink for the Parquet writer; the file is hashed and assembled on ``worker``.
-
-    The writer hands over each page as ``bytes``. After each row group the new pages go to
-    ``worker`` (a single thread, so in order), which feeds them to sha256 and copies them into
-    the file's buffer: both passes over the file overlap the encoding instead of following it.
-    """
-
-    closed = False
-
-    def __init__(self, worker: ThreadPoolExecutor) -> None:
-        self._worker = worker
-        self._sha = hashlib.sha256()
-        self._buffer = io.BytesIO()
-        self._pages: list[bytes] = []
-        self._size = 0
-
-    def write(self, data: bytes) -> int:
-        self._pages.append(data if isinstance(data, bytes) else bytes(data))
-        self._size += len(data)
-        return len(data)
-
-    def tell(self) -> int:
-        return self._size
-
-    def flush(self) -> None:
-        pass
-
-    def close(self) -> None:
-        self.closed = True
-
-    def drain(self) -> None:
-        """Hand the pages written since the last call to the worker."""
-        pages, self._pages = self._pages, []
-        self._worker.submit(_absorb, self._sha, self._buffer, pages)
-
-    def finish(self) -> Future[tuple[bytes, str]]:
-        """The file's bytes and their sha256 hex digest, once the worker is through."""
-        self.drain()
-        # BytesIO hands over its buffer without a copy when nothing else references it.
-        return self._worker.submit(lambda: (self._buffer.getvalue(), self._sha.hexdigest()))
-
-
-def _absorb(sha: Any, buffer: io.BytesIO, pages: list[bytes]) -> None:
-    for page in pages:
-        sha.update(page)  # releases the GIL for all but the tiny page headers
-        buffer.write(page)
-
-
-def _take(table: pa.Table, indices: pa.Array, pool: ThreadPoolExecutor, parts: int) -> pa.Table:
-    """``table.take(indices)``, the columns split over ``parts`` threads (this one included).
-
-    Same arrays as one ``take`` (the same kernel runs per column); only used where threads
-    would otherwise idle: the first row group, which the writer has to wait for.
-    """
-    if parts < 2:
-        return table.take(indices)
-    names = table.column_names
-    groups = [names[i::parts] for i in range(parts)]  # interleaved: spreads the heavy columns
-    futures = [pool.submit(table.select(group).take, indices) for group in groups[1:]]
-    taken = [table.select(groups[0]).take(indices), *(f.result() for f in futures)]
-    columns = {name: t.column(name) for t in taken for name in t.column_names}
-    return pa.Table.from_arrays([columns[name] for name in names], schema=table.schema)
-
-
-class _Lane:
-    """One worker thread that runs urgent work first and side work in its spare time.
-
-    The gather of the next row group is urgent (the writer will wait for it); the counts are
-    not. A plain executor runs them in submission order, so a count submitted at the wrong
-    moment delays a gather, and counts left for the end run after the last row group is
-    encoded. Here side work starts only when no urgent work is queued, and finishes in the
-    time the lane would otherwise idle.
-    """
-
-    def __init__(self) -> None:
-        self._queue: queue.PriorityQueue[tuple[int, int, Any, tuple[Any, ...], Future[Any]]]
-        self._queue = queue.PriorityQueue()
-        self._order = itertools.count()
-        self._thread = threading.Thread(target=self._run, name="materialize-lane", daemon=True)
-        self._thread.start()
-
-    def submit(self, fn: Callable[..., Any], *args: Any, urgent: bool = True) -> Future[Any]:
-        future: Future[Any] = Future()
-        self._queue.put((0 if urgent else 1, next(self._order), fn, args, future))
-        return future
-
-    def _run(self) -> None:
-        while True:
-            _, _, fn, args, future = self._queue.get()
-            if fn is None:
-                return
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(fn(*args))
-                except BaseException as e:  # handed to whoever waits on the future
-                    future.set_exception(e)
-            del fn, args, future  # drop references now (e.g. a row group to free)
-
-    def __enter__(self) -> _Lane:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        # Lowest priority: everything already queued runs first (or is cancelled on error).
-        if exc[0] is not None:
-            self._cancel_queued()
-        self._queue.put((2, next(self._order), None, (), Future()))
-        self._thread.join()
-
-    def _cancel_queued(self) -> None:
-        pending = []
-        while True:
-            try:
-                pending.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        for item in pending:
-            item[4].cancel()
-
-
-def _write_sorted(
-    table: pa.Table,
-    order: pa.Array,
-    rows_per_file: int,
-    *,
-    pool: ThreadPoolExecutor,
-    workers: int,
-    lane: _Lane,
-    hasher: ThreadPoolExecutor,
-    side_tasks: list[Callable[[], Any]],
-) -> tuple[list[tuple[Future[tuple[bytes, str]], int]], list[Future[Any]]]:
-    """Per file (its bytes and sha256, its rows), rows gathered in ``order``; side results.
-
-    A pipeline over row groups: ``lane`` gathers (``take``) and checks row group k+1 while this
-    thread encodes row group k, and ``hasher`` hashes and copies out the pages of row group
-    k-1. Encoding is the slowest stage and a gather takes ~2/3 of it, so the lane runs the
-    ``side_tasks`` in the remaining third rather than a third thread taking CPU from the
-    encoder. The first row group has nothing to overlap with: this thread and the
-    ``workers`` of ``pool`` gather it together. Duplicate keys (see ``materialize``) are
-    checked within a row group on the lane and across row-group boundaries here, where the
-    groups come in order.
-    """
-
-    def gather(offset: int, length: int, parts: int = 1) -> pa.Table:
-        part = _take(table, order.slice(offset, length), pool, parts)
-        duplicate = _duplicate_in(part)
-        if duplicate is not None:
-            raise ValueError(f"duplicate rows for sort key {duplicate}")
-        return part
-
-    settings = _writer_options()
-    files = _file_slices(table.num_rows, rows_per_file)
-    slices = deque(s for groups in files for s in groups)
-    side: list[Future[Any]] | None = None
-    pending: Future[pa.Table] | None = None
-    last_key: tuple[Any, ...] | None = None
-    written: list[tuple[Future[tuple[bytes, str]], int]] = []
-    for groups in files:
-        sink = _Sink(hasher)
-        rows = 0
-        with pq.ParquetWriter(sink, SCHEMA, **settings) as writer:
-            for _ in groups:
-                if pending is None:
-                    part = gather(*slices.popleft(), parts=workers + 1)
-                else:
-                    part = pending.result()
-                pending = lane.submit(gather, *slices.popleft()) if slices else None
-                if side is None:
-                    # Queued once the first gather is: the lane runs them whenever no gather
-                    # is waiting for it.
-                    side = [lane.submit(task, urgent=False) for task in side_tasks]
-                first = _row_key(part, 0)
-                if first == last_key:
-                    raise ValueError(f"duplicate rows for sort key {_key_dict(first)}")
-                last_key = _row_key(part, part.num_rows - 1)
-                writer.write_table(part, row_group_size=ROW_GROUP_SIZE)
-                rows += part.num_rows
-                sink.drain()
-                # Freed on the lane, between two gathers: its allocator then reuses the memory
-                # for the next gather at once instead of returning it to the OS and faulting
-                # it back in (which costs as much as the gather itself on some VMs).
-                holder = [part]
-                del part
-                lane.submit(holder.clear)
-        written.append((sink.finish(), rows))
-    if side is None:  # no row group at all: an empty version
-        side = [lane.submit(task, urgent=False) for task in side_tasks]
-    return written, side
-
-
 def _writer_options() -> dict[str, Any]:
     """Keyword arguments of ``pq.ParquetWriter``: the pinned settings plus the sort order."""
     options = dict(WRITER_SETTINGS)
     options["sorting_columns"] = pq.SortingColumn.from_ordering(SCHEMA, _SORT_ORDER)
     return options
-
-
-def _definition(
-    *,
-    dataset_id: str,
-    version: int,
-    cut: Mapping[str, Any] | Sequence[Any],
-    filter: Mapping[str, Any],
-    ontology: Mapping[str, Any],
-    created_by: str,
-) -> dict[str, Any]:
-    """The manifest's definition keys, validated (ValueError) and as plain JSON values."""
-    if not isinstance(dataset_id, str) or not isinstance(created_by, str):
-        raise ValueError("dataset_id and created_by must be str")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        raise ValueError(f"version must be a non-negative int, got {version!r}")
-    return {
-        "dataset_id": _plain(dataset_id, "dataset_id"),
-        "version": version,
-        "created_by": _plain(created_by, "created_by"),
-        "cut": _plain(cut, "cut"),
-        "filter": _plain(filter, "filter"),
-        "ontology": _plain(ontology, "ontology"),
-    }
-
-
-def _manifest(
-    definition: Mapping[str, Any], files: list[dict[str, Any]], stats: Mapping[str, Any]
-) -> tuple[bytes, str, dict[str, Any]]:
-    """The canonical manifest bytes, their sha256 and the manifest parsed back from them.
-
-    One builder for ``materialize`` and ``assemble``: counts and lineage come from the
-    version's stats (``SegmentFile`` layout), the annotator set reported as its size.
-    """
-    counts = {
-        key: stats[key]
-        for key in (
-            "rows",
-            "labels",
-            "per_split",
-            "items_per_split",
-            "per_class",
-            "per_split_class",
-            "per_geometry_kind",
-        )
-    }
-    lineage = {
-        # Rows per consensus method / review decision, "" (none recorded) included as such.
-        "consensus_methods": stats["consensus_methods"],
-        "review_decisions": stats["review_decisions"],
-        "annotators": len(stats["annotators"]),
-        "label_events": stats["label_events"],
-        # Rows per prelabel model and version; rows without a prelabel are not listed.
-        "prelabel_models": stats["prelabel_models"],
-    }
-    manifest = {
-        **definition,
-        "schema_version": SCHEMA_VERSION,
-        "sort_keys": list(SORT_KEYS),
-        "writer": _writer(),
-        "row_count": stats["rows"],
-        "counts": counts,
-        "files": files,
-        "lineage": lineage,
-    }
-    manifest_bytes = canonical_json(manifest)
-    # Parsed back from the bytes, so the dict is exactly what readers will see.
-    return manifest_bytes, _sha256(manifest_bytes), json.loads(manifest_bytes)
 
 
 def materialize(
@@ -1007,7 +363,7 @@ def materialize(
         ontology=ontology,
         created_by=created_by,
     )
-    table = _conform(table)
+    table = conform(table)
 
     workers = _default_workers()
     with (
@@ -1025,8 +381,10 @@ def materialize(
             lane=lane,
             hasher=hasher,
             side_tasks=_count_tasks(table),
+            row_group_size=ROW_GROUP_SIZE,
+            writer_options=_writer_options(),
         )
-        stats = _stats(table.num_rows, [f.result() for f in side])
+        stats = _stats(table.num_rows, [f.result() for f in side], segment_format())
         files: dict[str, bytes] = {}
         entries = []
         for i, (done, rows) in enumerate(written):
@@ -1036,7 +394,7 @@ def materialize(
                 {"path": data_path(i), "sha256": digest, "rows": rows, "bytes": len(data)}
             )
 
-    manifest_bytes, digest, manifest = _manifest(definition, entries, stats)
+    manifest_bytes, digest, manifest = _manifest(definition, entries, stats, _writer())
     files[MANIFEST_PATH] = manifest_bytes
     return Materialized(files=files, manifest=manifest, digest=digest)
 
@@ -1057,8 +415,8 @@ def write_segment(table: pa.Table) -> SegmentFile:
 
     Single-threaded (a segment is small); ``write_segments`` writes several at once.
     """
-    table = _conform(table)
-    stats = _stats(table.num_rows, [task() for task in _count_tasks(table)])
+    table = conform(table)
+    stats = _stats(table.num_rows, [task() for task in _count_tasks(table)], segment_format())
     if table.num_rows:
         order = pc.sort_indices(table.select(list(SORT_KEYS)), sort_keys=_SORT_ORDER)
         table = table.take(order)
@@ -1171,53 +529,21 @@ def assemble(
         seen[sha256] = i
         files.append({"path": data_path(len(files)), "sha256": sha256, "rows": rows, "bytes": size})
         stats.append(entry_stats)
-    return _manifest(definition, files, _merge(stats, fmt))
+    return _manifest(definition, files, _merge(stats, fmt), _writer())
 
 
-# --------------------------------------------------------------------------------------------
-# Reading
+def merge_stats(stats: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """The stats of several files merged (counts added, annotator sets united), exactly.
 
-
-def read_version(files: Mapping[str, bytes], *, verify: bool = True) -> pa.Table:
-    """The version's rows (``rows.SCHEMA``): its data files concatenated, in manifest order.
-
-    Each file's rows are sorted by ``SORT_KEYS``; a ``materialize``d version's files are also
-    in sorted order, an ``assemble``d version's in segment order.
-
-    With a ``manifest.json`` in ``files`` the files are read in manifest order and checked
-    against its row counts and, if ``verify``, its sha256 (ValueError on a mismatch; callers
-    that verified the bytes already pass ``verify=False``); a manifest of another schema
-    version is refused, a manifest listing no file (an assembled version of no rows) gives an
-    empty table. Without a manifest, every "data/*.parquet" path is read in path order (the
-    paths are zero-padded, so that is manifest order); there must be at least one.
+    Every count adds up across files as the files hold disjoint rows, with one caveat:
+    ``items_per_split`` is the *sum of the files' distinct item counts*, exact when all rows of
+    an item live in one file (true for the service: an item's rows come from one event, and
+    an event from one segment), an over-count otherwise. ``label_events`` likewise assumes an
+    event's rows are in one file. Each input is validated (ValueError), including its
+    ``format`` against ``segment_format()``.
     """
-    manifest_bytes = files.get(MANIFEST_PATH)
-    expected: list[tuple[str, str | None, int | None]]
-    if manifest_bytes is not None:
-        manifest = json.loads(manifest_bytes)
-        if manifest.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(
-                f"version has schema_version {manifest.get('schema_version')!r}, "
-                f"this code reads {SCHEMA_VERSION}"
-            )
-        expected = [(f["path"], f["sha256"], f["rows"]) for f in manifest["files"]]
-        if not expected:
-            return SCHEMA.empty_table()
-    else:
-        paths = sorted(p for p in files if p.startswith("data/") and p.endswith(".parquet"))
-        expected = [(p, None, None) for p in paths]
-        if not expected:
-            raise ValueError("no data files in the version")
-
-    tables = []
-    for path, sha256, rows in expected:
-        if path not in files:
-            raise ValueError(f"data file {path} is missing")
-        data = files[path]
-        if verify and sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
-            raise ValueError(f"data file {path} does not match its sha256 {sha256}")
-        part = pq.ParquetFile(pa.BufferReader(data)).read()
-        if rows is not None and part.num_rows != rows:
-            raise ValueError(f"data file {path} has {part.num_rows} rows, manifest says {rows}")
-        tables.append(part)
-    return pa.concat_tables(tables)
+    fmt = segment_format()
+    stats = list(stats)
+    for i, s in enumerate(stats):
+        _check_stats(s, fmt, f"stats[{i}]")
+    return _merge(stats, fmt)

@@ -9,6 +9,8 @@ Item-level rows: an accepted item with no labels still gets one row with ``label
 
 from __future__ import annotations
 
+from typing import Any
+
 import pyarrow as pa
 
 #: Bumped when columns change meaning; written into every manifest.
@@ -81,3 +83,78 @@ SCHEMA = pa.schema(
 #: The order rows are written in: a version's bytes depend only on its rows, not on the
 #: order they were projected in.
 SORT_KEYS = ("split", "item_id", "label_id", "label_event_id")
+
+
+# --------------------------------------------------------------------------------------------
+# Validation (``materialize`` conforms every table it writes)
+
+
+def _kind(t: pa.DataType) -> Any:
+    """The type family a column may be cast within (width, offsets, dictionary aside)."""
+    if pa.types.is_dictionary(t):
+        return _kind(t.value_type)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "string"
+    if pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t):
+        return "binary"
+    if pa.types.is_integer(t):
+        return "integer"
+    if pa.types.is_floating(t):
+        return "floating"
+    if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return ("list", _kind(t.value_type))
+    return str(t)
+
+
+def _castable(given: pa.DataType, wanted: pa.DataType) -> bool:
+    """Whether ``given`` may be cast to ``wanted``: within a family, or int → float.
+
+    Arrow would also cast e.g. ints to strings; a column of the wrong kind is a projection
+    bug to surface, not to paper over. An all-null column fits any type (nullability is
+    checked separately).
+    """
+    if pa.types.is_null(given):
+        return True
+    a, b = _kind(given), _kind(wanted)
+    if isinstance(a, tuple) and isinstance(b, tuple):
+        return _castable(given.value_type, wanted.value_type)
+    return bool(a == b or (a == "integer" and b == "floating"))
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """``table`` with exactly ``rows.SCHEMA`` (columns reordered, types cast); else ValueError.
+
+    Casts stay within a type family and are safe (no overflow, no truncation); extra and
+    missing columns are errors, not silently dropped or null-filled: a version must hold what
+    the projection meant.
+    """
+    if not isinstance(table, pa.Table):
+        raise ValueError(f"expected a pyarrow.Table, got {type(table).__name__}")
+    names = table.column_names
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    missing = [n for n in SCHEMA.names if n not in names]
+    extra = [n for n in names if n not in SCHEMA.names]
+    if dupes or missing or extra:
+        raise ValueError(
+            f"table does not match rows.SCHEMA: missing {missing}, extra {extra}, "
+            f"duplicated {dupes}"
+        )
+    table = table.select(SCHEMA.names)
+    for field in SCHEMA:
+        given = table.schema.field(field.name).type
+        if not _castable(given, field.type):
+            raise ValueError(f"column {field.name!r} is {given}, rows.SCHEMA has {field.type}")
+    if not table.schema.equals(SCHEMA, check_metadata=True):
+        try:
+            # Non-null fields with nulls raise here too ("Casting field ... to non-nullable").
+            table = table.cast(SCHEMA, safe=True)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+            raise ValueError(f"table does not conform to rows.SCHEMA: {e}") from e
+    for name in SCHEMA.names:
+        if not SCHEMA.field(name).nullable and table.column(name).null_count:
+            raise ValueError(f"column {name!r} is not nullable but has nulls")
+    # One contiguous chunk per column: the row-group slices the writer sees are then single
+    # chunks whatever the caller's chunking was (page boundaries follow the chunking).
+    if any(column.num_chunks != 1 for column in table.columns):
+        table = table.combine_chunks()
+    return table

@@ -38,7 +38,7 @@ import fsspec
 import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
-from labelops_datasets.domain.materialize import MANIFEST_PATH, Materialized, read_version
+from ..domain.materialize import MANIFEST_PATH, Materialized, read_version
 
 __all__ = ["IntegrityError", "ObjectStore"]
 
