@@ -1,0 +1,189 @@
+"""Label Studio tasks JSON with pre-filled annotations, and a matching labeling config."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+import pyarrow as pa
+
+from .common import (
+    NO_LABEL,
+    Export,
+    _box,
+    _exportable,
+    _items,
+    _json,
+    _polygon,
+    _Row,
+    _rows,
+    _Tally,
+    class_index,
+)
+
+#: Geometry kinds Label Studio gets; every other labeled kind is skipped and counted.
+LABEL_STUDIO_KINDS = frozenset({"box", "polygon", "whole_item"})
+
+# Label Studio control names used in results and in the generated labeling config; results are
+# only accepted by Label Studio if their from_name/to_name match the config's tags.
+_LS_IMAGE = "image"
+_LS_RECT = "label"
+_LS_POLY = "polygon"
+_LS_CHOICE = "choice"
+#: geometry kind -> (control name, result type) of the region results.
+_LS_REGION = {"box": (_LS_RECT, "rectanglelabels"), "polygon": (_LS_POLY, "polygonlabels")}
+
+
+# --------------------------------------------------------------------------------------------
+# Label Studio
+
+
+def to_label_studio(table: pa.Table, *, classes: Sequence[str] | None = None) -> Export:
+    """Label Studio import: ``tasks.json`` (tasks with annotations) and ``label_config.xml``.
+
+    One task per item (``id`` 1-based over sorted item_id), ``data`` = {"image": item_uri,
+    "item_id", "split"}, and one annotation whose ``result`` holds:
+
+    - box rows: ``rectanglelabels`` with x / y / width / height in percent of the image size
+      (Label Studio's unit), ``rotation`` 0;
+    - polygon rows: ``polygonlabels`` with ``points`` [[x%, y%], ...], ``closed`` true;
+    - whole_item rows: one ``choices`` result per task listing its classes in class order.
+
+    Regions carry ``original_width`` / ``original_height``; rows of images of unknown size are
+    skipped (``unknown_size``), as are other kinds (Label Studio's brush RLE is not COCO's).
+    Items without labels get an annotation with an empty result: reviewed, nothing to mark.
+    Region ids are the label ids (deduplicated per task). ``label_config.xml`` declares the
+    controls the results refer to (``image`` / ``label`` / ``polygon`` / ``choice``) with all
+    classes, so the tasks import into a project created with it.
+    """
+    names = class_index(table, classes)
+    cls = {name: i for i, name in enumerate(names)}
+    rows = _rows(table)
+    items = _items(rows)
+    by_item: dict[str, list[_Row]] = {it.item_id: [] for it in items}
+    for r in rows:
+        by_item[r.item_id].append(r)
+    out = _Results(cls)
+    tasks = [
+        {
+            "id": n,
+            "data": {"image": it.item_uri, "item_id": it.item_id, "split": it.split},
+            "annotations": [{"result": out.result(by_item[it.item_id])}],
+        }
+        for n, it in enumerate(items, start=1)
+    ]
+    files = {
+        "label_config.xml": _ls_config(names, out.used or {_LS_RECT}, out.multi_choice),
+        "tasks.json": _json(tasks),
+    }
+    return Export(
+        files=files, format="label_studio", stats=out.tally.stats(len(items), out.written)
+    )
+
+
+class _Results:
+    """The annotation results of each task, and what they add up to over the export."""
+
+    def __init__(self, cls: dict[str, int]) -> None:
+        self.cls = cls
+        self.tally = _Tally()
+        self.written = 0
+        self.used: set[str] = set()
+        self.multi_choice = False
+
+    def result(self, rows: list[_Row]) -> list[dict[str, Any]]:
+        """One task's ``result``: its regions in row order, then its whole-item choices."""
+        result: list[dict[str, Any]] = []
+        region_ids: Counter[str] = Counter()
+        choices: list[str] = []
+        for r in rows:
+            if r.kind == NO_LABEL or not _exportable(r, LABEL_STUDIO_KINDS, self.cls, self.tally):
+                continue
+            if r.kind == "whole_item":
+                choices.append(r.class_id)
+                self.written += 1
+                continue
+            region = self._region(r, len(result) + 1, region_ids)
+            if region is not None:
+                result.append(region)
+        if choices:
+            distinct = sorted(set(choices), key=self.cls.__getitem__)
+            self.multi_choice = self.multi_choice or len(distinct) > 1
+            result.append(
+                {
+                    "id": "choices",
+                    "type": "choices",
+                    "from_name": _LS_CHOICE,
+                    "to_name": _LS_IMAGE,
+                    "value": {"choices": distinct},
+                }
+            )
+            self.used.add(_LS_CHOICE)
+        return result
+
+    def _region(self, r: _Row, position: int, region_ids: Counter[str]) -> dict[str, Any] | None:
+        """A box or polygon region, or None (counted) when it cannot be written."""
+        if r.width <= 0 or r.height <= 0:
+            self.tally.skip(r.kind, "unknown_size")
+            return None
+        value = _ls_value(r)
+        if value is None:
+            self.tally.skip(r.kind, "invalid_geometry")
+            return None
+        control, kind = _LS_REGION[r.kind]
+        value[kind] = [r.class_id]
+        rid = r.label_id or f"region{position}"
+        region_ids[rid] += 1
+        if region_ids[rid] > 1:
+            rid = f"{rid}-{region_ids[rid]}"
+        self.used.add(control)
+        self.written += 1
+        return {
+            "id": rid,
+            "type": kind,
+            "from_name": control,
+            "to_name": _LS_IMAGE,
+            "original_width": r.width,
+            "original_height": r.height,
+            "image_rotation": 0,
+            "value": value,
+        }
+
+
+def _ls_value(r: _Row) -> dict[str, Any] | None:
+    """The percent-coordinate ``value`` of a box or polygon region, or None if invalid."""
+    sx, sy = 100.0 / r.width, 100.0 / r.height
+    if r.kind == "box":
+        box = _box(r.bbox)
+        if box is None:
+            return None
+        x, y, w, h = box
+        return {"x": x * sx, "y": y * sy, "width": w * sx, "height": h * sy, "rotation": 0}
+    poly = _polygon(r.polygon)
+    if poly is None:
+        return None
+    points = [[poly[i] * sx, poly[i + 1] * sy] for i in range(0, len(poly), 2)]
+    return {"points": points, "closed": True}
+
+
+def _ls_config(names: Sequence[str], used: set[str], multi_choice: bool) -> bytes:
+    """A Label Studio labeling config whose control names match the exported results."""
+
+    def labels(tag: str) -> list[str]:
+        return [f"    <{tag} value={quoteattr(n)}/>" for n in names]
+
+    lines = ["<View>", f'  <Image name="{_LS_IMAGE}" value="$image"/>']
+    if _LS_RECT in used:
+        lines += [f'  <RectangleLabels name="{_LS_RECT}" toName="{_LS_IMAGE}">']
+        lines += [*labels("Label"), "  </RectangleLabels>"]
+    if _LS_POLY in used:
+        lines += [f'  <PolygonLabels name="{_LS_POLY}" toName="{_LS_IMAGE}">']
+        lines += [*labels("Label"), "  </PolygonLabels>"]
+    if _LS_CHOICE in used:
+        choice = "multiple" if multi_choice else "single"
+        lines += [f'  <Choices name="{_LS_CHOICE}" toName="{_LS_IMAGE}" choice="{choice}">']
+        lines += [*labels("Choice"), "  </Choices>"]
+    lines.append("</View>")
+    return ("\n".join(lines) + "\n").encode("utf-8")
