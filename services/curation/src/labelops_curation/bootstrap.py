@@ -1,67 +1,54 @@
-"""Composition root: builds the curation service from ``Settings``. No I/O at import time.
+"""Composition root of the curation service: what is its own, on the shared scaffold.
 
-``build_app`` is an async context manager: it connects (or borrows a pool), migrates the schema,
-opens Qdrant, wires embedders → handlers / queries → gRPC servicers, and runs the gRPC server,
-the outbox relay and the Qdrant indexer (``ServiceRuntime``) until exit::
+``build_app`` (``labelops_servicekit.build_service``) connects or borrows a pool, migrates the
+schema, runs ``wire`` below (opens Qdrant, wires embedders → handlers / ingest / queries →
+CurationService), serves it with EventLogService and runs the outbox relay and the Qdrant
+indexer; on exit it stops them and closes Qdrant. No I/O at import time::
 
     async with build_app(Settings()) as app:
         await app.serve_until_signal()
 
-Tests pass their own schema, service name (→ topic), pool, embedders and port 0.
+Tests pass their own schema, service name (→ topic), pool, embedders and port 0, and reach the
+service's objects as ``app.parts.<name>`` (``app.parts.index.count(...)``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Mapping
+import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import asyncpg
 from labelops.curation.v1 import curation_pb2_grpc
-from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
-from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrate
-from labelops_eventstore.grpc_api import EventLogServicer
-from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
+from labelops_grpckit import Authenticator, Worker
+from labelops_servicekit import ServiceApp, ServiceContext, Servicer, Wiring, build_service
 
 from .adapters.content import ContentReader
 from .adapters.embedders import build_embedder
 from .adapters.read_model import CurationReadModel
 from .adapters.vector_index import VectorIndex, VectorIndexer, open_qdrant
 from .application.handlers import CurationHandlers
+from .application.ingest import ItemIngest
 from .application.queries import CurationQueries
 from .config import Settings
 from .domain.embedding import Embedder
-from .entrypoints.grpc_api import SERVICE_NAME, CurationServicer
-
-log = logging.getLogger(__name__)
-
-EVENTLOG_SERVICE_NAME = eventlog_pb2.DESCRIPTOR.services_by_name["EventLogService"].full_name
+from .entrypoints.grpc_api import CurationServicer
 
 
 @dataclass
-class App:
-    """A running curation service."""
+class Parts:
+    """The curation service's own objects (``app.parts``)."""
 
-    settings: Settings
-    pool: asyncpg.Pool
-    store: EventStore
     handlers: CurationHandlers
+    ingest: ItemIngest
     queries: CurationQueries
     index: VectorIndex
     indexer: VectorIndexer
-    runtime: ServiceRuntime
 
-    @property
-    def port(self) -> int:
-        return self.runtime.port
 
-    @property
-    def target(self) -> str:
-        return self.runtime.target
-
-    async def serve_until_signal(self) -> None:
-        await self.runtime.serve_until_signal()
+App: TypeAlias = ServiceApp[Settings, Parts]
 
 
 def embedders_from_settings(settings: Settings) -> dict[str, Embedder]:
@@ -80,80 +67,56 @@ def embedders_from_settings(settings: Settings) -> dict[str, Embedder]:
     return out
 
 
-@contextlib.asynccontextmanager
-async def build_app(
+def wire(
+    ctx: ServiceContext[Settings], *, embedders: Mapping[str, Embedder] | None = None
+) -> Wiring[Parts]:
+    s = ctx.settings
+    offered = dict(embedders) if embedders is not None else embedders_from_settings(s)
+    # Opened last: nothing below can fail before the kit has the closer.
+    index = VectorIndex(
+        open_qdrant(s.qdrant_url or None, s.qdrant_path, s.qdrant_api_key), prefix=s.qdrant_prefix
+    )
+    read_model = CurationReadModel(ctx.pool, s.db_schema)
+    indexer = VectorIndexer(ctx.pool, s.db_schema, index)
+    handlers = CurationHandlers(ctx.store, read_model, offered)
+    ingest = ItemIngest(
+        ctx.store,
+        read_model,
+        handlers,
+        offered,
+        ContentReader(s.file_roots, max_bytes=s.max_content_bytes),
+        indexer,
+    )
+    queries = CurationQueries(read_model, index, handlers, offered)
+    return Wiring(
+        parts=Parts(handlers, ingest, queries, index, indexer),
+        servicers=[
+            Servicer(
+                curation_pb2_grpc.add_CurationServiceServicer_to_server,
+                CurationServicer(handlers, ingest, queries),
+            )
+        ],
+        workers=[Worker("qdrant-indexer", indexer.run, indexer.stop)],
+        closers=[index.close],
+    )
+
+
+def build_app(
     settings: Settings,
     *,
     pool: asyncpg.Pool | None = None,
     authenticator: Authenticator | None = None,
     embedders: Mapping[str, Embedder] | None = None,
-) -> AsyncIterator[App]:
+) -> contextlib.AbstractAsyncContextManager[App]:
     """Build, migrate and start the service; stop it on exit.
 
-    ``pool``: use this pool (not closed on exit). ``embedders``: replace the configured ones.
+    ``pool``: use this pool (not closed on exit). ``authenticator``: credentials (from
+    ``LABELOPS_API_KEYS`` / ``LABELOPS_JWT_*`` when None). ``embedders``: replace the
+    configured ones.
     """
-    own_pool = pool is None
-    if pool is None:
-        pool = await asyncpg.create_pool(
-            settings.pg_dsn,
-            min_size=settings.pg_pool_min_size,
-            max_size=settings.pg_pool_max_size,
-        )
-    index: VectorIndex | None = None
-    try:
-        applied = await migrate(pool, settings.db_schema, load_migrations(settings.migrations_dir))
-        if applied:
-            log.info("schema %s: applied migrations %s", settings.db_schema, applied)
-        index = VectorIndex(
-            open_qdrant(settings.qdrant_url or None, settings.qdrant_path, settings.qdrant_api_key),
-            prefix=settings.qdrant_prefix,
-        )
-        store = EventStore(pool, settings.db_schema)
-        read_model = CurationReadModel(pool, settings.db_schema)
-        indexer = VectorIndexer(pool, settings.db_schema, index)
-        offered = dict(embedders) if embedders is not None else embedders_from_settings(settings)
-        handlers = CurationHandlers(
-            store,
-            read_model,
-            offered,
-            ContentReader(settings.file_roots, max_bytes=settings.max_content_bytes),
-            indexer,
-        )
-        queries = CurationQueries(read_model, index, handlers, offered)
-        server = GrpcServer(
-            host=settings.host,
-            port=settings.port,
-            authenticator=authenticator,
-            default_timeout=settings.default_timeout_s,
-            max_receive_message_bytes=settings.max_message_bytes,
-            max_send_message_bytes=settings.max_message_bytes,
-            grace_period=settings.grace_period_s,
-        )
-        server.add_service(
-            curation_pb2_grpc.add_CurationServiceServicer_to_server,
-            CurationServicer(handlers, queries),
-            SERVICE_NAME,
-        )
-        server.add_service(
-            eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
-            EventLogServicer(store, settings.service_name),
-            EVENTLOG_SERVICE_NAME,
-        )
-        workers = [Worker("qdrant-indexer", indexer.run, indexer.stop)]
-        if settings.relay_enabled:
-            relay = OutboxRelay(
-                pool, settings.db_schema, settings.service_name, settings.kafka_bootstrap
-            )
-            workers.append(Worker("outbox-relay", relay.run, relay.stop))
-        runtime = ServiceRuntime(server, workers)
-        app = App(settings, pool, store, handlers, queries, index, indexer, runtime)
-        await runtime.start()
-        try:
-            yield app
-        finally:
-            await runtime.stop()
-    finally:
-        if index is not None:
-            await index.close()
-        if own_pool:
-            await pool.close()
+    return build_service(
+        settings,
+        functools.partial(wire, embedders=embedders),
+        pool=pool,
+        authenticator=authenticator,
+    )

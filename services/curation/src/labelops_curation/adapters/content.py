@@ -16,25 +16,14 @@ import hashlib
 import io
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from labelops.curation.v1 import curation_pb2 as pb
 
 from ..domain.items import parse_uri
+from ..domain.registration import Content
 
-
-@dataclass(frozen=True)
-class Content:
-    """What the service learned by reading an item."""
-
-    data: bytes | None = None
-    text: str | None = None
-    checksum: str = ""
-    size_bytes: int = 0
-    width: int = 0
-    height: int = 0
-    perceptual_hash: str = ""
+__all__ = ["Content", "ContentError", "ContentReader"]
 
 
 class ContentError(Exception):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -21,7 +20,10 @@ from labelops.curation.v1 import curation_pb2 as pb
 from labelops.curation.v1 import events_pb2
 from labelops_eventstore.schema import check_identifier
 
+from ..domain.decisions import ItemState
 from ..domain.items import DatasetPolicy
+from ..domain.registration import ExistingItem
+from ..domain.runs import VectorSet
 
 STATE_COLUMN = {
     pb.CURATION_STATE_PENDING: "items_pending",
@@ -34,35 +36,6 @@ def _ts(dt: datetime) -> Timestamp:
     t = Timestamp()
     t.FromDatetime(dt)
     return t
-
-
-@dataclass(frozen=True)
-class ExistingItem:
-    item_id: str
-    external_id: str
-    uri: str
-    modality: int
-    checksum: str
-
-
-@dataclass(frozen=True)
-class ItemState:
-    item_id: str
-    state: int
-    reason: int
-    seq: int
-
-
-@dataclass(frozen=True)
-class VectorSet:
-    """Vectors of one space, in registration order, with what ranks a representative."""
-
-    item_ids: list[str]
-    vectors: np.ndarray
-    states: np.ndarray
-    pixels: np.ndarray
-    sizes: np.ndarray
-    seqs: np.ndarray
 
 
 class CurationReadModel:

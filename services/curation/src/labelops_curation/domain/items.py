@@ -232,4 +232,3 @@ def _validate_spec(v: ViolationCollector, p: str, spec: pb.ItemSpec, policy: Dat
             v.add(f"{p}.embedding", "contains NaN or infinity")
         elif not any(spec.embedding):
             v.add(f"{p}.embedding", "is all zeros (no direction)")
-

@@ -16,17 +16,20 @@ from labelops_core.errors import DomainError, FieldViolation, InvalidArgument
 from labelops_core.ids import new_id
 
 from ..application.handlers import CurationHandlers
+from ..application.ingest import ItemIngest
 from ..application.queries import CurationQueries, import_response
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["CurationService"].full_name
-MAX_IMPORT_ID_CHARS = 128
 
 log = logging.getLogger(__name__)
 
 
 class CurationServicer(curation_pb2_grpc.CurationServiceServicer):
-    def __init__(self, handlers: CurationHandlers, queries: CurationQueries) -> None:
+    def __init__(
+        self, handlers: CurationHandlers, ingest: ItemIngest, queries: CurationQueries
+    ) -> None:
         self.handlers = handlers
+        self.ingest = ingest
         self.queries = queries
 
     async def CreateDataset(
@@ -62,7 +65,7 @@ class CurationServicer(curation_pb2_grpc.CurationServiceServicer):
                     dataset_id = msg.dataset_id
                     await self.handlers.policy(dataset_id)
                     import_id = msg.import_id or new_id()
-                    await self._check_import(import_id, dataset_id)
+                    await self.ingest.check_import(import_id, dataset_id)
                 elif msg.dataset_id and msg.dataset_id != dataset_id:
                     raise InvalidArgument(
                         "one RegisterItems call imports into one dataset",
@@ -75,12 +78,12 @@ class CurationServicer(curation_pb2_grpc.CurationServiceServicer):
                     )
                 if not msg.items:
                     continue
-                await self.handlers.register_batch(dataset_id, import_id, msg.items, offset=offset)
+                await self.ingest.register_batch(dataset_id, import_id, msg.items, offset=offset)
                 started = True
                 offset += len(msg.items)
         except DomainError as exc:
             if started:
-                await self.handlers.finish_import(dataset_id, import_id, error=exc.message)
+                await self.ingest.finish_import(dataset_id, import_id, error=exc.message)
             exc.metadata.setdefault("items_committed", str(offset))
             if import_id:
                 exc.metadata.setdefault("import_id", import_id)
@@ -88,7 +91,7 @@ class CurationServicer(curation_pb2_grpc.CurationServiceServicer):
         except BaseException:
             if started:
                 log.warning("import %s ended after %d items: stream broken", import_id, offset)
-                await self.handlers.finish_import(
+                await self.ingest.finish_import(
                     dataset_id, import_id, error=f"stream ended after {offset} items"
                 )
             raise
@@ -99,22 +102,10 @@ class CurationServicer(curation_pb2_grpc.CurationServiceServicer):
             )
         if not started:
             # An import with no items still gets a record, so GetImport can answer for it.
-            await self.handlers.register_batch(dataset_id, import_id, [], offset=0)
-        await self.handlers.finish_import(dataset_id, import_id)
+            await self.ingest.register_batch(dataset_id, import_id, [], offset=0)
+        await self.ingest.finish_import(dataset_id, import_id)
         imp = getattr(await self.queries.get_import(import_id), "import")
         return import_response(pb.RegisterItemsResponse, imp)
-
-    async def _check_import(self, import_id: str, dataset_id: str) -> None:
-        if len(import_id) > MAX_IMPORT_ID_CHARS:
-            raise InvalidArgument(
-                "import_id is too long", [FieldViolation("import_id", "at most 128 characters")]
-            )
-        other = await self.handlers.read_model.import_dataset(import_id)
-        if other is not None and other != dataset_id:
-            raise InvalidArgument(
-                f"import {import_id} belongs to dataset {other}",
-                [FieldViolation("import_id", "names an import of another dataset")],
-            )
 
     async def GetImport(
         self, request: pb.GetImportRequest, context: aio.ServicerContext
