@@ -1,5 +1,5 @@
 """The CLI's pieces that need no server: input files → protobuf, event decoding, error lines,
-dev credentials."""
+dev credentials, the report page. (The CLI against running services: tests/test_cli_*.py.)"""
 
 from __future__ import annotations
 
@@ -13,8 +13,11 @@ from labelops.curation.v1 import curation_pb2 as cpb
 from labelops.events.v1 import envelope_pb2
 from labelops.ontology.v1 import definition_pb2 as dpb
 from labelops.ontology.v1 import events_pb2 as oev
+from labelops.prelabel.v1 import prelabel_pb2 as ppb
+from labelops.qa.v1 import qa_pb2 as qpb
+from labelops.routing.v1 import routing_pb2 as rpb
 from labelops_cli import stack
-from labelops_cli.commands import events, items, ontology
+from labelops_cli.commands import events, items, ontology, report
 from labelops_cli.grpc import CliError, describe
 from labelops_cli.inputs import load_message, parse_message
 from labelops_core.errors import FieldViolation
@@ -220,3 +223,28 @@ def test_dev_keys_are_valid_credentials_and_the_admin_key_is_found(tmp_path: Pat
     assert stack.split_target("[::1]:50051") == ("::1", 50051)
     with pytest.raises(ValueError):
         stack.split_target("localhost")
+
+
+def test_the_report_page_shows_every_section_escaped_and_what_was_unavailable() -> None:
+    pf = report.ProjectFigures(
+        rpb.Project(project_id="p<1>", ontology_id="o", tasks_total=5, tasks_labeled=3)
+    )
+    pf.queues = [rpb.QueueStats(pool_id="in-house", depth=3, oldest_age_seconds=12.6)]
+    pf.agreement = [qpb.AgreementReport(items=4, annotators=2, krippendorff_alpha=0.5)]
+    pf.roi = [ppb.ClassRoi(class_id="cat", enabled=True, prelabeled=3)]
+    pf.errors = ["annotator quality: qa: UNAVAILABLE"]
+    figs = report.Figures(
+        health={"ontology": "SERVING", "qa": "UNREACHABLE"},
+        projects=[pf],
+        errors=["curation datasets: curation: UNAVAILABLE"],
+    )
+    page = report.render_html(figs)
+    assert page.startswith("<!doctype html>") and page.endswith("</body></html>\n")
+    assert "<td class='ok'>SERVING</td>" in page and "<td>UNREACHABLE</td>" in page
+    assert "<h3>p&lt;1&gt; — </h3>" in page and "3 of 5 tasks labeled" in page
+    assert '<td>in-house</td><td class="n">3</td>' in page and '<td class="n">13</td>' in page
+    assert "no gold answers yet" in page and "no dataset versions" in page
+    assert "<p class='bad'>annotator quality: qa: UNAVAILABLE</p>" in page
+    assert "<h2>Not available</h2>" in page
+
+    assert "no projects" in report.render_html(report.Figures())

@@ -15,9 +15,10 @@ import logging
 import pkgutil
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from google.protobuf import json_format, message_factory, symbol_database
@@ -29,6 +30,10 @@ from labelops_cli import stack
 from labelops_cli.config import Config
 from labelops_cli.grpc import CliError, run
 from labelops_cli.output import console, print_json_line, warn
+
+if TYPE_CHECKING:
+    # Imported when a tail starts: the other commands need no Kafka client.
+    from aiokafka import AIOKafkaConsumer
 
 app = typer.Typer(help="The event log: decoded events from Kafka.")
 
@@ -186,94 +191,136 @@ def tail(
 ) -> None:
     """Print events as they arrive, decoded (one line each), until Ctrl-C / --limit / --timeout."""
     cfg: Config = ctx.obj
-    topics = list(topic or default_topics())
-    wanted = list(type_ or [])
+    opts = TailOptions(
+        topics=list(topic or default_topics()),
+        wanted=list(type_ or []),
+        from_beginning=from_beginning,
+        limit=limit,
+        timeout=timeout,
+        json_out=json_out,
+        max_payload=max_payload,
+    )
+    run(follow(cfg, opts))
 
-    async def go() -> None:
-        from aiokafka import AIOKafkaConsumer
-        from aiokafka.errors import KafkaError
 
-        register_all_messages()
-        # aiokafka logs every missing topic on each metadata refresh; we say it once below.
-        logging.getLogger("aiokafka").setLevel(logging.ERROR)
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=cfg.kafka_bootstrap,
-            # No group: nothing is committed and every partition is read; a tail never
-            # disturbs the services' consumer groups.
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest" if from_beginning else "latest",
-            client_id="labelops-cli",
-        )
-        try:
-            await asyncio.wait_for(consumer.start(), timeout=15)
-        except (KafkaError, TimeoutError, OSError) as exc:
-            await consumer.stop()
-            raise CliError(
-                f"Kafka at {cfg.kafka_bootstrap} is not reachable ({exc or type(exc).__name__});"
-                " is it running? see `labelops status`"
-            ) from None
-        # Only topics that exist are subscribed: asking the broker for a missing topic's
-        # metadata would auto-create it with default settings (1 MiB messages), before the
-        # service's relay creates it properly. Missing ones are looked for every few seconds.
-        subscribed: set[str] = set()
-        missing = list(topics)
+@dataclass(frozen=True)
+class TailOptions:
+    """What ``events tail`` reads and how it prints."""
 
-        async def refresh() -> None:
-            nonlocal subscribed, missing
-            existing = await consumer.topics()
-            present = {t for t in topics if t in existing}
-            missing = [t for t in topics if t not in existing]
-            if present != subscribed:
-                consumer.subscribe(topics=sorted(present))
-                subscribed = present
+    topics: list[str]
+    wanted: list[str]
+    from_beginning: bool = False
+    limit: int = 0
+    timeout: float = 0.0
+    json_out: bool = False
+    max_payload: int = 300
 
-        await refresh()
-        if missing:
-            warn(f"no such topic yet (waiting for it): {', '.join(missing)}")
-        printed = 0
-        deadline = time.monotonic() + timeout if timeout else None
-        next_check = time.monotonic() + 2.0
-        out = console()
-        try:
-            while True:
-                wait_ms = 500
-                if deadline is not None:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        return
-                    wait_ms = max(1, min(wait_ms, int(left * 1000)))
-                if missing and time.monotonic() >= next_check:
-                    await refresh()
-                    next_check = time.monotonic() + 2.0
-                if not subscribed:
-                    await asyncio.sleep(wait_ms / 1000)
-                    continue
-                batches = await consumer.getmany(timeout_ms=wait_ms, max_records=500)
-                records = sorted(
-                    (r for rs in batches.values() for r in rs), key=lambda r: r.timestamp
+
+async def start_consumer(cfg: Config, from_beginning: bool) -> AIOKafkaConsumer:
+    """A started consumer without a group (CliError when Kafka does not answer)."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.errors import KafkaError
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=cfg.kafka_bootstrap,
+        # No group: nothing is committed and every partition is read; a tail never
+        # disturbs the services' consumer groups.
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        client_id="labelops-cli",
+    )
+    try:
+        await asyncio.wait_for(consumer.start(), timeout=15)
+    except (KafkaError, TimeoutError, OSError) as exc:
+        await consumer.stop()
+        raise CliError(
+            f"Kafka at {cfg.kafka_bootstrap} is not reachable ({exc or type(exc).__name__});"
+            " is it running? see `labelops status`"
+        ) from None
+    return consumer
+
+
+class Subscription:
+    """Only topics that exist are subscribed: asking the broker for a missing topic's metadata
+    would auto-create it with default settings (1 MiB messages), before the service's relay
+    creates it properly. Missing ones are looked for every ``CHECK_S`` seconds."""
+
+    CHECK_S = 2.0
+
+    def __init__(self, consumer: AIOKafkaConsumer, topics: list[str]) -> None:
+        self.consumer = consumer
+        self.topics = topics
+        self.subscribed: set[str] = set()
+        self.missing = list(topics)
+        self.next_check = time.monotonic() + self.CHECK_S
+
+    async def refresh(self) -> None:
+        existing = await self.consumer.topics()
+        present = {t for t in self.topics if t in existing}
+        self.missing = [t for t in self.topics if t not in existing]
+        if present != self.subscribed:
+            self.consumer.subscribe(topics=sorted(present))
+            self.subscribed = present
+
+    async def refresh_when_due(self) -> None:
+        if self.missing and time.monotonic() >= self.next_check:
+            await self.refresh()
+            self.next_check = time.monotonic() + self.CHECK_S
+
+
+async def follow(cfg: Config, opts: TailOptions) -> None:
+    """Print the events of ``opts.topics`` until ``--limit`` / ``--timeout`` (or Ctrl-C)."""
+    register_all_messages()
+    # aiokafka logs every missing topic on each metadata refresh; we say it once below.
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)
+    consumer = await start_consumer(cfg, opts.from_beginning)
+    try:
+        sub = Subscription(consumer, opts.topics)
+        await sub.refresh()
+        if sub.missing:
+            warn(f"no such topic yet (waiting for it): {', '.join(sub.missing)}")
+        await _print_until_done(consumer, sub, opts)
+    finally:
+        await consumer.stop()
+
+
+async def _print_until_done(
+    consumer: AIOKafkaConsumer, sub: Subscription, opts: TailOptions
+) -> None:
+    printed = 0
+    deadline = time.monotonic() + opts.timeout if opts.timeout else None
+    out = console()
+    while True:
+        wait_ms = 500
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            wait_ms = max(1, min(wait_ms, int(left * 1000)))
+        await sub.refresh_when_due()
+        if not sub.subscribed:
+            await asyncio.sleep(wait_ms / 1000)
+            continue
+        batches = await consumer.getmany(timeout_ms=wait_ms, max_records=500)
+        records = sorted((r for rs in batches.values() for r in rs), key=lambda r: r.timestamp)
+        for record in records:
+            if record.value is None:
+                continue
+            event = decode(record.value)
+            if not type_matches(event["type"], opts.wanted):
+                continue
+            if opts.json_out:
+                print_json_line(
+                    {
+                        "topic": record.topic,
+                        "partition": record.partition,
+                        "offset": record.offset,
+                        **event,
+                    }
                 )
-                for record in records:
-                    if record.value is None:
-                        continue
-                    event = decode(record.value)
-                    if not type_matches(event["type"], wanted):
-                        continue
-                    if json_out:
-                        print_json_line(
-                            {
-                                "topic": record.topic,
-                                "partition": record.partition,
-                                "offset": record.offset,
-                                **event,
-                            }
-                        )
-                    else:
-                        out.print(render(event, max_payload), soft_wrap=True)
-                    printed += 1
-                    if limit and printed >= limit:
-                        return
-        finally:
-            await consumer.stop()
-
-    run(go())
+            else:
+                out.print(render(event, opts.max_payload), soft_wrap=True)
+            printed += 1
+            if opts.limit and printed >= opts.limit:
+                return

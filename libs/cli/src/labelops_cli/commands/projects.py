@@ -79,34 +79,7 @@ def create(
             req.rules.CopyFrom(load_message(rules, pb.RoutingRules))
         if ontology and not ontology_version:
             req.ontology_version = await latest_ontology_version(cfg, ontology)
-        deadline = time.monotonic() + wait
-        spinner = err_console().status(
-            f"waiting for routing to learn ontology {req.ontology_id} {req.ontology_version}"
-        )
-        waiting = False
-        try:
-            async with connect(cfg, "routing") as ch:
-                stub = routing_pb2_grpc.RoutingServiceStub(ch)
-                while True:
-                    try:
-                        resp = await stub.CreateProject(req)
-                        break
-                    except grpc.aio.AioRpcError as exc:
-                        # Routing learns published versions from Kafka, a moment after the
-                        # ontology service answered the publish.
-                        unknown = (
-                            exc.code() == grpc.StatusCode.FAILED_PRECONDITION
-                            and error_details(exc).reason == "ONTOLOGY_VERSION_UNKNOWN"
-                        )
-                        if not unknown or time.monotonic() > deadline:
-                            raise
-                        if not waiting:
-                            spinner.start()
-                            waiting = True
-                        await asyncio.sleep(0.5)
-        finally:
-            if waiting:
-                spinner.stop()
+        resp = await create_when_known(cfg, req, wait)
         if json_out:
             print_json(resp)
             return
@@ -119,6 +92,41 @@ def create(
         )
 
     run(go())
+
+
+async def create_when_known(
+    cfg: Config, req: pb.CreateProjectRequest, wait: float
+) -> pb.CreateProjectResponse:
+    """CreateProject, asked again (for up to ``wait`` seconds, with a spinner) while routing
+    does not know the ontology version yet."""
+    deadline = time.monotonic() + wait
+    spinner = err_console().status(
+        f"waiting for routing to learn ontology {req.ontology_id} {req.ontology_version}"
+    )
+    waiting = False
+    try:
+        async with connect(cfg, "routing") as ch:
+            stub = routing_pb2_grpc.RoutingServiceStub(ch)
+            while True:
+                try:
+                    resp: pb.CreateProjectResponse = await stub.CreateProject(req)
+                    return resp
+                except grpc.aio.AioRpcError as exc:
+                    # Routing learns published versions from Kafka, a moment after the
+                    # ontology service answered the publish.
+                    unknown = (
+                        exc.code() == grpc.StatusCode.FAILED_PRECONDITION
+                        and error_details(exc).reason == "ONTOLOGY_VERSION_UNKNOWN"
+                    )
+                    if not unknown or time.monotonic() > deadline:
+                        raise
+                    if not waiting:
+                        spinner.start()
+                        waiting = True
+                    await asyncio.sleep(0.5)
+    finally:
+        if waiting:
+            spinner.stop()
 
 
 @app.command("list")

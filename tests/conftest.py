@@ -1,4 +1,9 @@
-"""The six services in-process (``labelops_demo.system.local_system``) for the CLI tests."""
+"""Fixtures of the top-level tests.
+
+``cli_system``: the six services in-process (``labelops_demo.system.local_system``) for the
+CLI tests (``test_cli_*.py``); the CLI is a lib and its own tests (``libs/cli/tests``) start no
+service.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Helpers of the CLI tests: keys of the in-process system, the CLI's environment, and
-``invoke`` running ``labelops`` in a worker thread."""
+"""Helpers of the CLI tests (``test_cli_*.py``): keys of the in-process system, the CLI's
+environment, and ``invoke`` running ``labelops`` in a worker thread."""
 
 from __future__ import annotations
 
