@@ -1,135 +1,145 @@
-"""Composition root: builds the prelabel service from ``Settings``. No I/O at import time.
+"""Composition root of the prelabel service: what is its own, on the shared scaffold.
 
-One process serves PrelabelService (port 50054) and runs, supervised by ``ServiceRuntime``: the
-outbox relay, the consumers of routing's, QA's and curation's events, and the pre-label and
-training loops.
+``build_app`` (``labelops_servicekit.build_service``) connects or borrows a pool, migrates the
+schema, runs ``wire`` below, serves PrelabelService + EventLogService (port 50054) and runs,
+supervised: the outbox relay, the consumers of routing's, QA's and curation's events
+(``entrypoints/consumers.py``) and, with ``workers_enabled``, the pre-label and training loops.
+No I/O at import time::
+
+    async with build_app(Settings()) as app:
+        await app.serve_until_signal()  # SIGTERM / SIGINT → graceful stop
+
+Tests pass their own schema, service name (→ topic), topics, pool and authenticator, and port
+0, and reach the service's objects as ``app.parts.<name>``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeAlias
 
 import asyncpg
-from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from labelops.prelabel.v1 import prelabel_pb2_grpc
-from labelops_bus import service_consumers
-from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrate
-from labelops_eventstore.grpc_api import EventLogServicer
-from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
+from labelops_grpckit import Authenticator, Worker
+from labelops_servicekit import ServiceApp, ServiceContext, Servicer, Wiring, build_service
 
-from .adapters.model_server import ModelServerClient
-from .adapters.tables import Tables
-from .application.service import PrelabelService
+from .adapters.model_server import ModelServerClient, ModelServers
+from .application.out_of_sample import OutOfSample
+from .application.predictions import Predictor
+from .application.prelabeling import Prelabeler
+from .application.projections import Projections
+from .application.registry import ModelRegistry
+from .application.repos import Repos
+from .application.scoring import Scorer
+from .application.switches import RoiSwitches
+from .application.training import Trainer
 from .application.workers import prelabel_loop, trainer_loop
 from .config import Settings
-from .entrypoints.grpc_api import PRELABEL_SERVICE, PrelabelServicer
-
-log = logging.getLogger(__name__)
-
-EVENTLOG_SERVICE_NAME = eventlog_pb2.DESCRIPTOR.services_by_name["EventLogService"].full_name
+from .domain.roi import RoiPolicy
+from .entrypoints.consumers import PrelabelConsumers
+from .entrypoints.grpc_api import PrelabelServicer
 
 
 @dataclass
-class App:
-    """A running prelabel service."""
+class Parts:
+    """The prelabel service's own objects (``app.parts``)."""
 
-    settings: Settings
-    pool: asyncpg.Pool
-    store: EventStore
-    prelabel: PrelabelService
-    runtime: ServiceRuntime
-
-    @property
-    def port(self) -> int:
-        return self.runtime.port
-
-    @property
-    def target(self) -> str:
-        return self.runtime.target
-
-    async def serve_until_signal(self) -> None:
-        await self.runtime.serve_until_signal()
+    repos: Repos
+    registry: ModelRegistry
+    trainer: Trainer
+    prelabeler: Prelabeler
+    predictor: Predictor
+    scorer: Scorer
+    switches: RoiSwitches
+    projections: Projections
+    out_of_sample: OutOfSample
+    consumers: PrelabelConsumers
 
 
-@contextlib.asynccontextmanager
-async def build_app(
+App: TypeAlias = ServiceApp[Settings, Parts]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def model_servers(s: Settings) -> ModelServers:
+    """One client per model server URL, with the settings' deadline, retries and breaker."""
+
+    def client(url: str) -> ModelServerClient:
+        return ModelServerClient(
+            url,
+            timeout_s=s.model_timeout_s,
+            retries=s.model_retries,
+            breaker_failures=s.model_breaker_failures,
+            breaker_reset_s=s.model_breaker_reset_s,
+        )
+
+    return ModelServers(client)
+
+
+def parts(s: Settings, repos: Repos, clock: Callable[[], datetime] = _now) -> Parts:
+    policy = RoiPolicy(
+        min_samples_each=s.roi_min_samples,
+        min_saving_s=s.roi_min_saving_s,
+        hysteresis_s=s.roi_hysteresis_s,
+        n_boot=s.roi_n_boot,
+    )
+    trainer = Trainer(repos, s.min_labels_to_train, clock)
+    predictor = Predictor(repos)
+    switches = RoiSwitches(repos, policy, window=s.roi_window, eval_every=s.roi_eval_every)
+    projections = Projections(repos, trainer, switches)
+    return Parts(
+        repos=repos,
+        registry=ModelRegistry(repos, trainer, clock),
+        trainer=trainer,
+        prelabeler=Prelabeler(
+            repos,
+            batch=s.prelabel_batch,
+            attempts=s.prelabel_attempts,
+            explore_rate=s.roi_explore_rate,
+        ),
+        predictor=predictor,
+        scorer=Scorer(repos, predictor),
+        switches=switches,
+        projections=projections,
+        out_of_sample=OutOfSample(repos),
+        consumers=PrelabelConsumers(projections),
+    )
+
+
+def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
+    s = ctx.settings
+    servers = model_servers(s)
+    p = parts(s, Repos.of(ctx.store, servers))
+    workers: list[Worker] = []
+    if s.workers_enabled:
+        for name, loop in (
+            ("prelabel", prelabel_loop(p.prelabeler, s.db_schema, s.poll_interval_s)),
+            ("trainer", trainer_loop(p.trainer, p.scorer, s.poll_interval_s)),
+        ):
+            workers.append(Worker(name, loop.run, loop.stop))
+    servicer = PrelabelServicer(
+        p.registry, p.trainer, p.predictor, p.scorer, p.switches, p.out_of_sample
+    )
+    return Wiring(
+        parts=p,
+        servicers=[Servicer(prelabel_pb2_grpc.add_PrelabelServiceServicer_to_server, servicer)],
+        consumers=p.consumers,
+        workers=workers,
+        closers=[servers.close],
+    )
+
+
+def build_app(
     settings: Settings,
     *,
     pool: asyncpg.Pool | None = None,
     authenticator: Authenticator | None = None,
-    client_factory: Callable[[str], ModelServerClient] | None = None,
-) -> AsyncIterator[App]:
-    """Build, migrate and start the service; stop it on exit."""
-    own_pool = pool is None
-    if pool is None:
-        pool = await asyncpg.create_pool(
-            settings.pg_dsn,
-            min_size=settings.pg_pool_min_size,
-            max_size=settings.pg_pool_max_size,
-        )
-    try:
-        applied = await migrate(pool, settings.db_schema, load_migrations(settings.migrations_dir))
-        if applied:
-            log.info("schema %s: applied migrations %s", settings.db_schema, applied)
-        store = EventStore(pool, settings.db_schema)
-        svc = PrelabelService(
-            store, Tables.of(settings.db_schema), settings, client_factory=client_factory
-        )
-        server = GrpcServer(
-            host=settings.host,
-            port=settings.port,
-            authenticator=authenticator,
-            default_timeout=settings.default_timeout_s,
-            max_receive_message_bytes=settings.max_message_bytes,
-            max_send_message_bytes=settings.max_message_bytes,
-            grace_period=settings.grace_period_s,
-        )
-        server.add_service(
-            prelabel_pb2_grpc.add_PrelabelServiceServicer_to_server,
-            PrelabelServicer(svc),
-            PRELABEL_SERVICE,
-        )
-        server.add_service(
-            eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
-            EventLogServicer(store, settings.service_name),
-            EVENTLOG_SERVICE_NAME,
-        )
-        workers: list[Worker] = []
-        if settings.relay_enabled:
-            relay = OutboxRelay(
-                pool, settings.db_schema, settings.service_name, settings.kafka_bootstrap
-            )
-            workers.append(Worker("outbox-relay", relay.run, relay.stop))
-        if settings.consumers_enabled:
-            consumers = service_consumers(
-                (
-                    ("routing-tasks", settings.routing_topic, svc.on_routing_event),
-                    ("qa-labels", settings.qa_topic, svc.on_qa_event),
-                    ("curation-embeddings", settings.curation_topic, svc.on_curation_event),
-                ),
-                bootstrap=settings.kafka_bootstrap,
-                service=settings.service_name,
-                schema=settings.db_schema,
-                pool=pool,
-            )
-            workers += [Worker(f"consumer-{n}", c.run, c.stop) for n, c in consumers]
-        if settings.workers_enabled:
-            for name, loop in (
-                ("prelabel", prelabel_loop(svc, settings.poll_interval_s)),
-                ("trainer", trainer_loop(svc, settings.poll_interval_s)),
-            ):
-                workers.append(Worker(name, loop.run, loop.stop))
-        runtime = ServiceRuntime(server, workers)
-        app = App(settings, pool, store, svc, runtime)
-        await runtime.start()
-        try:
-            yield app
-        finally:
-            await runtime.stop()
-            await svc.close()
-    finally:
-        if own_pool:
-            await pool.close()
+) -> contextlib.AbstractAsyncContextManager[App]:
+    """Build, migrate and start the service; stop it on exit (``pool``: borrow this one, not
+    closed on exit; ``authenticator``: credentials, from the environment when None)."""
+    return build_service(settings, wire, pool=pool, authenticator=authenticator)

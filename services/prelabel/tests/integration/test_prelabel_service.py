@@ -355,7 +355,7 @@ async def test_a_label_and_its_task_arriving_at_once_never_leave_the_task_open(p
     from labelops.events.v1 import envelope_pb2
     from labelops_bus.runner import MessageContext
 
-    svc = prelabel.app.prelabel
+    consumers = prelabel.app.parts.consumers.dispatchers()
 
     def ctx(env: envelope_pb2.EventEnvelope) -> MessageContext:
         return MessageContext(
@@ -377,11 +377,11 @@ async def test_a_label_and_its_task_arriving_at_once_never_leave_the_task_open(p
     async with pool.acquire() as c1, pool.acquire() as c2:
         first = c1.transaction()
         await first.start()
-        await svc.on_qa_event(label, c1)
+        await consumers["qa-labels"](label, c1)
 
         async def second() -> None:
             async with c2.transaction():
-                await svc.on_routing_event(task, c2)
+                await consumers["routing-tasks"](task, c2)
 
         racing = asyncio.create_task(second())
         await asyncio.sleep(0.5)  # the task insert is in flight while the label is uncommitted

@@ -15,7 +15,9 @@ from collections.abc import Awaitable, Callable
 from labelops_core.errors import FailedPrecondition
 
 from ..adapters import metrics
-from .service import PrelabelService
+from .prelabeling import Prelabeler
+from .scoring import Scorer
+from .training import Trainer
 
 log = logging.getLogger(__name__)
 
@@ -42,29 +44,28 @@ class Loop:
         self._stop.set()
 
 
-def prelabel_loop(svc: PrelabelService, interval: float) -> Loop:
+def prelabel_loop(prelabeler: Prelabeler, schema: str, interval: float) -> Loop:
     async def step() -> int:
-        done = await svc.prelabel_round()
-        metrics.set_pending(svc.store.schema, await svc.pending_depth())
+        done = await prelabeler.round()
+        metrics.set_pending(schema, await prelabeler.pending_depth())
         return done
 
     return Loop(step, interval)
 
 
-def trainer_loop(svc: PrelabelService, interval: float) -> Loop:
+def trainer_loop(trainer: Trainer, scorer: Scorer, interval: float) -> Loop:
     async def step() -> int:
         trained = 0
-        for model_id in await svc.due_models():
+        for model_id in await trainer.due_models():
             try:
-                await svc.train(model_id)
+                await trainer.train(model_id)
             except FailedPrecondition as exc:
                 log.info("model %s not trained: %s", model_id, exc.message)
                 continue
             trained += 1
-            project = await svc.store.pool.fetchval(
-                f"SELECT project_id FROM {svc.t.models} WHERE model_id = $1", model_id
-            )
-            await svc.score(project, "entropy", "k_center", 100)
+            project = await trainer.project_of(model_id)
+            if project is not None:
+                await scorer.score(project, "entropy", "k_center", 100)
         return trained
 
     return Loop(step, interval)

@@ -1,16 +1,15 @@
-"""Conversions between the domain's records and the prelabel protos (pure, no I/O)."""
+"""Conversions between the domain's records and the prelabel protos (pure, no I/O), and the
+item's class as item classifiers see it."""
 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
-import numpy as np
 from labelops.labels.v1 import label_pb2 as L
 from labelops.prelabel.v1 import prelabel_pb2 as pb
 
-from ..domain.models import HeldOutMetrics, ModelKind
-from ..domain.roi import ClassRoi
+from .models import HeldOutMetrics, ModelKind
+from .roi import ClassRoi
 
 KINDS = {
     pb.MODEL_KIND_LOGISTIC: "logistic",
@@ -81,11 +80,3 @@ def primary_class(labels: L.ItemLabels) -> str:
     if not counts:
         return ""
     return str(counts.most_common(1)[0][0])
-
-
-def vector_bytes(values: Any) -> bytes:
-    return np.asarray(values, dtype="<f4").tobytes()
-
-
-def vector_of(raw: bytes) -> np.ndarray:
-    return np.frombuffer(raw, dtype="<f4")

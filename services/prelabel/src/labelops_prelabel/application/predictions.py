@@ -1,0 +1,71 @@
+"""The serving model's class probabilities for items: PredictItems, and what scoring ranks by."""
+
+from __future__ import annotations
+
+from labelops.prelabel.v1 import prelabel_pb2 as pb
+from labelops_core.errors import FailedPrecondition, FieldViolation, InvalidArgument
+
+from ..adapters.model_server import ItemRef
+from ..domain import prelabels
+from ..domain.model import Model
+from .access import require_reader
+from .repos import Repos
+
+#: (model version, probabilities by item, why an item has none)
+Probabilities = tuple[str, dict[str, dict[str, float]], dict[str, str]]
+
+
+class Predictor:
+    def __init__(self, repos: Repos) -> None:
+        self.r = repos
+
+    async def probabilities(
+        self, m: Model | None, item_ids: list[str], space: str
+    ) -> Probabilities:
+        """The serving model's probabilities for items: (version, by item, missing reasons)."""
+        if m is None:
+            return "", {}, dict.fromkeys(item_ids, "the project has no model")
+        if m.external:
+            return await self._external(m, item_ids)
+        if not m.current_version:
+            return "", {}, dict.fromkeys(item_ids, "the model is not trained yet")
+        trained = await self.r.trained.get(self.r.pool, m.model_id, m.current_version)
+        vectors = await self.r.embeddings.of_items(self.r.pool, item_ids, space)
+        out, missing = prelabels.probabilities_of(trained, item_ids, vectors)
+        return m.current_version, out, missing
+
+    async def _external(self, m: Model, item_ids: list[str]) -> Probabilities:
+        missing: dict[str, str] = {}
+        out: dict[str, dict[str, float]] = {}
+        result = await self.r.servers.client(m.url).predict(
+            m.name, [ItemRef(i) for i in item_ids], list(m.classes), m.task
+        )
+        for i in item_ids:
+            pred = result.predictions.get(i)
+            if pred is None or not pred.class_probabilities:
+                missing[i] = result.no_prediction_reason(i) or "no class probabilities"
+            else:
+                out[i] = {c: float(pred.class_probabilities.get(c, 0.0)) for c in m.classes}
+        return result.model_version, out, missing
+
+    async def predict_items(self, req: pb.PredictItemsRequest) -> pb.PredictItemsResponse:
+        require_reader()
+        bad = []
+        if not req.project_id:
+            bad.append(FieldViolation("project_id", "required"))
+        if not req.item_ids or len(req.item_ids) > 1000:
+            bad.append(FieldViolation("item_ids", "give 1 to 1000 item ids"))
+        if bad:
+            raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
+        m = await self.r.models.serving(self.r.pool, req.project_id)
+        if m is None:
+            raise FailedPrecondition(f"project {req.project_id} has no model", reason="NO_MODEL")
+        ids = list(dict.fromkeys(req.item_ids))
+        version, probs, missing = await self.probabilities(m, ids, m.vector_space)
+        resp = pb.PredictItemsResponse(model_id=m.model_id, model_version=version)
+        for i in ids:
+            if i in probs:
+                resp.predictions.add(item_id=i, probabilities=probs[i])
+        for i, why in missing.items():
+            resp.missing[i] = why
+        return resp
