@@ -404,7 +404,7 @@ async def test_hybrid_routing_overlap_gold_leases_and_vendor_isolation(routing, 
             assignment_id=offers["vb/w2"][0].assignment_id, reason=wpb.SKIP_REASON_UNCLEAR
         )
     )
-    assert skip.WhichOneof("kind") == "skipped"
+    assert skip.WhichOneof("kind") == "skipped", skip
     await stream_a.close()
     await stream_b.close()
 

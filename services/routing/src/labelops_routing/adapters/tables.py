@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeAlias
 
+import asyncpg
 from labelops_eventstore.schema import check_identifier
+
+#: Where a statement runs: a transaction's connection, or the pool (reads outside one).
+Executor: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
 
 @dataclass(frozen=True)

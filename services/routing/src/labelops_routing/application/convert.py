@@ -7,7 +7,7 @@ from labelops.routing.v1 import routing_pb2 as pb
 
 from ..domain.overlap import ClassOverlap, OverlapPolicy
 from ..domain.project import WorkflowConfig
-from ..domain.rules import Condition, PoolInfo, Rule, RuleSet, TaskSignals
+from ..domain.rules import Condition, Rule, RuleSet, TaskSignals
 
 POOL_KINDS = {pb.POOL_KIND_IN_HOUSE: "in_house", pb.POOL_KIND_VENDOR: "vendor"}
 POOL_KIND_PB = {v: k for k, v in POOL_KINDS.items()}
@@ -129,19 +129,6 @@ def signals_from_pb(s: pb.TaskSignals) -> TaskSignals:
         confidence=s.confidence if s.HasField("confidence") else None,
         ambiguity=s.ambiguity,
         high_stakes=s.high_stakes,
-    )
-
-
-def pool_info(r: asyncpg.Record, outstanding: int) -> PoolInfo:
-    return PoolInfo(
-        pool_id=r["pool_id"],
-        kind=r["kind"],
-        vendor_id=r["vendor_id"],
-        capacity=r["capacity"],
-        outstanding=outstanding,
-        cost_per_task=r["cost_per_task"],
-        qualified_classes=frozenset(r["qualified_classes"]),
-        active=r["active"],
     )
 
 

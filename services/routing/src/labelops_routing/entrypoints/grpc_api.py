@@ -13,30 +13,38 @@ import re
 from collections.abc import AsyncIterator
 
 from grpc import aio
-from labelops.routing.v1 import routing_pb2 as pb
 from labelops.routing.v1 import routing_pb2_grpc, workforce_pb2_grpc
 from labelops.routing.v1 import workforce_pb2 as wpb
 from labelops_core.errors import DomainError, InvalidArgument
 from opentelemetry import trace
 
-from ..application.handlers import RoutingHandlers
+from ..application.claims import Claims
+from ..application.leases import Leases
+from ..application.projects import ProjectCommands
 from ..application.queries import RoutingQueries
-from ..application.work import WorkHandlers
-
-ROUTING_SERVICE = pb.DESCRIPTOR.services_by_name["RoutingService"].full_name
-WORKFORCE_SERVICE = wpb.DESCRIPTOR.services_by_name["WorkforceService"].full_name
+from ..application.submissions import Submissions
+from ..application.tasks import TaskCommands
+from ..application.workforce import WorkforceCommands
 
 log = logging.getLogger(__name__)
 _INDEX = re.compile(r"^submissions\[(\d+)\]")
 
 
 class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
-    def __init__(self, handlers: RoutingHandlers, queries: RoutingQueries) -> None:
-        self.h = handlers
+    def __init__(
+        self,
+        projects: ProjectCommands,
+        workforce: WorkforceCommands,
+        tasks: TaskCommands,
+        queries: RoutingQueries,
+    ) -> None:
+        self.projects = projects
+        self.workforce = workforce
+        self.tasks = tasks
         self.q = queries
 
     async def CreateProject(self, request, context):  # type: ignore[no-untyped-def]
-        return await self.h.create_project(request)
+        return await self.projects.create_project(request)
 
     async def GetProject(self, request, context):  # type: ignore[no-untyped-def]
         return await self.q.get_project(request.project_id)
@@ -45,34 +53,34 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         return await self.q.list_projects(request)
 
     async def UpdateProjectConfig(self, request, context):  # type: ignore[no-untyped-def]
-        return await self.h.update_project_config(request)
+        return await self.projects.update_project_config(request)
 
     async def SetRoutingRules(self, request, context):  # type: ignore[no-untyped-def]
-        return await self.h.set_routing_rules(request)
+        return await self.projects.set_routing_rules(request)
 
     async def CreatePool(self, request, context):  # type: ignore[no-untyped-def]
-        return await self.h.create_pool(request)
+        return await self.workforce.create_pool(request)
 
     async def UpdatePool(self, request, context):  # type: ignore[no-untyped-def]
-        return await self.h.update_pool(request)
+        return await self.workforce.update_pool(request)
 
     async def ListPools(self, request, context):  # type: ignore[no-untyped-def]
         return await self.q.list_pools()
 
     async def RegisterAnnotator(self, request, context):  # type: ignore[no-untyped-def]
-        return await self.h.register_annotator(request)
+        return await self.workforce.register_annotator(request)
 
     async def ListAnnotators(self, request, context):  # type: ignore[no-untyped-def]
         return await self.q.list_annotators(request.pool_id)
 
     async def CreateTasks(self, request, context):  # type: ignore[no-untyped-def]
-        return await self.h.create_tasks(request)
+        return await self.tasks.create_tasks(request)
 
     async def AddGoldTasks(self, request, context):  # type: ignore[no-untyped-def]
-        return await self.h.add_gold_tasks(request)
+        return await self.tasks.add_gold_tasks(request)
 
     async def UpdateTaskSignals(self, request, context):  # type: ignore[no-untyped-def]
-        return await self.h.update_task_signals(request)
+        return await self.tasks.update_task_signals(request)
 
     async def GetTask(self, request, context):  # type: ignore[no-untyped-def]
         return await self.q.get_task(request.project_id, request.task_id)
@@ -110,20 +118,22 @@ def stream_error(exc: DomainError) -> wpb.StreamError:
 
 
 class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
-    def __init__(self, work: WorkHandlers) -> None:
-        self.w = work
+    def __init__(self, claims: Claims, leases: Leases, submissions: Submissions) -> None:
+        self.claims = claims
+        self.leases = leases
+        self.submissions = submissions
 
     async def ClaimTasks(self, request, context):  # type: ignore[no-untyped-def]
-        return await self.w.claim(request)
+        return await self.claims.claim(request)
 
     async def SubmitLabels(self, request, context):  # type: ignore[no-untyped-def]
-        return await self.w.submit(request)
+        return await self.submissions.submit(request)
 
     async def Heartbeat(self, request, context):  # type: ignore[no-untyped-def]
-        return await self.w.heartbeat(request)
+        return await self.leases.heartbeat(request)
 
     async def SkipTask(self, request, context):  # type: ignore[no-untyped-def]
-        return await self.w.skip(request)
+        return await self.leases.skip(request)
 
     async def Work(
         self, request_iterator: AsyncIterator[wpb.WorkRequest], context: aio.ServicerContext
@@ -135,13 +145,13 @@ class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
             with tracer.start_as_current_span(f"Work.{kind or 'empty'}"):
                 try:
                     if kind == "claim":
-                        out.offers.CopyFrom(await self.w.claim(msg.claim))
+                        out.offers.CopyFrom(await self.claims.claim(msg.claim))
                     elif kind == "heartbeat":
-                        out.heartbeat.CopyFrom(await self.w.heartbeat(msg.heartbeat))
+                        out.heartbeat.CopyFrom(await self.leases.heartbeat(msg.heartbeat))
                     elif kind == "submit":
-                        out.submitted.CopyFrom(await self.w.submit(msg.submit))
+                        out.submitted.CopyFrom(await self.submissions.submit(msg.submit))
                     elif kind == "skip":
-                        out.skipped.CopyFrom(await self.w.skip(msg.skip))
+                        out.skipped.CopyFrom(await self.leases.skip(msg.skip))
                     else:
                         out.error.CopyFrom(
                             wpb.StreamError(
