@@ -79,16 +79,16 @@ def test_recall_and_precision_against_brute_force(n: int, d: int, clusters: int)
 
 def test_clustered_data_keeps_partitions_balanced() -> None:
     """Clusters at within-cluster cosine ~0.7-0.8 must not turn into a brute-force join."""
-    from labelops_curation.domain import dedup
+    from labelops_curation.domain import similarity_join as join
 
     x, _ = planted_duplicates(30_000, 64, clusters=10, cluster_spread=0.5, seed=3)
     within = x[:2000] @ x[:2000].T
     assert np.median(within[within > 0.3]) > 0.6  # really clustered
-    plan = dedup._plan(len(x), 0.95, None, None)
-    centroids = dedup._spherical_kmeans(
+    plan = join.partition_plan(len(x), 0.95, None, None)
+    centroids = join.spherical_kmeans(
         x, plan.n_partitions, seed=0, iterations=8, sample=plan.kmeans_sample, threads=2
     )
-    probes = dedup._top_centroids(x, centroids, plan.n_probe, 2)
+    probes = join.top_centroids(x, centroids, plan.n_probe, 2)
     data = np.bincount(probes[:, 0], minlength=plan.n_partitions)
     queries = np.bincount(probes.ravel(), minlength=plan.n_partitions)
     work = int((data * queries).sum())
