@@ -41,6 +41,9 @@ def test_the_schema_defaults_to_the_service_and_reads_its_env_name(
     monkeypatch.setenv("LABELOPS_TOY_SCHEMA", "from_env")
     assert ToySettings().db_schema == "from_env"
     assert ToySettings(db_schema="explicit").db_schema == "explicit"
+    monkeypatch.setenv("LABELOPS_TOY_SCHEMA", "Bad!")
+    with pytest.raises(ValidationError, match="LABELOPS_TOY_SCHEMA='Bad!' is not a schema name"):
+        ToySettings()
 
 
 @pytest.mark.parametrize(

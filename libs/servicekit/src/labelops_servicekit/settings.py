@@ -24,6 +24,7 @@ standard ``OTEL_*`` variables (libs/telemetry).
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,7 +37,8 @@ MIB = 1024 * 1024
 #: ``service_name``: topic ``labelops.<service_name>.events.v1``, envelope source, group prefix.
 ServiceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
 Port = Annotated[int, Field(ge=0, le=65535)]
-SchemaName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")]
+SCHEMA_PATTERN = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+SchemaName = Annotated[str, Field(pattern=SCHEMA_PATTERN.pattern)]
 
 
 def service_config(service: str, **extra: Any) -> SettingsConfigDict:
@@ -119,11 +121,15 @@ class ServiceSettings(BaseSettings):
         data = dict(data)
         service = cls.default_service()
         if not data.get("db_schema"):
-            data["db_schema"] = (
-                os.environ.get(f"LABELOPS_{service.upper()}_SCHEMA")
-                or data.pop("schema", None)
-                or service.replace("-", "_")
-            )
+            env_name = f"LABELOPS_{service.upper()}_SCHEMA"
+            from_env = os.environ.get(env_name)
+            if from_env is not None and not SCHEMA_PATTERN.fullmatch(from_env):
+                # Name the variable the operator set, not the field it lands in.
+                raise ValueError(
+                    f"{env_name}={from_env!r} is not a schema name"
+                    " (lower-case letters, digits and _, at most 63, not starting with a digit)"
+                )
+            data["db_schema"] = from_env or service.replace("-", "_")
         if not data.get("migrations_dir") and cls.model_fields["migrations_dir"].default == Path():
             data["migrations_dir"] = cls.default_migrations_dir()
         return data
