@@ -131,3 +131,21 @@ async def test_cors_only_for_configured_origins() -> None:
         other = await c.get("/healthz", headers={"origin": "https://evil.example"})
     assert allowed.headers["access-control-allow-origin"] == "https://tools.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+async def test_the_image_healthcheck_asks_healthz_of_a_running_gateway() -> None:
+    # `python -m labelops_gateway --health` (the Dockerfile's HEALTHCHECK): the process is
+    # healthy while it answers, even with every backend down; unhealthy once it is gone.
+    import asyncio
+    from urllib.parse import urlparse
+
+    from gateway_support import served
+    from labelops_gateway.entrypoints.__main__ import healthy
+
+    dead = f"127.0.0.1:{_closed_port()}"
+    app = create_app(Settings(**{f"{s}_target": dead for s in SERVICES}, kafka_bootstrap=dead))
+    async with served(app) as url:
+        port = urlparse(url).port
+        assert port is not None
+        assert await asyncio.to_thread(healthy, port)
+    assert not await asyncio.to_thread(healthy, port, 1.0)

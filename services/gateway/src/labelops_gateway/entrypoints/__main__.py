@@ -1,8 +1,14 @@
-"""The gateway process: ``python -m labelops_gateway`` (uvicorn on ``LABELOPS_GATEWAY_PORT``)."""
+"""The gateway process: ``python -m labelops_gateway`` (uvicorn on ``LABELOPS_GATEWAY_PORT``).
+
+``python -m labelops_gateway --health`` asks a running gateway on this host for ``/healthz``
+and exits 0 when it answers 200 (the container image's HEALTHCHECK, as for every service).
+"""
 
 from __future__ import annotations
 
 import logging
+import sys
+import urllib.request
 
 import uvicorn
 from labelops_telemetry import configure_logging, setup_telemetry
@@ -13,8 +19,19 @@ from ..config import Settings
 log = logging.getLogger("labelops_gateway")
 
 
+def healthy(port: int, timeout: float = 3.0) -> bool:
+    """Whether the gateway on 127.0.0.1:``port`` answers ``/healthz`` with 200."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=timeout) as r:
+            return bool(r.status == 200)
+    except OSError:
+        return False
+
+
 def main() -> None:
     settings = Settings()
+    if sys.argv[1:] == ["--health"]:
+        sys.exit(0 if healthy(settings.port) else 1)
     configure_logging("gateway", level=settings.log_level)
     setup_telemetry("gateway")
     app = create_app(settings)
