@@ -378,56 +378,11 @@ def analyze_coverage(
         k, how = _scan_k(x, seed), "silhouette"
     if n == 0:
         return _empty_report(how)
-
-    # fit on a sample, assign every row, split off merged rare groups
-    rng = np.random.default_rng(seed)
-    fit = x[np.sort(rng.choice(n, FIT_SAMPLE, replace=False))] if n > FIT_SAMPLE else x
-    k = min(k, len(fit))
-    centers = _kmeans(fit, k, seed) if k > 1 else np.ones((1, x.shape[1]), np.float32)
-    raw = _assign(x, centers)
-    k_raw = len(centers)
-    if min_rare_size > 0:
-        sums0, csim0 = _centroid_similarity(x, raw, k_raw)
-        norms0 = np.linalg.norm(sums0, axis=1, keepdims=True)
-        units0 = np.divide(sums0, norms0, out=np.zeros_like(sums0), where=norms0 > 0)
-        raw, k_raw = _split_rare_groups(x, raw, k_raw, csim0, units0, min_rare_size)
-    raw = _merge_fragments(x, raw, k_raw, min(rare_share, 0.25 / k_raw))
-    # order clusters by size desc, then by lowest member index; drop empty ones
-    counts = np.bincount(raw, minlength=k_raw)
-    first = np.full(k_raw, n, dtype=np.int64)
-    np.minimum.at(first, raw, np.arange(n))
-    order = [c for c in np.lexsort((first, -counts)).tolist() if counts[c] > 0]
-    k = len(order)
-    remap = np.full(k_raw, -1, dtype=np.int64)
-    remap[order] = np.arange(k)
-    labels = remap[raw]
-    counts = counts[order]
-    sums, csim = _centroid_similarity(x, labels, k)
-
-    # per-cluster members by descending centroid similarity (ties: lowest index)
-    by = np.lexsort((np.arange(n), -csim, labels))
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    sq = np.einsum("ij,ij->i", sums, sums)
-    # sum of squared row norms per cluster (= size, except for zero rows)
-    own = np.bincount(labels, weights=np.einsum("ij,ij->i", x, x), minlength=k)
-    shares = counts / n
+    labels, counts = _cluster(x, k, seed, rare_share, min_rare_size)
+    k = len(counts)
     rare_cut = min(rare_share, 0.25 / k)
-    clusters = []
-    for c in range(k):
-        m = int(counts[c])
-        members = by[starts[c] : starts[c] + m]
-        cohesion = 1.0 if m == 1 else float((sq[c] - own[c]) / (m * (m - 1)))
-        clusters.append(
-            ClusterSummary(
-                cluster_id=c,
-                size=m,
-                share=float(shares[c]),
-                medoid=int(members[0]),
-                samples=tuple(int(v) for v in members[:max_samples_per_cluster]),
-                cohesion=min(1.0, max(-1.0, cohesion)),
-                is_rare=bool(shares[c] < rare_cut),
-            )
-        )
+    clusters, csim = _summaries(x, labels, counts, rare_cut, max_samples_per_cluster)
+    shares = counts / n
     balance = 1.0 if k <= 1 else float(-(shares * np.log(shares)).sum() / math.log(k))
     n_out = int(outlier_share * n)
     outliers = np.sort(np.lexsort((np.arange(n), csim))[:n_out])
@@ -445,3 +400,69 @@ def analyze_coverage(
         labels=labels,
         centroid_similarity=csim,
     )
+
+
+def _cluster(
+    x: NDArray[np.float32], k: int, seed: int, rare_share: float, min_rare_size: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Cluster labels per row (ids by size, descending, then lowest member index; no empty
+    clusters) and the size of each cluster: k-means fitted on a sample, every row assigned,
+    merged rare groups split off, fragments folded back (steps 1, 3 and 4 of the docstring)."""
+    n = len(x)
+    rng = np.random.default_rng(seed)
+    fit = x[np.sort(rng.choice(n, FIT_SAMPLE, replace=False))] if n > FIT_SAMPLE else x
+    k = min(k, len(fit))
+    centers = _kmeans(fit, k, seed) if k > 1 else np.ones((1, x.shape[1]), np.float32)
+    raw = _assign(x, centers)
+    k_raw = len(centers)
+    if min_rare_size > 0:
+        sums0, csim0 = _centroid_similarity(x, raw, k_raw)
+        norms0 = np.linalg.norm(sums0, axis=1, keepdims=True)
+        units0 = np.divide(sums0, norms0, out=np.zeros_like(sums0), where=norms0 > 0)
+        raw, k_raw = _split_rare_groups(x, raw, k_raw, csim0, units0, min_rare_size)
+    raw = _merge_fragments(x, raw, k_raw, min(rare_share, 0.25 / k_raw))
+    # order clusters by size desc, then by lowest member index; drop empty ones
+    counts = np.bincount(raw, minlength=k_raw)
+    first = np.full(k_raw, n, dtype=np.int64)
+    np.minimum.at(first, raw, np.arange(n))
+    order = [c for c in np.lexsort((first, -counts)).tolist() if counts[c] > 0]
+    remap = np.full(k_raw, -1, dtype=np.int64)
+    remap[order] = np.arange(len(order))
+    return remap[raw], counts[order]
+
+
+def _summaries(
+    x: NDArray[np.float32],
+    labels: NDArray[np.int64],
+    counts: NDArray[np.int64],
+    rare_cut: float,
+    max_samples: int,
+) -> tuple[list[ClusterSummary], NDArray[np.float32]]:
+    """Per-cluster figures (see "Figures" in the docstring) and each row's cosine similarity
+    to its cluster's centroid."""
+    n, k = len(x), len(counts)
+    sums, csim = _centroid_similarity(x, labels, k)
+    # per-cluster members by descending centroid similarity (ties: lowest index)
+    by = np.lexsort((np.arange(n), -csim, labels))
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    sq = np.einsum("ij,ij->i", sums, sums)
+    # sum of squared row norms per cluster (= size, except for zero rows)
+    own = np.bincount(labels, weights=np.einsum("ij,ij->i", x, x), minlength=k)
+    shares = counts / n
+    clusters = []
+    for c in range(k):
+        m = int(counts[c])
+        members = by[starts[c] : starts[c] + m]
+        cohesion = 1.0 if m == 1 else float((sq[c] - own[c]) / (m * (m - 1)))
+        clusters.append(
+            ClusterSummary(
+                cluster_id=c,
+                size=m,
+                share=float(shares[c]),
+                medoid=int(members[0]),
+                samples=tuple(int(v) for v in members[:max_samples]),
+                cohesion=min(1.0, max(-1.0, cohesion)),
+                is_rare=bool(shares[c] < rare_cut),
+            )
+        )
+    return clusters, csim
