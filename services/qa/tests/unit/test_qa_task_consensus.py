@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from labelops.labels.v1 import label_pb2 as L
-from labelops_qa.application.consensus import primary_class, task_consensus
+from labelops_qa.domain.consensus import primary_class, task_consensus
 
 
 def labels(
