@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import asyncpg
 from labelops_eventstore.schema import check_identifier
+
+#: Where a statement runs: a transaction's connection, or the pool (reads outside one).
+Db = asyncpg.Connection | asyncpg.Pool
 
 
 @dataclass(frozen=True)
