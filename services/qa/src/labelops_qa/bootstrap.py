@@ -1,128 +1,97 @@
-"""Composition root: builds the QA service from ``Settings``. No I/O at import time.
+"""Composition root of the QA service: what is its own, on the shared scaffold.
 
-One process serves QualityService (port 50055) and runs, supervised by ``ServiceRuntime``: the
-outbox relay and the consumers of routing's and the ontology service's events.
+``build_app`` (``labelops_servicekit.build_service``) connects or borrows a pool, migrates the
+schema, runs ``wire`` below, serves QualityService + EventLogService and runs the outbox relay
+and the consumers of ``entrypoints/consumers.py`` (routing's and the ontology service's
+events); no I/O at import time::
+
+    async with build_app(Settings()) as app:
+        await app.serve_until_signal()  # SIGTERM / SIGINT → graceful stop
+
+Tests pass their own schema, service name (→ topic), topics, pool and authenticator, and
+port 0; the service's objects are ``app.parts``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeAlias
 
-import asyncpg
-from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from labelops.qa.v1 import qa_pb2_grpc
-from labelops_bus import service_consumers
-from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrate
-from labelops_eventstore.grpc_api import EventLogServicer
-from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
+from labelops_ontologykit import OntologyVersions
+from labelops_servicekit import ServiceApp, ServiceContext, Servicer, Wiring, build_service
 
-from .adapters.tables import Tables
-from .application.service import QaService
+from .adapters.read_models import ReadModels
+from .application.agreement import AgreementMeasures
+from .application.issues import LabelIssues
+from .application.projections import RoutingProjections
+from .application.queries import QaQueries
+from .application.reviews import Reviews
+from .application.runs import ConsensusRuns
+from .application.tasks import TaskDecisions
 from .config import Settings
-from .entrypoints.grpc_api import QUALITY_SERVICE, QualityServicer
-
-log = logging.getLogger(__name__)
-
-EVENTLOG_SERVICE_NAME = eventlog_pb2.DESCRIPTOR.services_by_name["EventLogService"].full_name
+from .domain.gold import Drift
+from .entrypoints.consumers import QaConsumers
+from .entrypoints.grpc_api import QualityServicer
 
 
 @dataclass
-class App:
-    """A running QA service."""
+class Parts:
+    """The QA service's own objects (``app.parts``)."""
 
-    settings: Settings
-    pool: asyncpg.Pool
-    store: EventStore
-    qa: QaService
-    runtime: ServiceRuntime
-
-    @property
-    def port(self) -> int:
-        return self.runtime.port
-
-    @property
-    def target(self) -> str:
-        return self.runtime.target
-
-    async def serve_until_signal(self) -> None:
-        await self.runtime.serve_until_signal()
+    read_models: ReadModels
+    ontologies: OntologyVersions
+    tasks: TaskDecisions
+    projections: RoutingProjections
+    reviews: Reviews
+    runs: ConsensusRuns
+    agreement: AgreementMeasures
+    issues: LabelIssues
+    queries: QaQueries
 
 
-@contextlib.asynccontextmanager
-async def build_app(
-    settings: Settings,
-    *,
-    pool: asyncpg.Pool | None = None,
-    authenticator: Authenticator | None = None,
-) -> AsyncIterator[App]:
-    """Build, migrate and start the service; stop it on exit."""
-    own_pool = pool is None
-    if pool is None:
-        pool = await asyncpg.create_pool(
-            settings.pg_dsn,
-            min_size=settings.pg_pool_min_size,
-            max_size=settings.pg_pool_max_size,
-        )
-    try:
-        applied = await migrate(pool, settings.db_schema, load_migrations(settings.migrations_dir))
-        if applied:
-            log.info("schema %s: applied migrations %s", settings.db_schema, applied)
-        store = EventStore(pool, settings.db_schema)
-        qa = QaService(
-            store,
-            Tables.of(settings.db_schema),
-            drift_window=settings.drift_window,
-            drift_drop=settings.drift_drop,
-            review_min_score=settings.review_min_score,
-            box_iou=dict(settings.box_iou_thresholds),
-        )
-        server = GrpcServer(
-            host=settings.host,
-            port=settings.port,
-            authenticator=authenticator,
-            default_timeout=settings.default_timeout_s,
-            max_receive_message_bytes=settings.max_message_bytes,
-            max_send_message_bytes=settings.max_message_bytes,
-            grace_period=settings.grace_period_s,
-        )
-        server.add_service(
-            qa_pb2_grpc.add_QualityServiceServicer_to_server,
-            QualityServicer(qa),
-            QUALITY_SERVICE,
-        )
-        server.add_service(
-            eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
-            EventLogServicer(store, settings.service_name),
-            EVENTLOG_SERVICE_NAME,
-        )
-        workers: list[Worker] = []
-        if settings.relay_enabled:
-            relay = OutboxRelay(
-                pool, settings.db_schema, settings.service_name, settings.kafka_bootstrap
-            )
-            workers.append(Worker("outbox-relay", relay.run, relay.stop))
-        if settings.consumers_enabled:
-            consumers = service_consumers(
-                (
-                    ("routing-labels", settings.routing_topic, qa.on_routing_event),
-                    ("ontology-versions", settings.ontology_topic, qa.ontologies.on_event),
-                ),
-                bootstrap=settings.kafka_bootstrap,
-                service=settings.service_name,
-                schema=settings.db_schema,
-                pool=pool,
-            )
-            workers += [Worker(f"consumer-{n}", c.run, c.stop) for n, c in consumers]
-        runtime = ServiceRuntime(server, workers)
-        app = App(settings, pool, store, qa, runtime)
-        await runtime.start()
-        try:
-            yield app
-        finally:
-            await runtime.stop()
-    finally:
-        if own_pool:
-            await pool.close()
+App: TypeAlias = ServiceApp[Settings, Parts]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
+    s, store = ctx.settings, ctx.store
+    rm = ReadModels.of(s.db_schema)
+    ontologies = OntologyVersions(ctx.pool, rm.tables.ontology_versions)
+    tasks = TaskDecisions(
+        store,
+        rm,
+        review_min_score=s.review_min_score,
+        box_iou=dict(s.box_iou_thresholds),
+        clock=_now,
+    )
+    parts = Parts(
+        read_models=rm,
+        ontologies=ontologies,
+        tasks=tasks,
+        projections=RoutingProjections(store, rm, tasks, Drift(s.drift_window, s.drift_drop), _now),
+        reviews=Reviews(store, rm, ontologies),
+        runs=ConsensusRuns(store, rm, tasks, _now),
+        agreement=AgreementMeasures(store, rm),
+        issues=LabelIssues(store, rm),
+        queries=QaQueries(store, rm, drift_window=s.drift_window),
+    )
+    servicer = QualityServicer(
+        parts.queries, parts.reviews, parts.runs, parts.agreement, parts.issues
+    )
+    return Wiring(
+        parts=parts,
+        servicers=[Servicer(qa_pb2_grpc.add_QualityServiceServicer_to_server, servicer)],
+        consumers=QaConsumers(parts.projections, ontologies),
+    )
+
+
+def build_app(settings: Settings, **kw: Any) -> contextlib.AbstractAsyncContextManager[App]:
+    """Build, migrate and start the service; stop it on exit (``pool``, ``authenticator``:
+    see ``labelops_servicekit.build_service``)."""
+    return build_service(settings, wire, **kw)

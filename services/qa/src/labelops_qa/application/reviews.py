@@ -1,0 +1,65 @@
+"""``SubmitReview``: a reviewer accepts, fixes and accepts, or rejects a task in review."""
+
+from __future__ import annotations
+
+from labelops.qa.v1 import qa_pb2 as pb
+from labelops_eventstore import EventStore, NewEvent
+from labelops_ontologykit import OntologyVersions
+
+from ..adapters.read_models import ReadModels
+from ..domain import review
+from ..domain.model import LIVE, task_quality, task_stream, task_uuid
+from .access import require_reviewer
+
+
+class Reviews:
+    def __init__(self, store: EventStore, rm: ReadModels, ontologies: OntologyVersions) -> None:
+        self.store = store
+        self.rm = rm
+        #: Published versions (fed by the ontology consumer), to validate reviewers' fixes.
+        self.ontologies = ontologies
+
+    async def submit_review(self, req: pb.SubmitReviewRequest) -> pb.SubmitReviewResponse:
+        """The request is the command. A fix must be valid against the project's ontology
+        version; the outcome is appended to the task's stream with the answer (request id)."""
+        reviewer = require_reviewer()
+        decision = review.decision_of(req)
+        tid = task_uuid(req.task_id)
+        cmd = await self.store.command("SubmitReview", req, pb.SubmitReviewResponse)
+        if cmd.earlier is not None:
+            return cmd.earlier
+        async with self.store.transaction() as conn:
+            task = review.check_in_review(
+                await self.rm.tasks.lock(conn, tid, req.project_id), req.task_id
+            )
+            project = await self.rm.projects.get(conn, req.project_id)
+            subs = await self.rm.labels.of_task(conn, tid)
+            live = await self.rm.consensus.latest(conn, LIVE, tid)
+            fixed = None
+            if decision == "fix_and_accept":
+                fixed = review.fixed_labels(req, task)
+                if project is not None:
+                    ontology = await self.ontologies.cache.get(
+                        project.ontology_id, project.ontology_version
+                    )
+                    review.check_fix(ontology, fixed)
+            outcome = review.reviewed(
+                project,
+                task,
+                live,
+                subs,
+                req,
+                decision,
+                reviewer.subject if reviewer else "",
+                fixed,
+            )
+            version = await self.rm.tasks.reviewed(conn, outcome.task, outcome.accepted_labels)
+            resp = pb.SubmitReviewResponse(task=task_quality(outcome.task, live))
+            await self.store.append(
+                task_stream(req.project_id, tid),
+                version,
+                [NewEvent.of(outcome.event)],
+                conn=conn,
+                **cmd.recording(resp),
+            )
+        return resp

@@ -1,0 +1,104 @@
+"""What happens to a task once its labels are in: the live consensus, then review or
+acceptance, appended to the task's stream in the transaction that decided it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import asyncpg
+from labelops.labels.v1 import label_pb2 as L
+from labelops.qa.v1 import events_pb2 as ev
+from labelops.qa.v1 import qa_pb2 as pb
+from labelops_eventstore import EventStore, NewEvent
+
+from ..adapters.read_models import ReadModels
+from ..domain import review
+from ..domain.consensus import task_consensus
+from ..domain.model import LIVE, Project, Submission, Task, consensus_result, pairs, task_stream
+
+
+class TaskDecisions:
+    def __init__(
+        self,
+        store: EventStore,
+        rm: ReadModels,
+        *,
+        review_min_score: float,
+        box_iou: dict[str, float],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.store = store
+        self.rm = rm
+        self.review_min_score = review_min_score
+        self.box_iou = box_iou
+        self.clock = clock
+
+    async def complete(
+        self, conn: asyncpg.Connection, project_id: str, task: Task, subs: Sequence[Submission]
+    ) -> None:
+        """The task's last label is in: its live consensus (``ConsensusReached``), then review
+        or acceptance — or, when the project has not arrived yet, waiting for it."""
+        result = task_consensus(task.item_id, pairs(subs), box_iou=self.box_iou)
+        consensus = await self.store_consensus(
+            conn, LIVE, task, "majority_vote", result.labels, result.score, subs
+        )
+        events = [NewEvent.of(ev.ConsensusReached(project_id=project_id, consensus=consensus))]
+        project = await self.rm.projects.get(conn, project_id)
+        if project is None:
+            # The project's events travel on another partition than its tasks' and may arrive
+            # later: the review decision waits for the project's policy (project_created).
+            await self.rm.tasks.await_project(conn, task.task_id)
+        else:
+            events += await self.decide(conn, project, task, consensus, result.class_id, subs)
+        await self.append(conn, task, events)
+
+    async def decide(
+        self,
+        conn: asyncpg.Connection,
+        project: Project,
+        task: Task,
+        consensus: pb.Consensus,
+        class_id: str,
+        subs: Sequence[Submission],
+    ) -> list[NewEvent]:
+        """Review or accept a task whose live consensus is ``consensus``."""
+        reason = review.policy_reason(
+            project, task, class_id, consensus.score, min_score=self.review_min_score
+        )
+        if reason is None:
+            stats = await self.rm.class_stats.get(conn, task.project_id, class_id)
+            reason = review.ambiguity_reason(project, task, class_id, stats)
+        if class_id:
+            await self.rm.class_stats.add(conn, task.project_id, class_id, consensus.score)
+        outcome = review.completed(project, task, consensus, subs, reason)
+        if outcome.accepted_labels is None:
+            await self.rm.tasks.to_review(conn, outcome.task)
+        else:
+            await self.rm.tasks.accept(conn, task.task_id, outcome.accepted_labels)
+        return [NewEvent.of(outcome.event)]
+
+    async def store_consensus(
+        self,
+        conn: asyncpg.Connection,
+        run_id: str,
+        task: Task,
+        method: str,
+        labels: L.ItemLabels,
+        score: float,
+        subs: Sequence[Submission],
+    ) -> pb.Consensus:
+        now = self.clock()
+        c = consensus_result(run_id, task, method, labels, score, subs, now)
+        await self.rm.consensus.insert(conn, task, c, len(subs), now)
+        return c
+
+    async def append(
+        self, conn: asyncpg.Connection, task: Task, events: Sequence[NewEvent]
+    ) -> None:
+        """Append to the task's stream at the version reserved on its row (every append to a
+        task stream does: the consumer's and the commands')."""
+        version = await self.rm.tasks.reserve(conn, task.task_id, len(events))
+        await self.store.append(
+            task_stream(task.project_id, task.task_id), version, list(events), conn=conn
+        )
