@@ -22,6 +22,7 @@ from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrat
 from labelops_eventstore.grpc_api import EventLogServicer
 from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
 
+from .adapters.object_store import ObjectStore
 from .adapters.tables import Tables
 from .application.projection import (
     CURATION_CONSUMER,
@@ -31,7 +32,6 @@ from .application.projection import (
 )
 from .application.versions import DatasetVersions
 from .config import Settings
-from .adapters.object_store import ObjectStore
 from .entrypoints.grpc_api import DATASET_SERVICE, DatasetServicer
 
 log = logging.getLogger(__name__)

@@ -61,6 +61,7 @@ from labelops_eventstore.store import StreamAppend, request_fingerprint
 from labelops_ontologykit.diff import parse_version
 from labelops_ontologykit.migration import MigrationPlan, chain_migrations, compile_migration
 
+from ..adapters.object_store import ObjectStore
 from ..adapters.tables import Tables
 from ..domain import exports
 from ..domain.build import (
@@ -75,7 +76,6 @@ from ..domain.build import (
 from ..domain.materialize import FileEntry, assemble, segment_format, write_segments
 from ..domain.rows import SCHEMA, SCHEMA_VERSION
 from ..domain.splits import DEFAULT_RATIOS, SPLITS
-from ..adapters.object_store import ObjectStore
 from .projection import Projection
 
 log = logging.getLogger(__name__)
