@@ -140,17 +140,21 @@ async def _caught_up(pool: asyncpg.Pool, schema: str, kafka: str, topic: str) ->
 async def _writes_off(settings: Settings, pool: asyncpg.Pool, n: int) -> float:
     """Events/s of the label projection's consumer path (fetch, decode, prepare) over the
     first ``n`` records with a handler that writes nothing."""
-    from labelops_datasets.adapters.tables import Tables
-    from labelops_datasets.application.projection import Projection
-    from labelops_datasets.bootstrap import projector_factory
+    from labelops_datasets.bootstrap import projector
 
     async def nothing(batch: Any, conn: asyncpg.Connection) -> None:
         return None
 
-    projection = Projection(Tables.of(settings.db_schema), segment_span=settings.segment_span)
     name = "writes-off"
-    projector = projector_factory(
-        settings, pool, name, settings.qa_topic, nothing, prepare=projection.prepare_qa
+    # The service's accepted-labels consumer path (decode, the dispatch's prepare) under
+    # another consumer name and group, with a handler that writes nothing.
+    projector_ = projector(
+        settings,
+        pool,
+        QA_CONSUMER,
+        handler=nothing,
+        consumer=name,
+        group_id=f"{settings.service_name}.{name}",
     )()
     start: list[tuple[float, int]] = []
 
@@ -162,7 +166,7 @@ async def _writes_off(settings: Settings, pool: asyncpg.Pool, n: int) -> float:
             start.append((time.perf_counter(), pos))
         return pos >= n
 
-    await projector.run_until(done, timeout=600)
+    await projector_.run_until(done, timeout=600)
     t0, n0 = start[0]
     return (n - n0) / (time.perf_counter() - t0)
 
@@ -236,7 +240,7 @@ async def bench_dataset_versions(kafka: str, pg: str, *, quick: bool = False) ->
                     n = base
                 # Reuses the segments of the versions before (the base grew since).
                 t0 = time.perf_counter()
-                full = await app.versions.create(
+                full = await app.parts.versions.create(
                     pb.CreateDatasetVersionRequest(
                         dataset_id="bench", project_id=PROJECT, cut=pb.Cut(latest=True)
                     )
@@ -250,7 +254,7 @@ async def bench_dataset_versions(kafka: str, pg: str, *, quick: bool = False) ->
                     await _caught_up(pool, schema, kafka, topic)
                     n += STEP
                     t0 = time.perf_counter()
-                    inc = await app.versions.create(
+                    inc = await app.parts.versions.create(
                         pb.CreateDatasetVersionRequest(dataset_id="bench", cut=pb.Cut(latest=True))
                     )
                     incs.append((time.perf_counter() - t0, inc.version))
@@ -272,7 +276,7 @@ async def bench_dataset_versions(kafka: str, pg: str, *, quick: bool = False) ->
             # A version of everything that can reuse nothing (a new split salt changes every
             # segment's fingerprint): the full build, Postgres to files.
             t0 = time.perf_counter()
-            fresh = await app.versions.create(
+            fresh = await app.parts.versions.create(
                 pb.CreateDatasetVersionRequest(
                     dataset_id="bench",
                     cut=pb.Cut(latest=True),

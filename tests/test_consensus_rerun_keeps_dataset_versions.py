@@ -233,7 +233,7 @@ async def test_rerunning_consensus_leaves_dataset_versions_unchanged(
         assert after.manifest_json == before.manifest_json
         assert hashlib.sha256(after.manifest_json).hexdigest() == v1.manifest_sha256
         assert (await stream_rows(ds, 1)).equals(rows_before)
-        assert (await ds_app.versions.rebuild("photos", 1)).digest == v1.manifest_sha256
+        assert (await ds_app.parts.versions.rebuild("photos", 1)).digest == v1.manifest_sha256
         # A new version at the latest cut holds the same accepted labels (a consensus re-run
         # is an analysis, not a new acceptance): same files, later cut.
         v2 = (

@@ -1,176 +1,164 @@
-"""Composition root: builds the datasets service from ``Settings``. No I/O at import time.
+"""Composition root of the datasets service: what is its own, on the shared scaffold.
 
-One process serves DatasetService (port 50056) and runs, supervised by ``ServiceRuntime``: the
-outbox relay and three batch projections (libs/bus ``BatchProjector``): accepted labels from
-qa, item metadata from curation, ontology versions and migrations from the ontology service.
+``build_app`` (``labelops_servicekit.build_service``) connects or borrows a pool, migrates the
+schema, runs ``wire`` below, serves DatasetService + EventLogService and runs the outbox relay
+and the three batch projections of ``entrypoints/consumers.py`` (accepted labels from qa, item
+metadata from curation, ontology versions and migrations); no I/O at import time::
+
+    async with build_app(Settings()) as app:
+        await app.serve_until_signal()  # SIGTERM / SIGINT → graceful stop
+
+Tests pass their own schema, service name, topics, store, pool and authenticator, and port 0,
+and reach the service's objects as ``app.parts.versions`` / ``.queries`` / ``.projection``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 from labelops.datasets.v1 import datasets_pb2_grpc
-from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
-from labelops_bus import BatchProjector, RestartableConsumer, positions_ddl, read_positions
-from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrate
-from labelops_eventstore.grpc_api import EventLogServicer
-from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
+from labelops_bus import BatchProjector, positions_ddl
+from labelops_bus.dispatch import BatchDispatch
+from labelops_servicekit import ServiceApp, ServiceContext, Servicer, Wiring, build_service
 
+from .adapters.accepted import AcceptedLog
+from .adapters.catalog import Catalog
 from .adapters.object_store import ObjectStore
 from .adapters.tables import Tables
-from .application.projection import (
-    CURATION_CONSUMER,
-    ONTOLOGY_CONSUMER,
-    QA_CONSUMER,
-    Projection,
-)
+from .adapters.versions import VersionRepository
+from .application.builder import VersionBuilder
+from .application.projection import Projection
+from .application.queries import DatasetQueries
 from .application.versions import DatasetVersions
 from .config import Settings
-from .entrypoints.grpc_api import DATASET_SERVICE, DatasetServicer
-
-log = logging.getLogger(__name__)
-
-EVENTLOG_SERVICE_NAME = eventlog_pb2.DESCRIPTOR.services_by_name["EventLogService"].full_name
+from .entrypoints.consumers import DatasetsConsumers
+from .entrypoints.grpc_api import DatasetServicer
 
 
 @dataclass
-class App:
-    """A running datasets service."""
+class Parts:
+    """The datasets service's own objects (``app.parts``)."""
 
-    settings: Settings
-    pool: asyncpg.Pool
-    store: EventStore
     projection: Projection
     versions: DatasetVersions
-    runtime: ServiceRuntime
+    queries: DatasetQueries
+    consumers: DatasetsConsumers
 
-    @property
-    def port(self) -> int:
-        return self.runtime.port
-
-    @property
-    def target(self) -> str:
-        return self.runtime.target
-
-    async def serve_until_signal(self) -> None:
-        await self.runtime.serve_until_signal()
-
-    async def caught_up(self, ends: dict[int, int]) -> bool:
+    async def caught_up(self, pool: asyncpg.Pool, ends: dict[int, int]) -> bool:
         """Whether the accepted-labels projection has consumed up to ``ends`` (partition →
         end offset) of the qa topic."""
-        positions = await read_positions(
-            self.pool, self.settings.db_schema, QA_CONSUMER, self.settings.qa_topic
-        )
-        return all(positions.get(p, 0) >= o for p, o in ends.items())
+        return await self.projection.caught_up(pool, ends)
 
 
-def projector_factory(
-    settings: Settings,
-    pool: asyncpg.Pool,
-    name: str,
-    topic: str,
-    handler: Callable[..., Awaitable[None]],
-    **kw: Any,
-) -> Callable[[], BatchProjector]:
-    """A factory of the projection ``name`` over ``topic`` (for ``RestartableConsumer``)."""
-    return functools.partial(
-        BatchProjector,
-        bootstrap_servers=settings.kafka_bootstrap,
-        group_id=f"{settings.service_name}.{name}",
-        topics=[topic],
-        pool=pool,
-        consumer=name,
-        schema=settings.db_schema,
-        handler=handler,
-        service=settings.service_name,
-        max_batch=settings.projection_batch,
-        **kw,
+App: TypeAlias = ServiceApp[Settings, Parts]
+
+
+def projection_of(settings: Settings) -> Projection:
+    """The projection over the service's schema (also what a test or bench drives alone)."""
+    tables = Tables.of(settings.db_schema)
+    return Projection(
+        AcceptedLog(tables, settings.db_schema),
+        Catalog(tables),
+        segment_span=settings.segment_span,
+        qa_topic=settings.qa_topic,
     )
 
 
-@contextlib.asynccontextmanager
-async def build_app(
-    settings: Settings,
-    *,
-    pool: asyncpg.Pool | None = None,
-    authenticator: Authenticator | None = None,
-) -> AsyncIterator[App]:
-    """Build, migrate and start the service; stop it on exit."""
-    own_pool = pool is None
-    if pool is None:
-        pool = await asyncpg.create_pool(
-            settings.pg_dsn,
-            min_size=settings.pg_pool_min_size,
-            max_size=settings.pg_pool_max_size,
-        )
-    try:
-        applied = await migrate(pool, settings.db_schema, load_migrations(settings.migrations_dir))
-        if applied:
-            log.info("schema %s: applied migrations %s", settings.db_schema, applied)
-        await pool.execute(positions_ddl(settings.db_schema))
-        store = EventStore(pool, settings.db_schema)
-        tables = Tables.of(settings.db_schema)
-        projection = Projection(tables, segment_span=settings.segment_span)
-        versions = DatasetVersions(
-            store,
-            tables,
-            ObjectStore(settings.store_url),
-            schema=settings.db_schema,
-            qa_topic=settings.qa_topic,
-            segment_span=settings.segment_span,
-            chunk_bytes=settings.stream_chunk_bytes,
-            projection=projection,
-        )
-        server = GrpcServer(
-            host=settings.host,
-            port=settings.port,
-            authenticator=authenticator,
-            default_timeout=settings.default_timeout_s,
-            max_receive_message_bytes=settings.max_message_bytes,
-            max_send_message_bytes=settings.max_message_bytes,
-            grace_period=settings.grace_period_s,
-        )
-        server.add_service(
-            datasets_pb2_grpc.add_DatasetServiceServicer_to_server,
-            DatasetServicer(versions),
-            DATASET_SERVICE,
-        )
-        server.add_service(
-            eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
-            EventLogServicer(store, settings.service_name),
-            EVENTLOG_SERVICE_NAME,
-        )
-        workers: list[Worker] = []
-        if settings.relay_enabled:
-            relay = OutboxRelay(
-                pool, settings.db_schema, settings.service_name, settings.kafka_bootstrap
+def parts_of(settings: Settings, pool: asyncpg.Pool, store: Any) -> Parts:
+    tables = Tables.of(settings.db_schema)
+    accepted = AcceptedLog(tables, settings.db_schema)
+    catalog = Catalog(tables)
+    repo = VersionRepository(tables)
+    objects = ObjectStore(settings.store_url)
+    projection = projection_of(settings)
+    queries = DatasetQueries(
+        pool,
+        repo,
+        accepted,
+        objects,
+        qa_topic=settings.qa_topic,
+        chunk_bytes=settings.stream_chunk_bytes,
+    )
+    builder = VersionBuilder(
+        pool,
+        accepted,
+        catalog,
+        repo,
+        objects,
+        qa_topic=settings.qa_topic,
+        segment_span=settings.segment_span,
+    )
+    versions = DatasetVersions(
+        store,
+        repo,
+        accepted,
+        catalog,
+        objects,
+        projection=projection,
+        builder=builder,
+        queries=queries,
+        qa_topic=settings.qa_topic,
+    )
+    return Parts(projection, versions, queries, DatasetsConsumers(projection))
+
+
+def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
+    s = ctx.settings
+    parts = parts_of(s, ctx.pool, ctx.store)
+    return Wiring(
+        parts=parts,
+        servicers=[
+            Servicer(
+                datasets_pb2_grpc.add_DatasetServiceServicer_to_server,
+                DatasetServicer(parts.versions, parts.queries),
             )
-            workers.append(Worker("outbox-relay", relay.run, relay.stop))
-        if settings.consumers_enabled:
-            for name, topic, handler, prepare in (
-                (QA_CONSUMER, settings.qa_topic, projection.apply_qa, projection.prepare_qa),
-                (CURATION_CONSUMER, settings.curation_topic, projection.on_curation_batch, None),
-                (ONTOLOGY_CONSUMER, settings.ontology_topic, projection.on_ontology_batch, None),
-            ):
-                consumer = RestartableConsumer(
-                    projector_factory(settings, pool, name, topic, handler, prepare=prepare),
-                    settings.kafka_bootstrap,
-                    [topic],
-                )
-                workers.append(Worker(f"projection-{name}", consumer.run, consumer.stop))
-        runtime = ServiceRuntime(server, workers)
-        app = App(settings, pool, store, projection, versions, runtime)
-        await runtime.start()
-        try:
-            yield app
-        finally:
-            await runtime.stop()
-    finally:
-        if own_pool:
-            await pool.close()
+        ],
+        consumers=parts.consumers,
+        consumer_options={
+            name: {"max_batch": s.projection_batch} for name in parts.consumers.dispatchers()
+        },
+        ddl=[positions_ddl(s.db_schema)],
+    )
+
+
+def build_app(settings: Settings, **kw: Any) -> contextlib.AbstractAsyncContextManager[App]:
+    """Build, migrate and start the service; stop it on exit (``pool``, ``authenticator``:
+    see ``labelops_servicekit.build_service``)."""
+    return build_service(settings, wire, **kw)
+
+
+def projector(
+    settings: Settings,
+    pool: asyncpg.Pool,
+    consumer: str,
+    *,
+    projection: Projection | None = None,
+    **kw: Any,
+) -> Callable[[], BatchProjector]:
+    """A factory of one projection of the dispatch table as the scaffold runs it (group
+    ``<service>.<consumer>``, ``max_batch``): for tests and benches that drive a projector
+    themselves (``before_offset_commit``, ``handler``, another ``consumer`` name, ...:
+    keyword arguments of ``BatchProjector``, which replace the scaffold's)."""
+    consumers = DatasetsConsumers(projection or projection_of(settings))
+    dispatch = consumers.dispatchers()[consumer]
+    assert isinstance(dispatch, BatchDispatch)
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap,
+        "group_id": f"{settings.service_name}.{consumer}",
+        "topics": [settings.topic_of(dispatch.producer)],
+        "pool": pool,
+        "consumer": consumer,
+        "schema": settings.db_schema,
+        "service": settings.service_name,
+        "handler": dispatch,
+        "decode": dispatch.decode,
+        "prepare": dispatch.prepare,
+        "max_batch": settings.projection_batch,
+    }
+    options.update(kw)
+    return functools.partial(BatchProjector, **options)

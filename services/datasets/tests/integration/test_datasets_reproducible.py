@@ -19,7 +19,7 @@ from labelops.datasets.v1 import datasets_pb2 as pb
 from labelops.qa.v1 import qa_pb2 as qpb
 from labelops_bus import ensure_topics, read_positions
 from labelops_datasets.application.projection import QA_CONSUMER
-from labelops_datasets.bootstrap import projector_factory
+from labelops_datasets.bootstrap import projector
 from labelops_datasets.adapters.object_store import ObjectStore
 from labelops_testkit.kafka import publish
 
@@ -108,7 +108,7 @@ async def test_rebuild_from_offset_zero_gives_identical_bytes(
         originals = [await blobs(first.store_url, v.manifest_sha256) for v in made]
         # Drop the projection (history, items, ontologies, positions, segment cache).
         async with pg_pool.acquire() as conn:
-            await app.projection.reset(conn, pg_schema)
+            await app.parts.projection.reset(conn, pg_schema)
     assert await pg_pool.fetchval(f'SELECT count(*) FROM "{pg_schema}".accepted') == 0
 
     # Replay from offset 0 into a wiped object store; recreate the same cuts.
@@ -119,7 +119,7 @@ async def test_rebuild_from_offset_zero_gives_identical_bytes(
         ds = Ds(app, stub, second, kafka_bootstrap)
         await ds.caught_up()
         for v, original in zip(made, originals, strict=True):
-            rebuilt = await app.versions.rebuild("zoo-train", v.version)
+            rebuilt = await app.parts.versions.rebuild("zoo-train", v.version)
             assert rebuilt.digest == v.manifest_sha256
             assert await blobs(second.store_url, rebuilt.digest) == original
             assert json.loads(original["manifest.json"])["row_count"] == v.rows > 0
@@ -178,22 +178,10 @@ async def test_crash_before_offset_commit_gives_the_fault_free_bytes(
             if commits == 3:
                 raise Crash
 
-        from labelops_datasets.adapters.tables import Tables
-        from labelops_datasets.application.projection import Projection
-
-        projection = Projection(Tables.of(schemas[1]), segment_span=crash.segment_span)
         from labelops_eventstore import load_migrations, migrate
 
         await migrate(pg_pool, schemas[1], load_migrations(crash.migrations_dir))
-        dying = projector_factory(
-            crash,
-            pg_pool,
-            QA_CONSUMER,
-            crash.qa_topic,
-            projection.apply_qa,
-            prepare=projection.prepare_qa,
-            before_offset_commit=die,
-        )()
+        dying = projector(crash, pg_pool, QA_CONSUMER, before_offset_commit=die)()
         with pytest.raises(Crash):
             await dying.run()
         partial = await read_positions(pg_pool, schemas[1], QA_CONSUMER, crash.qa_topic)

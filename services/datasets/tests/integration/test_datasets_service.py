@@ -346,7 +346,7 @@ async def test_ontology_migrations_apply_to_older_labels(ds: Ds) -> None:
     # the labels were made with.
     old_rows = {r["task_id"]: r["class_id"] for r in (await stream_table(ds, 1)).to_pylist()}
     assert old_rows == {a: "cat", b: "bird", c: "dog"}
-    assert (await ds.app.versions.rebuild("zoo-train", 1)).digest == old.manifest_sha256
+    assert (await ds.app.parts.versions.rebuild("zoo-train", 1)).digest == old.manifest_sha256
     # Labels newer than the target, or a target no migration leads to: refused.
     await fails(
         create(ds, ontology_version="1.0.0"),

@@ -1,17 +1,17 @@
 """The projections of the datasets service: the log of accepted labels, item metadata, ontology
-versions and migrations, written in batches (libs/bus ``BatchProjector``).
+versions and migrations, written in batches (libs/bus ``BatchProjector``, run by the scaffold
+from ``entrypoints/consumers.py``).
 
 - ``accepted``: one row per ``LabelAccepted`` at (topic, partition, offset), with its Kafka
   timestamp, event id, project and task (from the record's stream id) and the payload. The hot
   path parses nothing but the envelope and only appends (COPY): a rebuild replays as fast as
   Postgres appends. Each record is applied once (the projector's positions are committed with
   the rows, and records below them are dropped).
-- ``link`` (run before a version is made) then derives, for the rows appended since the last
-  link and in log order: each row's ``superseded_offset`` (the offset of the task's next
-  ``LabelAccepted``: the task stream is the record key, so a task's events are in one partition,
-  in order) and the ontology versions a project's labels were made under
-  (``project_ontologies``). A version at a cut takes, per task, the row below the cut whose
-  successor (if any) is at or above it. Everything ``link`` writes follows from the log alone.
+- ``link`` (run before a version is made) then derives what follows from the log in order
+  (``domain.linking``): superseded rows, the ontology versions of a project's labels, payloads
+  that are not a label. It is where a ``LabelAccepted`` is parsed: the parsed events of the
+  project being versioned are handed on to the version's build (``Linked.events``), so a label
+  linked and built in one CreateDatasetVersion is parsed once.
 - ``segments``: which log segments hold a project's labels, so a version never scans the history.
 - ``items``: the first ``ItemRegistered`` of an item (item metadata never changes after it).
 - ``ontology_versions`` / ``ontology_migrations``: published versions and migration rules.
@@ -24,52 +24,51 @@ suspicion is not a verdict; the re-labeled answer replaces the old one when it i
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
-from google.protobuf.message import DecodeError
 from labelops.curation.v1 import events_pb2 as cev
 from labelops.ontology.v1 import events_pb2 as oev
 from labelops.qa.v1 import events_pb2 as qev
 from labelops_bus import BatchRecord, read_positions
 
-from ..adapters.tables import Tables
+from ..adapters.accepted import AcceptedLog, AcceptedRow
+from ..adapters.catalog import Catalog
+from ..domain.linking import PartitionLink, parse_accepted
 
 log = logging.getLogger(__name__)
-
-LABEL_ACCEPTED = qev.LabelAccepted.DESCRIPTOR.full_name
-ITEM_REGISTERED = cev.ItemRegistered.DESCRIPTOR.full_name
-VERSION_PUBLISHED = oev.OntologyVersionPublished.DESCRIPTOR.full_name
-MIGRATION_CREATED = oev.OntologyMigrationCreated.DESCRIPTOR.full_name
 
 #: The projections' names (consumer_positions.consumer).
 QA_CONSUMER = "accepted-labels"
 CURATION_CONSUMER = "items"
 ONTOLOGY_CONSUMER = "ontologies"
 
-_ACCEPTED_COLUMNS = (
-    "topic",
-    "partition",
-    "offset",
-    "ts",
-    "event_id",
-    "project_id",
-    "task_id",
-    "payload",
-)
 #: Rows read per round trip while linking.
 _LINK_CHUNK = 20_000
 #: Analyze ``accepted`` before linking when this share of it is new (planner statistics).
 _ANALYZE_SHARE = 0.2
+#: Payload bytes of parsed events link keeps for the version being made (≈ 4x in memory as
+#: messages: ~120 MB for 32 MiB of one-box labels); beyond it the build parses them again.
+SHARE_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
 class QaBatch:
-    """What ``apply_qa`` writes: accepted rows and the segments they fall in."""
+    """What ``append_accepted`` writes: accepted rows and the segments they fall in."""
 
-    rows: list[tuple[object, ...]]
+    rows: list[AcceptedRow]
     segments: set[tuple[str, int, int]]
+
+
+@dataclass
+class Linked:
+    """What ``link`` returns: the linked end offset per partition, and the events it parsed
+    of the project it was asked to keep, by (partition, offset)."""
+
+    positions: dict[int, int]
+    events: dict[tuple[int, int], qev.LabelAccepted] = field(default_factory=dict)
 
 
 def task_of(stream_id: str) -> tuple[str, str] | None:
@@ -83,25 +82,24 @@ def task_of(stream_id: str) -> tuple[str, str] | None:
 class Projection:
     """Batch handlers for the three consumed topics, and ``link``."""
 
-    def __init__(self, tables: Tables, *, segment_span: int, schema: str = "") -> None:
-        self.t = tables
+    def __init__(
+        self, accepted: AcceptedLog, catalog: Catalog, *, segment_span: int, qa_topic: str
+    ) -> None:
+        self.accepted = accepted
+        self.catalog = catalog
         self.span = segment_span
-        self.schema = schema or tables.accepted.split(".")[0].strip('"')
+        self.qa_topic = qa_topic
+        self.schema = accepted.schema
 
-    async def on_qa_batch(self, records: Sequence[BatchRecord], conn: asyncpg.Connection) -> None:
-        """``apply_qa(prepare_qa(records))`` in one call."""
-        await self.apply_qa(self.prepare_qa(records), conn)
+    # ------------------------------------------------------------------- accepted labels
 
-    def prepare_qa(self, records: Sequence[BatchRecord]) -> QaBatch:
-        """The batch's ``LabelAccepted`` rows, built outside the transaction
-        (``BatchProjector(prepare=...)`` overlaps it with the previous batch's writes)."""
-        rows: list[tuple[object, ...]] = []
+    def prepare_accepted(self, items: Sequence[tuple[Any, BatchRecord]]) -> QaBatch:
+        """The ``LabelAccepted`` rows of (envelope, record) pairs, built outside the
+        transaction (the projector overlaps it with the previous batch's writes)."""
+        rows: list[AcceptedRow] = []
         segments: set[tuple[str, int, int]] = set()
         span = self.span
-        for r in records:
-            env = r.envelope
-            if env.type != LABEL_ACCEPTED:
-                continue
+        for env, r in items:
             key = task_of(env.stream_id)
             if key is None:  # not on a task stream: read the ids from the event itself
                 e = qev.LabelAccepted.FromString(env.payload)
@@ -112,212 +110,137 @@ class Projection:
             segments.add((key[0], r.partition, r.offset // span))
         return QaBatch(rows, segments)
 
-    async def apply_qa(self, batch: QaBatch, conn: asyncpg.Connection) -> None:
-        """Append the rows (COPY, no conflict check: each record is handed over once; a
-        replay needs ``reset`` first) and note their segments."""
-        if not batch.rows:
-            return
-        # Derived state: a commit lost in a Postgres crash takes its positions with it, and the
-        # batch is read again from Kafka. So the commit need not wait for the WAL flush.
-        await conn.execute("SET LOCAL synchronous_commit = off")
-        await conn.copy_records_to_table(
-            "accepted", schema_name=self.schema, records=batch.rows, columns=list(_ACCEPTED_COLUMNS)
-        )
-        segments = batch.segments
-        await conn.execute(
-            f"INSERT INTO {self.t.segments}"
-            " SELECT p, $4, pt, s FROM unnest($1::text[], $2::int[], $3::bigint[]) AS x(p, pt, s)"
-            " ON CONFLICT DO NOTHING",
-            [s[0] for s in segments],
-            [s[1] for s in segments],
-            [s[2] for s in segments],
-            batch.rows[0][0],
-        )
+    async def append_accepted(self, batch: QaBatch, conn: asyncpg.Connection) -> None:
+        """Append the rows (each record is handed over once; a replay needs ``reset``
+        first) and note their segments."""
+        if batch.rows:
+            await self.accepted.append(conn, batch.rows, batch.segments)
 
-    async def link(self, pool: asyncpg.Pool, topic: str) -> dict[int, int]:
+    # ------------------------------------------------------------- items and ontologies
+
+    async def items_registered(
+        self, events: Sequence[cev.ItemRegistered], conn: asyncpg.Connection
+    ) -> None:
+        rows = [(e.item_id, e.dataset_id, e.uri, e.width, e.height) for e in events]
+        if rows:
+            await self.catalog.add_items(conn, rows)
+
+    async def versions_published(
+        self, events: Sequence[oev.OntologyVersionPublished], conn: asyncpg.Connection
+    ) -> None:
+        for v in events:
+            await self.catalog.add_ontology_version(
+                conn, v.ontology_id, v.version, v.definition.SerializeToString(deterministic=True)
+            )
+
+    async def migrations_created(
+        self, events: Sequence[tuple[oev.OntologyMigrationCreated, bytes]], conn: asyncpg.Connection
+    ) -> None:
+        """(event, its payload as published) pairs: the payload is what is stored."""
+        for m, payload in events:
+            await self.catalog.add_migration(
+                conn, m.ontology_id, m.from_version, m.to_version, payload
+            )
+
+    # -------------------------------------------------------------------------------- link
+
+    async def link(
+        self, pool: asyncpg.Pool, *, keep_project: str = "", share_bytes: int = SHARE_BYTES
+    ) -> Linked:
         """Link the rows appended since the last link (see the module docstring); returns the
-        linked end offset per partition. One linker at a time (advisory lock); idempotent."""
+        linked end offset per partition and the parsed events of ``keep_project`` (up to
+        ``share_bytes`` of payload). One linker at a time (advisory lock); idempotent."""
+        topic = self.qa_topic
         async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"{self.schema}.link")
+            await self.accepted.lock_link(conn)
             positions = await read_positions(conn, self.schema, QA_CONSUMER, topic)
-            linked = {
-                r["partition"]: r["linked_to"]
-                for r in await conn.fetch(
-                    f"SELECT partition, linked_to FROM {self.t.link_positions} WHERE topic = $1",
-                    topic,
-                )
-            }
+            linked = await self.accepted.linked(conn, topic)
             todo = {p: (linked.get(p, 0), end) for p, end in positions.items()}
             todo = {p: se for p, se in todo.items() if se[0] < se[1]}
+            out = Linked(linked)
             if not todo:
-                return linked
-            # The planner's own row estimate (never a scan of the history).
-            total = await conn.fetchval(
-                "SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = $1::regclass",
-                self.t.accepted,
-            )
-            fresh = await conn.fetchval(
-                f"SELECT count(*) FROM {self.t.accepted} a"
-                " JOIN unnest($1::int[], $2::bigint[]) AS x(p, s)"
-                ' ON a.topic = $3 AND a.partition = x.p AND a."offset" >= x.s',
-                list(todo),
-                [se[0] for se in todo.values()],
-                topic,
-            )
-            if fresh >= 10_000 and fresh >= _ANALYZE_SHARE * total:
-                await conn.execute(f"ANALYZE {self.t.accepted}")
+                return out
+            starts = {p: se[0] for p, se in todo.items()}
+            await self.accepted.analyze_if_grown(conn, topic, starts, _ANALYZE_SHARE)
+            keep = _Keep(keep_project, share_bytes, out.events)
             for p, (start, end) in sorted(todo.items()):
-                await self._link_partition(conn, topic, p, start, end)
+                await self._link_partition(conn, p, start, end, keep)
                 linked[p] = end
-            await conn.executemany(
-                f"INSERT INTO {self.t.link_positions} VALUES ($1, $2, $3)"
-                " ON CONFLICT (topic, partition) DO UPDATE SET linked_to = EXCLUDED.linked_to",
-                [(topic, p, linked[p]) for p in todo],
-            )
-            return linked
+            await self.accepted.set_linked(conn, topic, {p: linked[p] for p in todo})
+            return out
 
     async def _link_partition(
-        self, conn: asyncpg.Connection, topic: str, partition: int, start: int, end: int
+        self, conn: asyncpg.Connection, partition: int, start: int, end: int, keep: _Keep
     ) -> None:
-        last: dict[tuple[str, str], int] = {}  # task → its latest offset seen in [start, end)
-        firsts: dict[tuple[str, str], int] = {}
-        superseded: list[tuple[int, int]] = []
-        ontologies: dict[tuple[str, str, str], int] = {}
-        bad: list[int] = []
+        topic = self.qa_topic
+        link = PartitionLink(start)
         lo = start
         while lo < end:
-            rows = await conn.fetch(
-                f'SELECT "offset", project_id, task_id, payload FROM {self.t.accepted}'
-                ' WHERE topic = $1 AND partition = $2 AND "offset" >= $3 AND "offset" < $4'
-                ' ORDER BY "offset" LIMIT $5',
-                topic,
-                partition,
-                lo,
-                end,
-                _LINK_CHUNK,
-            )
+            rows = await self.accepted.chunk(conn, topic, partition, lo, end, _LINK_CHUNK)
             if not rows:
                 break
             for r in rows:
-                offset = r["offset"]
-                try:
-                    lineage = qev.LabelAccepted.FromString(r["payload"]).lineage
-                except DecodeError:
-                    bad.append(offset)
-                    continue
-                key = (r["project_id"], r["task_id"])
-                previous = last.get(key)
-                if previous is None:
-                    firsts[key] = offset
-                else:
-                    superseded.append((previous, offset))
-                last[key] = offset
-                okey = (key[0], lineage.ontology_id, lineage.ontology_version)
-                if okey not in ontologies:
-                    ontologies[okey] = offset
+                payload = r["payload"]
+                event = parse_accepted(payload)
+                task = (r["project_id"], r["task_id"])
+                link.add(r["offset"], task, event)
+                if event is not None and task[0] == keep.project:
+                    keep.add(partition, r["offset"], event, len(payload))
             lo = rows[-1]["offset"] + 1
-        if start > 0 and firsts:
-            # The rows these tasks had before the range: one index probe per task.
-            keys = list(firsts)
-            for r in await conn.fetch(
-                f'SELECT DISTINCT ON (project_id, task_id) project_id, task_id, "offset"'
-                f" FROM {self.t.accepted}"
-                " WHERE task_id = ANY($1::text[]) AND topic = $2 AND partition = $3"
-                ' AND "offset" < $4 ORDER BY project_id, task_id, "offset" DESC',
-                [k[1] for k in keys],
-                topic,
-                partition,
-                start,
-            ):
-                key = (r["project_id"], r["task_id"])
-                if key in firsts:
-                    superseded.append((r["offset"], firsts[key]))
-        if superseded:
-            await conn.executemany(
-                f"UPDATE {self.t.accepted} SET superseded_offset = $4"
-                ' WHERE topic = $1 AND partition = $2 AND "offset" = $3',
-                [(topic, partition, old, new) for old, new in superseded],
-            )
-        if bad:
+        earlier = link.earlier_tasks()
+        if earlier:
+            link.before(await self.accepted.latest_before(conn, topic, partition, start, earlier))
+        await self._write_link(conn, partition, link)
+
+    async def _write_link(
+        self, conn: asyncpg.Connection, partition: int, link: PartitionLink
+    ) -> None:
+        topic = self.qa_topic
+        if link.superseded:
+            await self.accepted.set_superseded(conn, topic, partition, link.superseded)
+        if link.bad:
             # Not a label: left out of every version (logged; deterministic on any replay).
             log.error(
                 "accepted-labels: %d unreadable LabelAccepted payloads in %s[%d], e.g. offset %d",
-                len(bad),
+                len(link.bad),
                 topic,
                 partition,
-                bad[0],
+                link.bad[0],
             )
-            await conn.execute(
-                f"DELETE FROM {self.t.accepted}"
-                ' WHERE topic = $1 AND partition = $2 AND "offset" = ANY($3::bigint[])',
-                topic,
-                partition,
-                bad,
-            )
-        if ontologies:
-            await conn.executemany(
-                f"INSERT INTO {self.t.project_ontologies} VALUES ($1, $2, $3, $4, $5, $6)"
-                " ON CONFLICT (project_id, ontology_id, ontology_version, topic, partition)"
-                " DO UPDATE SET first_offset ="
-                " LEAST(project_ontologies.first_offset, EXCLUDED.first_offset)",
-                [(p, o, v, topic, partition, f) for (p, o, v), f in ontologies.items()],
-            )
+            await self.accepted.delete(conn, topic, partition, link.bad)
+        if link.ontologies:
+            await self.catalog.note_ontologies(conn, topic, partition, link.ontologies)
 
-    async def on_curation_batch(
-        self, records: Sequence[BatchRecord], conn: asyncpg.Connection
-    ) -> None:
-        rows = []
-        for r in records:
-            if r.envelope.type != ITEM_REGISTERED:
-                continue
-            e = cev.ItemRegistered.FromString(r.envelope.payload)
-            rows.append((e.item_id, e.dataset_id, e.uri, e.width, e.height))
-        if rows:
-            # Write-once: the first registration of an item wins (offset order).
-            await conn.executemany(
-                f"INSERT INTO {self.t.items} VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                rows,
-            )
+    # ---------------------------------------------------------------------- maintenance
 
-    async def on_ontology_batch(
-        self, records: Sequence[BatchRecord], conn: asyncpg.Connection
-    ) -> None:
-        for r in records:
-            env = r.envelope
-            if env.type == VERSION_PUBLISHED:
-                v = oev.OntologyVersionPublished.FromString(env.payload)
-                await conn.execute(
-                    f"INSERT INTO {self.t.ontology_versions} VALUES ($1, $2, $3)"
-                    " ON CONFLICT DO NOTHING",
-                    v.ontology_id,
-                    v.version,
-                    v.definition.SerializeToString(deterministic=True),
-                )
-            elif env.type == MIGRATION_CREATED:
-                m = oev.OntologyMigrationCreated.FromString(env.payload)
-                await conn.execute(
-                    f"INSERT INTO {self.t.ontology_migrations} VALUES ($1, $2, $3, $4)"
-                    " ON CONFLICT DO NOTHING",
-                    m.ontology_id,
-                    m.from_version,
-                    m.to_version,
-                    env.payload,
-                )
-
-    async def reset(self, conn: asyncpg.Connection, schema: str) -> None:
+    async def reset(self, conn: asyncpg.Connection, schema: str = "") -> None:
         """Drop every projected row and position: the next start replays from offset 0.
 
         Versions already created stay (they are records of what was made, and their files
         are in the object store); the segment cache is cleared so nothing built from the old
-        projection is reused.
+        projection is reused. (``schema``: the service's, the one it was built with.)
         """
-        await conn.execute(
-            f"TRUNCATE {self.t.accepted}, {self.t.link_positions}, {self.t.segments},"
-            f" {self.t.project_ontologies}, {self.t.items}, {self.t.ontology_versions},"
-            f" {self.t.ontology_migrations},"
-            f" {self.t.segment_files}"
+        await self.accepted.truncate(conn, *self.catalog.tables(), self.accepted.t.segment_files)
+        await self.accepted.drop_positions(
+            conn, [QA_CONSUMER, CURATION_CONSUMER, ONTOLOGY_CONSUMER]
         )
-        await conn.execute(
-            f'DELETE FROM "{schema}".consumer_positions WHERE consumer = ANY($1::text[])',
-            [QA_CONSUMER, CURATION_CONSUMER, ONTOLOGY_CONSUMER],
-        )
+
+    async def caught_up(self, pool: asyncpg.Pool, ends: Mapping[int, int]) -> bool:
+        """Whether the accepted-labels projection has consumed up to ``ends`` (partition →
+        end offset) of the qa topic."""
+        positions = await read_positions(pool, self.schema, QA_CONSUMER, self.qa_topic)
+        return all(positions.get(p, 0) >= o for p, o in ends.items())
+
+
+@dataclass
+class _Keep:
+    """The parsed events ``link`` keeps for the version being made, within a byte budget."""
+
+    project: str
+    budget: int
+    events: dict[tuple[int, int], qev.LabelAccepted]
+
+    def add(self, partition: int, offset: int, event: qev.LabelAccepted, size: int) -> None:
+        if size <= self.budget:
+            self.budget -= size
+            self.events[(partition, offset)] = event

@@ -62,6 +62,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 from google.protobuf.message import DecodeError
@@ -91,7 +92,9 @@ __all__ = [
     "answers_json",
     "build_rows",
     "decode",
+    "decoded_records",
     "item_id_of",
+    "item_ids_of",
 ]
 
 # --------------------------------------------------------------------------------------------
@@ -160,6 +163,34 @@ def decode(rec: AcceptedRecord) -> events_pb2.LabelAccepted:
 def item_id_of(ev: events_pb2.LabelAccepted) -> str:
     """The labeled item: the event's ``item_id``, else its labels' ``item_id``."""
     return ev.item_id or ev.labels.item_id
+
+
+def decoded_records(
+    rows: Iterable[Mapping[str, Any]],
+    *,
+    topic: str,
+    partition: int,
+    parsed: dict[tuple[int, int], events_pb2.LabelAccepted],
+) -> list[AcceptedRecord]:
+    """The records of history rows (``offset``, ``event_id``, ``payload``) of one partition,
+    each with its parsed event: the one in ``parsed`` (by (partition, offset), taken out of it)
+    or its payload parsed here, once."""
+    out = []
+    for r in rows:
+        offset = r["offset"]
+        rec = AcceptedRecord(r["payload"], r["event_id"], topic, partition, offset)
+        message = parsed.pop((partition, offset), None)
+        out.append(
+            AcceptedRecord(
+                rec.payload, rec.event_id, topic, partition, offset, message or decode(rec)
+            )
+        )
+    return out
+
+
+def item_ids_of(records: Iterable[AcceptedRecord]) -> list[str]:
+    """The sorted distinct items of decoded records."""
+    return sorted({item_id_of(decode(rec)) for rec in records})
 
 
 # --------------------------------------------------------------------------------------------

@@ -30,6 +30,12 @@ def data_path(index: int) -> str:
     return f"data/labels-{index:05d}.parquet"
 
 
+def canonical(obj: Any) -> bytes:
+    """Compact canonical JSON (sorted keys, UTF-8), no trailing newline: fingerprints and
+    cached stats."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
 def canonical_json(obj: Any) -> bytes:
     """Canonical JSON bytes: sorted keys, compact, UTF-8 (not \\u-escaped), newline-terminated.
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from .coco import COCO_KINDS, to_coco
 from .common import NO_LABEL, Export, class_index
+from .formats import check_format, export_as, export_replies
 from .label_studio import LABEL_STUDIO_KINDS, to_label_studio
 from .parquet import to_hf_dataset, to_parquet_bytes
 from .yolo import YOLO_KINDS, to_yolo
@@ -43,7 +44,10 @@ __all__ = [
     "NO_LABEL",
     "YOLO_KINDS",
     "Export",
+    "check_format",
     "class_index",
+    "export_as",
+    "export_replies",
     "to_coco",
     "to_hf_dataset",
     "to_label_studio",

@@ -1,0 +1,143 @@
+"""The read side: GetDatasetVersion, ListDatasetVersions, StreamDatasetVersion,
+DiffDatasetVersions, ExportDatasetVersion (and ``table``: a version's rows, for callers in
+the process). Every call reads the version record, then its files from the object store.
+
+Datasets are for the organisation's own people and services, not vendor workforces (who only
+see the tasks routed to them): every call but the diff and the export (which read ``table``)
+starts with the same ``require_role``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pyarrow as pa
+from labelops.datasets.v1 import datasets_pb2 as pb
+from labelops_core.authz import require_role
+from labelops_core.errors import FieldViolation, InvalidArgument, NotFound
+from labelops_core.paging import decode_token, encode_token, filter_fingerprint, page_size
+
+from ..adapters.accepted import AcceptedLog
+from ..adapters.object_store import ObjectStore
+from ..adapters.versions import VersionRepository
+from ..domain.diff import blame, diff_tables
+from ..domain.exports import check_format, export_as, export_replies
+from ..domain.streaming import IpcStream
+
+#: What a vendor may not do, and the reason it is told (``require_role``).
+DATASETS_ACTION = "read or create dataset versions"
+DATASETS_INTERNAL_ONLY = "DATASETS_INTERNAL_ONLY"
+
+
+class DatasetQueries:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        repo: VersionRepository,
+        accepted: AcceptedLog,
+        objects: ObjectStore,
+        *,
+        qa_topic: str,
+        chunk_bytes: int,
+    ) -> None:
+        self.pool = pool
+        self.repo = repo
+        self.accepted = accepted
+        self.objects = objects
+        self.qa_topic = qa_topic
+        self.chunk_bytes = chunk_bytes
+
+    async def record(self, dataset_id: str, version: int) -> pb.DatasetVersion:
+        """A version's record (``version`` 0: the newest)."""
+        if version < 0:
+            raise InvalidArgument("invalid version", [FieldViolation("version", "must be >= 0")])
+        rec = await self.repo.record(self.pool, dataset_id, version)
+        if rec is None:
+            what = f"version {version}" if version else "any version"
+            raise NotFound(f"dataset {dataset_id} has no {what}", reason="VERSION_NOT_FOUND")
+        return rec
+
+    async def get(self, req: pb.GetDatasetVersionRequest) -> pb.GetDatasetVersionResponse:
+        require_role(action=DATASETS_ACTION, reason=DATASETS_INTERNAL_ONLY)
+        rec = await self.record(req.dataset_id, req.version)
+        manifest = await asyncio.to_thread(self.objects.manifest_bytes, rec.manifest_sha256)
+        return pb.GetDatasetVersionResponse(version=rec, manifest_json=manifest)
+
+    async def list_versions(
+        self, req: pb.ListDatasetVersionsRequest
+    ) -> pb.ListDatasetVersionsResponse:
+        require_role(action=DATASETS_ACTION, reason=DATASETS_INTERNAL_ONLY)
+        size = page_size(req.page_size)
+        bound = filter_fingerprint(req.dataset_id)
+        after = int(decode_token(req.page_token, bound)) if req.page_token else 0
+        records = await self.repo.page(self.pool, req.dataset_id, after, size + 1)
+        resp = pb.ListDatasetVersionsResponse(versions=records[:size])
+        if len(records) > size:
+            resp.next_page_token = encode_token(records[size - 1].version, bound)
+        return resp
+
+    async def table(self, dataset_id: str, version: int) -> tuple[pb.DatasetVersion, pa.Table]:
+        """A version's record and rows, every file verified."""
+        require_role(action=DATASETS_ACTION, reason=DATASETS_INTERNAL_ONLY)
+        rec = await self.record(dataset_id, version)
+        return rec, await asyncio.to_thread(self.objects.open_version, rec.manifest_sha256)
+
+    async def stream(
+        self, req: pb.StreamDatasetVersionRequest
+    ) -> AsyncIterator[pb.StreamDatasetVersionResponse]:
+        require_role(action=DATASETS_ACTION, reason=DATASETS_INTERNAL_ONLY)
+        ipc = IpcStream(req.split, req.columns, self.chunk_bytes)
+        rec = await self.record(req.dataset_id, req.version)
+        manifest = json.loads(
+            await asyncio.to_thread(self.objects.manifest_bytes, rec.manifest_sha256)
+        )
+        for entry in manifest["files"]:
+            data = await asyncio.to_thread(self.objects.get_file, entry["sha256"])
+            for chunk, rows in ipc.add(data):
+                yield pb.StreamDatasetVersionResponse(arrow_ipc=chunk, rows=rows)
+        chunk, rows = ipc.close()
+        yield pb.StreamDatasetVersionResponse(arrow_ipc=chunk, rows=rows)
+
+    async def diff(self, req: pb.DiffDatasetVersionsRequest) -> pb.DiffDatasetVersionsResponse:
+        size = page_size(req.page_size, default=100, maximum=1000)
+        bound = filter_fingerprint(req.dataset_id, req.from_version, req.to_version)
+        start = int(decode_token(req.page_token, bound)) if req.page_token else 0
+        a, ta = await self.table(req.dataset_id, req.from_version)
+        b, tb = await self.table(req.dataset_id, req.to_version)
+        changes, summary = await asyncio.to_thread(diff_tables, ta, tb)
+        page = changes[start : start + size]
+        cut_a = {c.partition: c.offset for c in a.cut}
+        cut_b = {c.partition: c.offset for c in b.cut}
+        task_ids = {c.task_id for c in page}
+        rows = (
+            await self.accepted.of_tasks(self.pool, b.project_id, self.qa_topic, task_ids)
+            if task_ids
+            else []
+        )
+        blamed = blame(
+            (
+                (r["task_id"], r["partition"], r["offset"], r["ts"], r["event_id"], r["payload"])
+                for r in rows
+            ),
+            cut_a,
+            cut_b,
+            self.qa_topic,
+        )
+        for c in page:
+            c.blame.extend(blamed.get(c.task_id, []))
+        resp = pb.DiffDatasetVersionsResponse(summary=summary, changes=page)
+        if start + size < len(changes):
+            resp.next_page_token = encode_token(start + size, bound)
+        return resp
+
+    async def export(
+        self, req: pb.ExportDatasetVersionRequest
+    ) -> AsyncIterator[pb.ExportDatasetVersionResponse]:
+        check_format(req.format)
+        _, table = await self.table(req.dataset_id, req.version)
+        result = await asyncio.to_thread(export_as, table, req.format)
+        for reply in export_replies(result, req.format, self.chunk_bytes):
+            yield reply
