@@ -136,6 +136,7 @@ def projector(
     settings: Settings,
     pool: asyncpg.Pool,
     consumer: str,
+    /,
     *,
     projection: Projection | None = None,
     **kw: Any,
@@ -147,7 +148,7 @@ def projector(
     consumers = DatasetsConsumers(projection or projection_of(settings))
     dispatch = consumers.dispatchers()[consumer]
     assert isinstance(dispatch, BatchDispatch)
-    options: dict[str, Any] = {
+    options: dict[str, Any] = {  # the scaffold's (labelops_servicekit.consumer_workers)
         "bootstrap_servers": settings.kafka_bootstrap,
         "group_id": f"{settings.service_name}.{consumer}",
         "topics": [settings.topic_of(dispatch.producer)],

@@ -18,9 +18,9 @@ from datasets_support import accepted, box, item_registered, other_qa_event
 from labelops.datasets.v1 import datasets_pb2 as pb
 from labelops.qa.v1 import qa_pb2 as qpb
 from labelops_bus import ensure_topics, read_positions
+from labelops_datasets.adapters.object_store import ObjectStore
 from labelops_datasets.application.projection import QA_CONSUMER
 from labelops_datasets.bootstrap import projector
-from labelops_datasets.adapters.object_store import ObjectStore
 from labelops_testkit.kafka import publish
 
 P = "zoo"

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from labelops_datasets.adapters.object_store import IntegrityError, ObjectStore
 from labelops_datasets.domain import materialize as materialize_module
 from labelops_datasets.domain.materialize import (
     MANIFEST_PATH,
@@ -39,7 +40,6 @@ from labelops_datasets.domain.materialize import (
     write_segments,
 )
 from labelops_datasets.domain.rows import SCHEMA, SCHEMA_VERSION, SORT_KEYS
-from labelops_datasets.adapters.object_store import IntegrityError, ObjectStore
 
 CLASSES = ["car", "person", "bicycle", "traffic light", "café"]  # one non-ASCII on purpose
 KINDS = ["box", "box", "box", "polygon", "mask", "keypoints", "whole_item", "text_span"]

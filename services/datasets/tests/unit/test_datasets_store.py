@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labelops_datasets.domain.materialize import MANIFEST_PATH, Materialized, materialize
 from labelops_datasets.adapters.object_store import IntegrityError, ObjectStore
+from labelops_datasets.domain.materialize import MANIFEST_PATH, Materialized, materialize
 
 # This directory is on sys.path (pytest's prepend import mode): share the row builder.
 from test_datasets_materialize import DEFINITION, make_rows, sort_key, to_table
