@@ -70,6 +70,10 @@ async def prelabel(
         poll_interval_s=0.1,
         model_timeout_s=0.5,
         model_retries=0,
+        # The breaker is unit-tested (test_prelabel_model_server.py). Here the failed calls of
+        # one test's phases would add up to its threshold, how soon depending on how the tasks
+        # happen to fall into pre-label rounds (a hung server fails 2 to 3 calls for 3 tasks).
+        model_breaker_failures=20,
         roi_n_boot=500,
     )
     async with build_app(settings, pool=pg_pool, authenticator=Authenticator(KEYS)) as app:
