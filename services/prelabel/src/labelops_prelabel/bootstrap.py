@@ -16,13 +16,12 @@ Tests pass their own schema, service name (→ topic), topics, pool and authenti
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TypeAlias
 
 import asyncpg
 from labelops.prelabel.v1 import prelabel_pb2_grpc
+from labelops_core.clock import Clock, utc_now
 from labelops_grpckit import Authenticator, Worker
 from labelops_servicekit import ServiceApp, ServiceContext, Servicer, Wiring, build_service
 
@@ -62,10 +61,6 @@ class Parts:
 App: TypeAlias = ServiceApp[Settings, Parts]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def model_servers(s: Settings) -> ModelServers:
     """One client per model server URL, with the settings' deadline, retries and breaker."""
 
@@ -81,7 +76,7 @@ def model_servers(s: Settings) -> ModelServers:
     return ModelServers(client)
 
 
-def parts(s: Settings, repos: Repos, clock: Callable[[], datetime] = _now) -> Parts:
+def parts(s: Settings, repos: Repos, clock: Clock = utc_now) -> Parts:
     policy = RoiPolicy(
         min_samples_each=s.roi_min_samples,
         min_saving_s=s.roi_min_saving_s,

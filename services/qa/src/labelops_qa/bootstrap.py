@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, TypeAlias
 
 from labelops.qa.v1 import qa_pb2_grpc
+from labelops_core.clock import utc_now
 from labelops_ontologykit import OntologyVersions
 from labelops_servicekit import ServiceApp, ServiceContext, Servicer, Wiring, build_service
 
@@ -55,10 +55,6 @@ class Parts:
 App: TypeAlias = ServiceApp[Settings, Parts]
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
     s, store = ctx.settings, ctx.store
     rm = ReadModels.of(s.db_schema)
@@ -68,15 +64,17 @@ def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
         rm,
         review_min_score=s.review_min_score,
         box_iou=dict(s.box_iou_thresholds),
-        clock=_now,
+        clock=utc_now,
     )
     parts = Parts(
         read_models=rm,
         ontologies=ontologies,
         tasks=tasks,
-        projections=RoutingProjections(store, rm, tasks, Drift(s.drift_window, s.drift_drop), _now),
+        projections=RoutingProjections(
+            store, rm, tasks, Drift(s.drift_window, s.drift_drop), utc_now
+        ),
         reviews=Reviews(store, rm, ontologies),
-        runs=ConsensusRuns(store, rm, tasks, _now),
+        runs=ConsensusRuns(store, rm, tasks, utc_now),
         agreement=AgreementMeasures(store, rm),
         issues=LabelIssues(store, rm),
         queries=QaQueries(store, rm, drift_window=s.drift_window),

@@ -7,14 +7,14 @@ Who may claim from which pool is ``domain.access``; which tasks an offer holds (
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 from labelops.labels.v1 import label_pb2
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import routing_pb2 as rpb
 from labelops.routing.v1 import workforce_pb2 as pb
+from labelops_core.clock import Clock, utc_now
 from labelops_core.context import current_principal
 from labelops_core.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from labelops_core.ids import uuid7
@@ -47,7 +47,7 @@ class Claims:
         self,
         store: EventStore,
         rm: ReadModels,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.store = store
         self.rm = rm

@@ -4,13 +4,13 @@ so their tasks go to someone else (the annotator who let one lapse never gets it
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 
 import asyncpg
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import routing_pb2 as rpb
 from labelops.routing.v1 import workforce_pb2 as pb
+from labelops_core.clock import Clock, utc_now
 from labelops_core.context import current_principal
 from labelops_core.errors import FieldViolation, InvalidArgument
 from labelops_eventstore import EventStore, NewEvent
@@ -60,7 +60,7 @@ class Leases:
         self,
         store: EventStore,
         rm: ReadModels,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.store = store
         self.rm = rm

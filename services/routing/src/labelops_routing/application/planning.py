@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +19,7 @@ import asyncpg
 from labelops.labels.v1 import label_pb2
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import routing_pb2 as pb
+from labelops_core.clock import Clock, utc_now
 from labelops_core.errors import FailedPrecondition
 from labelops_eventstore import NewEvent
 from labelops_eventstore.store import NO_STREAM, StreamAppend
@@ -135,9 +136,7 @@ def _due(signals: pb.TaskSignals) -> datetime | None:
 
 
 class TaskPlanner:
-    def __init__(
-        self, rm: ReadModels, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
+    def __init__(self, rm: ReadModels, clock: Clock = utc_now) -> None:
         self.rm = rm
         self.clock = clock
 

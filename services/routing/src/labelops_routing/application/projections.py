@@ -18,8 +18,6 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -31,6 +29,7 @@ from labelops.qa.v1 import events_pb2 as qev
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import routing_pb2 as pb
 from labelops_bus.runner import PoisonMessage
+from labelops_core.clock import Clock, utc_now
 from labelops_eventstore import EventStore, NewEvent
 from labelops_eventstore.store import StreamAppend
 
@@ -58,7 +57,7 @@ class Projections:
         store: EventStore,
         rm: ReadModels,
         planner: TaskPlanner,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.store = store
         self.rm = rm

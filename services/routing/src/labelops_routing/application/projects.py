@@ -6,12 +6,10 @@ project's row is locked first (see adapters/projects.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-
 import asyncpg
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import routing_pb2 as pb
+from labelops_core.clock import Clock, utc_now
 from labelops_core.errors import (
     Aborted,
     AlreadyExists,
@@ -87,7 +85,7 @@ class ProjectCommands:
         rm: ReadModels,
         planner: TaskPlanner,
         ontologies: OntologyVersions,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.store = store
         self.rm = rm

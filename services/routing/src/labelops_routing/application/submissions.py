@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 from labelops.labels.v1 import label_pb2
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import workforce_pb2 as pb
+from labelops_core.clock import Clock, utc_now
 from labelops_core.context import current_principal
 from labelops_core.errors import FieldViolation, InvalidArgument, ResourceExhausted
 from labelops_core.ids import uuid7
@@ -107,7 +107,7 @@ class Submissions:
         *,
         max_submissions: int = 1000,
         max_batch_bytes: int = 8 * 1024 * 1024,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
     ) -> None:
         self.store = store
         self.rm = rm
