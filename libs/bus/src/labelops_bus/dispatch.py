@@ -171,10 +171,12 @@ class _Group:
 
 class _Routed(NamedTuple):
     envelope: Any
-    event: Any
+    event: Any  # None unless the route decodes the payload
+    route: tuple[Handles, BatchGroupHandler] | None  # None: not this consumer's
 
 
 _PREPARE = "__labelops_batch_prepare__"
+_new_tuple = tuple.__new__
 
 
 class BatchDispatch:
@@ -219,29 +221,31 @@ class BatchDispatch:
     def decode(self, record: ConsumerRecord) -> _Routed:
         envelope = decode_envelope(record)
         route = self.routes.get(envelope.type)
+        # tuple.__new__: a NamedTuple's own __new__ is a Python call, per record.
         if route is None or not route[0].decode:
-            return _Routed(envelope, None)
-        return _Routed(envelope, decode_payload(route[0].event, envelope.payload))
+            return _new_tuple(_Routed, (envelope, None, route))
+        event = decode_payload(route[0].event, envelope.payload)
+        return _new_tuple(_Routed, (envelope, event, route))
 
     def prepare(self, records: Sequence[BatchRecord]) -> list[_Group]:
         """Group consecutive records of one type (records of other types are dropped), then
-        run each group's ``prepare_with`` on it."""
+        run each group's ``prepare_with`` on it.
+
+        The records are the projector's own, made for this batch and not used after
+        ``prepare``: each one's ``_Routed`` from ``decode`` is swapped for its envelope in
+        place (a new record per record would cost several times as much)."""
         groups: list[_Group] = []
-        last = ""
+        items: list[tuple[Any, BatchRecord]] = []
+        last: tuple[Handles, BatchGroupHandler] | None = None
         for r in records:
-            routed: _Routed = r.envelope
-            t = routed.envelope.type
-            route = self.routes.get(t)
+            envelope, event, route = r.envelope
             if route is None:
-                continue
-            # The record with its envelope (a plain constructor call: dataclasses.replace
-            # costs several times as much per record).
-            rec = BatchRecord(routed.envelope, r.topic, r.partition, r.offset, r.timestamp, r.key)
-            item = routed.event if route[0].decode else routed.envelope
-            if t != last or not groups:
-                groups.append(_Group(route[1], [], self._prepares[t]))
-                last = t
-            groups[-1].items.append((item, rec))
+                continue  # not this consumer's: the run goes on
+            if route is not last:  # one route per type: a new run
+                items, last = [], route
+                groups.append(_Group(route[1], items, self._prepares[route[0].type_name]))
+            object.__setattr__(r, "envelope", envelope)
+            items.append((envelope if event is None else event, r))
         for g in groups:
             if g.prepare is not None:
                 g.items = g.prepare(g.items)
