@@ -48,11 +48,12 @@ class Parts:
     versions: DatasetVersions
     queries: DatasetQueries
     consumers: DatasetsConsumers
+    pool: asyncpg.Pool
 
-    async def caught_up(self, pool: asyncpg.Pool, ends: dict[int, int]) -> bool:
+    async def caught_up(self, ends: dict[int, int]) -> bool:
         """Whether the accepted-labels projection has consumed up to ``ends`` (partition →
-        end offset) of the qa topic."""
-        return await self.projection.caught_up(pool, ends)
+        end offset) of the qa topic (``App.caught_up`` before the scaffold)."""
+        return await self.projection.caught_up(self.pool, ends)
 
 
 App: TypeAlias = ServiceApp[Settings, Parts]
@@ -104,7 +105,7 @@ def parts_of(settings: Settings, pool: asyncpg.Pool, store: Any) -> Parts:
         queries=queries,
         qa_topic=settings.qa_topic,
     )
-    return Parts(projection, versions, queries, DatasetsConsumers(projection))
+    return Parts(projection, versions, queries, DatasetsConsumers(projection), pool)
 
 
 def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:

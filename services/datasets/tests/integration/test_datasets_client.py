@@ -22,6 +22,7 @@ async def test_fetch_a_version_as_arrow_pandas_hf_and_export(ds: Ds, tmp_path: P
         ]
     )
     await ds.caught_up()
+    assert await ds.app.parts.caught_up(await ds.ends())
 
     def mlops() -> dict[str, object]:
         with Client(ds.app.target, api_key=MLOPS_KEY) as client:
