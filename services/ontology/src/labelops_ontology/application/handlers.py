@@ -195,11 +195,8 @@ class OntologyHandlers:
             check_ontology_id(cmd.ontology_id)
         # The fingerprint is the command's own (domain/commands.py), as stored since the first
         # release: a retry from before an upgrade still finds its answer.
-        request = IdempotentCommand(
-            cmd.request_id,
-            fingerprint,
-            await self._earlier(cmd.request_id, fingerprint, response_type),
-        )
+        earlier: R | None = await self._earlier(cmd.request_id, fingerprint, response_type)
+        request: IdempotentCommand[R] = IdempotentCommand(cmd.request_id, fingerprint, earlier)
         if request.earlier is not None:
             return request.earlier
         for attempt in range(1, self.max_attempts + 1):
