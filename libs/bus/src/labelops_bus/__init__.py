@@ -15,7 +15,7 @@ from .runner import (
     is_transient_error,
 )
 from .schema import STATUS_APPLIED, STATUS_DEAD_LETTERED, processed_events_ddl
-from .supervised import RestartableConsumer, service_consumers
+from .supervised import RestartableConsumer
 from .topics import dlq_topic, ensure_topics, events_topic
 
 __all__ = [
@@ -39,5 +39,4 @@ __all__ = [
     "positions_ddl",
     "processed_events_ddl",
     "read_positions",
-    "service_consumers",
 ]

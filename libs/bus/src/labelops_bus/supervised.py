@@ -10,13 +10,9 @@ broker would cap records at its 1 MiB default).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
-import asyncpg
-
-from .runner import ConsumerRunner, Handler
 from .topics import EVENTS_TOPIC_CONFIGS, ensure_topics
 
 
@@ -65,37 +61,3 @@ class RestartableConsumer:
         """Stop the current runner (commits what it processed)."""
         if self.runner is not None:
             await self.runner.stop()
-
-
-def service_consumers(
-    specs: Iterable[tuple[str, str, Handler]],
-    *,
-    bootstrap: str,
-    service: str,
-    schema: str,
-    pool: asyncpg.Pool,
-) -> list[tuple[str, RestartableConsumer]]:
-    """One ``RestartableConsumer`` per ``(name, topic, handler)`` of a service: consumer group
-    ``{service}.{name}``, dedup rows under ``name`` in ``schema``. Returns ``(name, consumer)``
-    pairs for the caller's supervisor (``Worker(f"consumer-{name}", c.run, c.stop)``)."""
-    return [
-        (
-            name,
-            RestartableConsumer(
-                functools.partial(
-                    ConsumerRunner,
-                    bootstrap_servers=bootstrap,
-                    group_id=f"{service}.{name}",
-                    topics=[topic],
-                    pool=pool,
-                    consumer=name,
-                    schema=schema,
-                    handler=handler,
-                    service=service,
-                ),
-                bootstrap,
-                [topic],
-            ),
-        )
-        for name, topic, handler in specs
-    ]
