@@ -16,11 +16,9 @@ from labelops.qa.v1 import qa_pb2 as qpb
 from labelops_datasets.domain.build import (
     AcceptedRecord,
     ItemMeta,
-    LabelSelection,
     RowFilter,
+    apply_items,
     build_rows,
-    decoded_records,
-    item_ids_of,
 )
 from labelops_datasets.domain.diff import blame
 from labelops_datasets.domain.linking import PartitionLink, parse_accepted
@@ -165,22 +163,26 @@ def test_the_manifest_lists_the_segments_that_hold_rows() -> None:
 # ------------------------------------------------------------------ selection and decoding
 
 
+def _rows(filter: RowFilter, *events: qev.LabelAccepted, **kw: object) -> list[dict]:
+    records = [
+        AcceptedRecord(e.SerializeToString(), f"e{i}", TOPIC, 0, i) for i, e in enumerate(events)
+    ]
+    items = {e.item_id: ItemMeta("u") for e in events}
+    return build_rows(records, items=items, filter=filter, **kw).to_pylist()  # type: ignore[arg-type]
+
+
 def test_a_record_outside_the_filter_gives_no_row() -> None:
-    select = LabelSelection(
-        RowFilter(classes=("dog",), min_consensus_score=0.5, review_decisions=("accept",))
-    ).select
+    f = RowFilter(classes=("dog",), min_consensus_score=0.5, review_decisions=("accept",))
     ok = {"consensus_score": 0.9, "review_decision": qpb.REVIEW_DECISION_ACCEPT}
-    assert select(accepted("a", labels=("cat",), **ok)) is None  # none of the classes
-    assert select(accepted("a", labels=("dog",), consensus_score=0.4)) is None
-    assert select(accepted("a", labels=("dog",), consensus_score=0.9)) is None  # not reviewed
-    chosen = select(accepted("a", labels=("cat", "dog"), **ok))
-    assert chosen is not None
-    pairs, labeled, version, decision = chosen
-    assert [(i, lb.class_id) for i, lb in pairs] == [(1, "dog")]
-    assert (labeled, version, decision) == (True, "1.0.0", "accept")
+    assert _rows(f, accepted("a", labels=("cat",), **ok)) == []  # none of the classes
+    assert _rows(f, accepted("a", labels=("dog",), consensus_score=0.4)) == []
+    assert _rows(f, accepted("a", labels=("dog",), consensus_score=0.9)) == []  # not reviewed
+    [row] = _rows(f, accepted("a", labels=("cat", "dog"), **ok))
+    assert (row["label_id"], row["class_id"], row["ontology_version"]) == ("dog-1", "dog", "1.0.0")
+    assert row["review_decision"] == "accept"
     # No labels at all: one item-level row, whatever the class filter.
-    empty = select(accepted("a", labels=(), **ok))
-    assert empty is not None and empty[1] is False
+    [empty] = _rows(f, accepted("a", labels=(), **ok))
+    assert (empty["geometry_kind"], empty["class_id"]) == ("none", "")
 
 
 def test_labels_are_migrated_to_the_target_and_a_missing_path_is_an_error() -> None:
@@ -191,42 +193,57 @@ def test_labels_are_migrated_to_the_target_and_a_missing_path_is_an_error() -> N
         ontology_id="zoo", from_version="1.0.0", to_version="2.0.0", rules=rules
     ).SerializeToString()
     resolve = resolver([("1.0.0", "2.0.0", raw)])
-    chosen = LabelSelection(RowFilter(), "2.0.0", resolve).select(accepted("a"))
-    assert chosen is not None
-    assert [lb.class_id for _, lb in chosen[0]] == ["feline"] and chosen[2] == "2.0.0"
+    [row] = _rows(RowFilter(), accepted("a"), target_ontology_version="2.0.0", migration=resolve)
+    assert (row["class_id"], row["ontology_version"]) == ("feline", "2.0.0")
+    assert row["labeled_ontology_version"] == "1.0.0"
     assert resolve("2.0.0", "1.0.0") is None
     from labelops_datasets.domain.build import NoMigrationPath
 
     with pytest.raises(NoMigrationPath):
-        LabelSelection(RowFilter(), "3.0.0", resolve).select(accepted("a"))
+        _rows(RowFilter(), accepted("a"), target_ontology_version="3.0.0", migration=resolve)
 
 
-def test_a_label_parsed_while_linking_is_not_parsed_again() -> None:
-    parsed = {(0, 7): accepted("a")}
-    rows = [
-        {"offset": 7, "event_id": "e7", "payload": b"not parsed: the linked event is used"},
-        {"offset": 8, "event_id": "e8", "payload": accepted("b").SerializeToString()},
+def test_item_metadata_joined_after_the_build_gives_the_same_rows() -> None:
+    # The service builds rows without item metadata (each payload parsed once, in the build),
+    # then joins the items the rows name: the same table as building with the metadata.
+    sized = accepted("c")
+    sized.labels.item.width, sized.labels.item.height = 800, 600
+    masked = accepted("d", labels=())
+    masked.labels.labels.add(
+        label_id="m", class_id="cat", mask=L.Mask(width=32, height=16, counts=[3, 5])
+    )
+    events = [accepted("a"), accepted("b"), sized, masked, accepted("a")]
+    records = [
+        AcceptedRecord(e.SerializeToString(), f"e{i}", TOPIC, 0, i) for i, e in enumerate(events)
     ]
-    records = decoded_records(rows, topic=TOPIC, partition=0, parsed=parsed)
-    assert parsed == {}  # handed over, not kept twice
-    assert [r.message.task_id for r in records if r.message is not None] == ["a", "b"]
-    assert item_ids_of(records) == ["item-a", "item-b"]
-    table = build_rows(records, items={"item-a": ItemMeta("u")}, filter=RowFilter())
-    assert table.column("task_id").to_pylist() == ["a", "b"]
-    assert table.column("label_event_id").to_pylist() == ["e7", "e8"]
-    # The same rows as from the payloads alone.
-    plain = [
-        AcceptedRecord(accepted("a").SerializeToString(), "e7", TOPIC, 0, 7),
-        AcceptedRecord(accepted("b").SerializeToString(), "e8", TOPIC, 0, 8),
+    items = {
+        "item-a": ItemMeta("s3://a", 640, 480),
+        "item-b": ItemMeta("s3://b"),  # no size: the submission's or the mask's, if any
+        "item-c": ItemMeta("s3://c", 1024, 0),  # width only: height from the submission
+        "item-d": ItemMeta("s3://d"),
+    }
+    joined = apply_items(build_rows(records, items={}, filter=RowFilter()), items)
+    direct = build_rows(records, items=items, filter=RowFilter())
+    assert joined.equals(direct)
+    assert joined.column("item_uri").to_pylist() == [
+        "s3://a",
+        "s3://b",
+        "s3://c",
+        "s3://d",
+        "s3://a",
     ]
-    assert build_rows(plain, items={"item-a": ItemMeta("u")}, filter=RowFilter()) == table
+    assert joined.column("width").to_pylist() == [640, 0, 1024, 32, 640]
+    assert joined.column("height").to_pylist() == [480, 0, 600, 16, 480]
+    # An item without metadata keeps what the submission says (the service refuses to build
+    # such a version: ITEM_METADATA_MISSING).
+    partial = apply_items(
+        build_rows(records, items={}, filter=RowFilter()), {"item-a": items["item-a"]}
+    )
+    assert partial.equals(
+        build_rows(records, items={"item-a": items["item-a"]}, filter=RowFilter())
+    )
     with pytest.raises(ValueError, match="not a LabelAccepted"):
-        decoded_records(
-            [{"offset": 9, "event_id": "e9", "payload": b"\xff\xff"}],
-            topic=TOPIC,
-            partition=0,
-            parsed={},
-        )
+        build_rows([AcceptedRecord(b"\xff\xff", "e9", TOPIC, 0, 9)], items={}, filter=RowFilter())
 
 
 # ---------------------------------------------------------------------------------- blame

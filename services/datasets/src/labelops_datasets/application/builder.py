@@ -22,14 +22,14 @@ from typing import Any
 
 import asyncpg
 import pyarrow as pa
-from labelops.qa.v1 import events_pb2 as qev
+import pyarrow.compute as pc
 from labelops_core.errors import FailedPrecondition
 
 from ..adapters.accepted import AcceptedLog
 from ..adapters.catalog import Catalog
 from ..adapters.object_store import ObjectStore
 from ..adapters.versions import VersionRepository
-from ..domain.build import NoMigrationPath, RowFilter, build_rows, decoded_records, item_ids_of
+from ..domain.build import AcceptedRecord, NoMigrationPath, RowFilter, apply_items, build_rows
 from ..domain.materialize import FileEntry, assemble, write_segments
 from ..domain.migration_paths import Resolver, resolver
 from ..domain.segments import Segment, cut_json, manifest_extra, plan_segments
@@ -37,9 +37,6 @@ from ..domain.versioning import check_items
 
 #: Segments built per round (bounds memory on a first, full build).
 _SEGMENTS_PER_ROUND = 8
-
-#: Parsed events by (partition, offset), handed over by the link (taken out as they are used).
-Parsed = dict[tuple[int, int], qev.LabelAccepted]
 
 
 @dataclass(frozen=True)
@@ -83,10 +80,8 @@ class VersionBuilder:
         self.topic = qa_topic
         self.span = segment_span
 
-    async def build(self, spec: VersionSpec, parsed: Parsed | None = None) -> Built:
-        """Write the version's new segment files and its manifest (see the module docstring).
-        ``parsed``: events the link parsed, used instead of parsing their payloads again."""
-        parsed = {} if parsed is None else parsed
+    async def build(self, spec: VersionSpec) -> Built:
+        """Write the version's new segment files and its manifest (see the module docstring)."""
         filter_json = spec.row_filter.to_json()
         segments = await self._segments(spec, filter_json)
         cached = await self._cached(segments)
@@ -94,7 +89,7 @@ class VersionBuilder:
         resolve = resolver(await self.catalog.migrations(self.pool, spec.ontology[0]))
         for i in range(0, len(todo), _SEGMENTS_PER_ROUND):
             round_ = todo[i : i + _SEGMENTS_PER_ROUND]
-            tables = [await self._segment_table(spec, s, resolve, parsed) for s in round_]
+            tables = [await self._segment_table(spec, s, resolve) for s in round_]
             files = await asyncio.to_thread(write_segments, tables)
             for s, f in zip(round_, files, strict=True):
                 if f.rows:
@@ -151,26 +146,27 @@ class VersionBuilder:
             del cached[fingerprint]
         return cached
 
-    async def _segment_table(
-        self, spec: VersionSpec, s: Segment, resolve: Resolver, parsed: Parsed
-    ) -> pa.Table:
+    async def _segment_table(self, spec: VersionSpec, s: Segment, resolve: Resolver) -> pa.Table:
         rows = await self.accepted.segment_rows(
             self.pool, spec.project_id, self.topic, s.partition, s.lo, s.end, s.cut_end
         )
-        records = await asyncio.to_thread(
-            decoded_records, rows, topic=self.topic, partition=s.partition, parsed=parsed
-        )
-        item_ids = item_ids_of(records)
-        items = await self.catalog.items(self.pool, item_ids)
-        check_items(item_ids, items)
+        records = [
+            AcceptedRecord(r["payload"], r["event_id"], self.topic, s.partition, r["offset"])
+            for r in rows
+        ]
         try:
-            return await asyncio.to_thread(
+            # The rows first (each payload parsed once, there), then the items they name.
+            table = await asyncio.to_thread(
                 build_rows,
                 records,
-                items=items,
+                items={},
                 filter=spec.row_filter,
                 target_ontology_version=spec.ontology[1] or None,
                 migration=resolve,
             )
         except NoMigrationPath as exc:
             raise FailedPrecondition(str(exc), reason="NO_MIGRATION_PATH") from exc
+        item_ids = pc.unique(table.column("item_id")).to_pylist()
+        items = await self.catalog.items(self.pool, item_ids)
+        check_items(sorted(item_ids), items)
+        return await asyncio.to_thread(apply_items, table, items)

@@ -9,9 +9,8 @@ from ``entrypoints/consumers.py``).
   the rows, and records below them are dropped).
 - ``link`` (run before a version is made) then derives what follows from the log in order
   (``domain.linking``): superseded rows, the ontology versions of a project's labels, payloads
-  that are not a label. It is where a ``LabelAccepted`` is parsed: the parsed events of the
-  project being versioned are handed on to the version's build (``Linked.events``), so a label
-  linked and built in one CreateDatasetVersion is parsed once.
+  that are not a label. It parses each new row once in its life (and drops the message: the
+  build parses what it builds itself, which measured cheaper than keeping parsed messages).
 - ``segments``: which log segments hold a project's labels, so a version never scans the history.
 - ``items``: the first ``ItemRegistered`` of an item (item metadata never changes after it).
 - ``ontology_versions`` / ``ontology_migrations``: published versions and migration rules.
@@ -25,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -49,9 +48,6 @@ ONTOLOGY_CONSUMER = "ontologies"
 _LINK_CHUNK = 20_000
 #: Analyze ``accepted`` before linking when this share of it is new (planner statistics).
 _ANALYZE_SHARE = 0.2
-#: Payload bytes of parsed events link keeps for the version being made (≈ 4x in memory as
-#: messages: ~120 MB for 32 MiB of one-box labels); beyond it the build parses them again.
-SHARE_BYTES = 32 * 1024 * 1024
 
 
 @dataclass
@@ -64,11 +60,9 @@ class QaBatch:
 
 @dataclass
 class Linked:
-    """What ``link`` returns: the linked end offset per partition, and the events it parsed
-    of the project it was asked to keep, by (partition, offset)."""
+    """What ``link`` returns: the linked end offset per partition."""
 
     positions: dict[int, int]
-    events: dict[tuple[int, int], qev.LabelAccepted] = field(default_factory=dict)
 
 
 def task_of(stream_id: str) -> tuple[str, str] | None:
@@ -147,12 +141,9 @@ class Projection:
 
     # -------------------------------------------------------------------------------- link
 
-    async def link(
-        self, pool: asyncpg.Pool, *, keep_project: str = "", share_bytes: int = SHARE_BYTES
-    ) -> Linked:
+    async def link(self, pool: asyncpg.Pool) -> Linked:
         """Link the rows appended since the last link (see the module docstring); returns the
-        linked end offset per partition and the parsed events of ``keep_project`` (up to
-        ``share_bytes`` of payload). One linker at a time (advisory lock); idempotent."""
+        linked end offset per partition. One linker at a time (advisory lock); idempotent."""
         topic = self.qa_topic
         async with pool.acquire() as conn, conn.transaction():
             await self.accepted.lock_link(conn)
@@ -165,15 +156,14 @@ class Projection:
                 return out
             starts = {p: se[0] for p, se in todo.items()}
             await self.accepted.analyze_if_grown(conn, topic, starts, _ANALYZE_SHARE)
-            keep = _Keep(keep_project, share_bytes, out.events)
             for p, (start, end) in sorted(todo.items()):
-                await self._link_partition(conn, p, start, end, keep)
+                await self._link_partition(conn, p, start, end)
                 linked[p] = end
             await self.accepted.set_linked(conn, topic, {p: linked[p] for p in todo})
             return out
 
     async def _link_partition(
-        self, conn: asyncpg.Connection, partition: int, start: int, end: int, keep: _Keep
+        self, conn: asyncpg.Connection, partition: int, start: int, end: int
     ) -> None:
         topic = self.qa_topic
         link = PartitionLink(start)
@@ -182,13 +172,9 @@ class Projection:
             rows = await self.accepted.chunk(conn, topic, partition, lo, end, _LINK_CHUNK)
             if not rows:
                 break
+            add = link.add
             for r in rows:
-                payload = r["payload"]
-                event = parse_accepted(payload)
-                task = (r["project_id"], r["task_id"])
-                link.add(r["offset"], task, event)
-                if event is not None and task[0] == keep.project:
-                    keep.add(partition, r["offset"], event, len(payload))
+                add(r["offset"], (r["project_id"], r["task_id"]), parse_accepted(r["payload"]))
             lo = rows[-1]["offset"] + 1
         earlier = link.earlier_tasks()
         if earlier:
@@ -233,17 +219,3 @@ class Projection:
         end offset) of the qa topic."""
         positions = await read_positions(pool, self.schema, QA_CONSUMER, self.qa_topic)
         return all(positions.get(p, 0) >= o for p, o in ends.items())
-
-
-@dataclass
-class _Keep:
-    """The parsed events ``link`` keeps for the version being made, within a byte budget."""
-
-    project: str
-    budget: int
-    events: dict[tuple[int, int], qev.LabelAccepted]
-
-    def add(self, partition: int, offset: int, event: qev.LabelAccepted, size: int) -> None:
-        if size <= self.budget:
-            self.budget -= size
-            self.events[(partition, offset)] = event

@@ -108,7 +108,7 @@ class DatasetVersions:
         number = next_number(req.dataset_id, current, req.version)
         # The cut is resolved against what is linked, not what is appended: rows appended
         # meanwhile are not linked yet and must not be in this version.
-        linked = await self.projection.link(self.pool, keep_project=project_id)
+        linked = await self.projection.link(self.pool)
         cut = await self._resolve_cut(req.cut, linked.positions)
         seen = await self.catalog.project_ontologies(self.pool, project_id, self.qa_topic)
         ontology = target_ontology(project_id, seen, cut, req.ontology_version)
@@ -121,7 +121,7 @@ class DatasetVersions:
             ontology,
             creator(current_principal()),
         )
-        built = await self.builder.build(spec, linked.events)
+        built = await self.builder.build(spec)
         record = version_record(
             req,
             number=number,
@@ -193,7 +193,7 @@ class DatasetVersions:
         holds the same log: how reproducibility is checked (tests, ``labelops versions
         verify``). Writes only content-addressed objects, never a version record."""
         rec = await self.queries.record(dataset_id, version)
-        linked = await self.projection.link(self.pool, keep_project=rec.project_id)
+        linked = await self.projection.link(self.pool)
         behind = [c.partition for c in rec.cut if c.offset > linked.positions.get(c.partition, 0)]
         if behind:
             raise FailedPrecondition(
@@ -209,4 +209,4 @@ class DatasetVersions:
             (rec.ontology_id, rec.ontology_version),
             rec.created_by,
         )
-        return await self.builder.build(spec, linked.events)
+        return await self.builder.build(spec)
