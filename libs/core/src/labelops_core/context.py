@@ -41,3 +41,25 @@ def set_principal(principal: Principal | None) -> contextvars.Token[Principal | 
 
 def reset_principal(token: contextvars.Token[Principal | None]) -> None:
     _current_principal.reset(token)
+
+
+#: The tenant of calls made without an authenticator (embedded use, unit wiring).
+DEFAULT_TENANT = "default"
+
+
+def current_tenant() -> str:
+    """The tenant of the request (or of the event) being handled; ``DEFAULT_TENANT`` when no
+    principal is bound. Repositories take it explicitly: this is where handlers get it."""
+    p = _current_principal.get()
+    return p.tenant_id if p is not None else DEFAULT_TENANT
+
+
+def principal_of_envelope(tenant_id: str, actor_kind: str, actor_id: str) -> Principal:
+    """The principal an event's handler acts as: the event's tenant and causing actor, so the
+    events it derives carry both (the bus runner binds it around each handler)."""
+    return Principal(
+        subject=actor_id or "system",
+        tenant_id=tenant_id or DEFAULT_TENANT,
+        kind=actor_kind or "service",
+        roles=frozenset(),
+    )

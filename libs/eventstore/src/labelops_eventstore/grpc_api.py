@@ -10,11 +10,18 @@ import base64
 
 from grpc import aio
 from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
+from labelops_core.authz import Action
 from labelops_core.errors import FieldViolation, InvalidArgument, NotFound
 
 from .store import EventStore
 
 MAX_PAGE = 1000
+
+_EVENTLOG = eventlog_pb2.DESCRIPTOR.services_by_name["EventLogService"]
+#: The event log's methods in the roles x actions table (the scaffold adds them to a service's).
+EVENTLOG_METHOD_ACTIONS: dict[str, Action] = {
+    f"/{_EVENTLOG.full_name}/{m.name}": Action.EVENTS_READ for m in _EVENTLOG.methods
+}
 
 
 def _encode_token(position: int) -> str:

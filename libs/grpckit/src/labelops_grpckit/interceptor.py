@@ -5,6 +5,9 @@ unary and streaming methods:
 
 1. authenticate (unless the method is public: health, reflection) and bind the Principal with
    ``labelops_core.context.set_principal`` for the handler, resetting it afterwards;
+   with a ``method_actions`` table, check the method's action against the roles x actions
+   table (``labelops_core.authz.require``): a method the table does not name is refused
+   (deny by default); every command and every denial goes to the ``audit`` sink;
 2. give a unary-unary call that arrived without a deadline the server default;
 3. turn exceptions into statuses: DomainError → its code + ErrorInfo/BadRequest; anything else
    → INTERNAL with a scrubbed message that names the trace id, the real error logged.
@@ -20,13 +23,22 @@ import contextvars
 import inspect
 import logging
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 import grpc
 from grpc.aio import AbortError, AioRpcError
+from labelops_core.audit import (
+    OUTCOME_DENIED,
+    OUTCOME_FAILED,
+    OUTCOME_OK,
+    OUTCOME_UNAUTHENTICATED,
+    AuditRecord,
+    AuditSink,
+)
+from labelops_core.authz import Action, require
 from labelops_core.context import Principal, reset_principal, set_principal
-from labelops_core.errors import DomainError
+from labelops_core.errors import DomainError, PermissionDenied, Unauthenticated
 from labelops_telemetry.propagation import current_trace_id
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
@@ -43,6 +55,9 @@ PUBLIC_METHOD_PREFIXES: tuple[str, ...] = (
     "/grpc.reflection.v1.ServerReflection/",
 )
 
+#: ErrorInfo reason of a method the service's action table does not name.
+REASON_METHOD_NOT_MAPPED = "METHOD_NOT_ALLOWED"
+
 #: Server-side deadline for unary calls whose client set none.
 DEFAULT_UNARY_TIMEOUT_S = 30.0
 
@@ -54,6 +69,17 @@ DEPENDENCY_UNAVAILABLE_REASON = "DEPENDENCY_UNAVAILABLE"
 _TRANSIENT_DOWNSTREAM = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
+
+
+class _Gate:
+    """What the interceptor learned about a call, for its audit record."""
+
+    __slots__ = ("action", "method", "principal")
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.principal: Principal | None = None
+        self.action: Action | None = None
 
 
 class _DefaultDeadlineExceeded(Exception):
@@ -75,6 +101,10 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
             long-lived by design (subscriptions, uploads).
         public_methods: full method names (``/pkg.Service/Method``) that, like health and
             reflection, need no credentials.
+        method_actions: full method name → the Action it needs; when given, a method it does
+            not name is refused with PERMISSION_DENIED. None: no table (handlers check).
+        audit: where commands and denials are recorded; None: not recorded.
+        service: the service name audit records carry.
     """
 
     def __init__(
@@ -83,10 +113,16 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
         *,
         default_timeout: float | None = DEFAULT_UNARY_TIMEOUT_S,
         public_methods: Iterable[str] = (),
+        method_actions: Mapping[str, Action] | None = None,
+        audit: AuditSink | None = None,
+        service: str = "",
     ) -> None:
         self._authenticator = authenticator
         self._default_timeout = default_timeout
         self._public_methods = frozenset(public_methods)
+        self._method_actions = method_actions
+        self._audit = audit
+        self._service = service
 
     async def intercept_service(
         self,
@@ -129,17 +165,23 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
         # Must be a coroutine function: grpc.aio runs anything else in its thread pool.
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             token = None
+            gate = _Gate(method)
             try:
                 if not public:
-                    token = set_principal(self._authenticate(context))
+                    token = set_principal(self._admit(context, gate))
                 timeout = self._default_timeout if deadline else None
                 if timeout is not None and context.time_remaining() is None:
-                    return await _with_timeout(behavior, request, context, timeout)
-                result = behavior(request, context)
-                return await result if inspect.isawaitable(result) else result
+                    result = await _with_timeout(behavior, request, context, timeout)
+                else:
+                    result = behavior(request, context)
+                    result = await result if inspect.isawaitable(result) else result
+                self._record(gate, None)
+                return result
             except AbortError:
+                self._record(gate, "ABORTED")
                 raise
             except Exception as exc:
+                self._record(gate, exc)
                 await self._abort(context, method, exc)
                 raise
             finally:
@@ -154,9 +196,10 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
         # messages and simply awaits a coroutine that writes with context.write().
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             token = None
+            gate = _Gate(method)
             try:
                 if not public:
-                    token = set_principal(self._authenticate(context))
+                    token = set_principal(self._admit(context, gate))
                 result = behavior(request, context)
                 if inspect.isawaitable(result):
                     result = await result
@@ -165,15 +208,74 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
                         raise TypeError(f"streaming handler of {method} must be async")
                     async for message in result:
                         yield message
+                self._record(gate, None)
             except AbortError:
+                self._record(gate, "ABORTED")
                 raise
             except Exception as exc:
+                self._record(gate, exc)
                 await self._abort(context, method, exc)
                 raise
             finally:
                 _reset(token)
 
         return handle
+
+    def _admit(self, context: grpc.aio.ServicerContext, gate: _Gate) -> Principal:
+        """Authenticate, then check the method's action; fills ``gate`` for the audit record."""
+        principal = self._authenticate(context)
+        gate.principal = principal
+        if self._method_actions is None:
+            return principal
+        action = self._method_actions.get(gate.method)
+        if action is None:
+            raise PermissionDenied(
+                f"{gate.method} is not open to any role", reason=REASON_METHOD_NOT_MAPPED
+            )
+        gate.action = action
+        require(action, principal=principal)
+        return principal
+
+    def _record(self, gate: _Gate, exc: BaseException | str | None) -> None:
+        """Give the audit sink the call's outcome: every denial, every command (not reads)."""
+        if self._audit is None:
+            return
+        if isinstance(exc, Unauthenticated):
+            outcome, code, reason = OUTCOME_UNAUTHENTICATED, "UNAUTHENTICATED", exc.reason
+        elif isinstance(exc, PermissionDenied):
+            outcome, code, reason = OUTCOME_DENIED, "PERMISSION_DENIED", exc.reason
+        elif exc is None:
+            if gate.action is None or gate.action.value.endswith(".read"):
+                return
+            outcome, code, reason = OUTCOME_OK, "OK", ""
+        elif isinstance(exc, DomainError):
+            if gate.action is not None and gate.action.value.endswith(".read"):
+                if exc.code.name != "NOT_FOUND":
+                    return
+            outcome, code, reason = OUTCOME_FAILED, exc.code.name, exc.reason
+        else:
+            if gate.action is not None and gate.action.value.endswith(".read"):
+                return
+            code = exc if isinstance(exc, str) else "INTERNAL"
+            outcome, reason = OUTCOME_FAILED, ""
+        p = gate.principal
+        try:
+            self._audit.record(
+                AuditRecord(
+                    tenant_id=p.tenant_id if p else "",
+                    actor_kind=p.kind if p else "",
+                    actor_id=p.subject if p else "",
+                    service=self._service,
+                    method=gate.method,
+                    action=gate.action.value if gate.action else "",
+                    outcome=outcome,
+                    code=code,
+                    reason=reason,
+                    trace_id=current_trace_id() or "",
+                )
+            )
+        except Exception:  # the audit sink must never fail the call
+            _log.exception("audit sink failed for %s", gate.method)
 
     def _authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
         principal = self._authenticator.authenticate(context.invocation_metadata())

@@ -16,13 +16,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from labelops_core.audit import AuditSink
+from labelops_core.authz import Action
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from opentelemetry.trace import TracerProvider
 
@@ -64,6 +66,10 @@ class GrpcServer:
         grace_period: seconds in-flight calls may run on ``stop()``.
         tracer_provider: for server spans; the global provider when None.
         public_methods: extra full method names that need no credentials.
+        method_actions: full method name → Action; when given, methods it does not name are
+            refused (see ``LabelopsServerInterceptor``).
+        audit: sink of commands and denials.
+        service_name: the name audit records carry.
         interceptors: extra server interceptors, run inside the built-in ones (so they see the
             principal and their errors are mapped).
         server_credentials: TLS credentials; plaintext when None.
@@ -83,6 +89,9 @@ class GrpcServer:
         grace_period: float = DEFAULT_GRACE_PERIOD_S,
         tracer_provider: TracerProvider | None = None,
         public_methods: Iterable[str] = (),
+        method_actions: Mapping[str, Action] | None = None,
+        audit: AuditSink | None = None,
+        service_name: str = "",
         interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
         server_credentials: grpc.ServerCredentials | None = None,
         maximum_concurrent_rpcs: int | None = None,
@@ -97,6 +106,9 @@ class GrpcServer:
         self._grace_period = grace_period
         self._tracer_provider = tracer_provider
         self._public_methods = tuple(public_methods)
+        self._method_actions = None if method_actions is None else dict(method_actions)
+        self._audit = audit
+        self._service_name = service_name
         self._extra_interceptors = tuple(interceptors)
         self._server_credentials = server_credentials
         self._maximum_concurrent_rpcs = maximum_concurrent_rpcs
@@ -148,6 +160,9 @@ class GrpcServer:
                 self._authenticator,
                 default_timeout=self._default_timeout,
                 public_methods=self._public_methods,
+                method_actions=self._method_actions,
+                audit=self._audit,
+                service=self._service_name,
             ),
             *self._extra_interceptors,
         ]

@@ -24,7 +24,7 @@ import contextlib
 import functools
 import inspect
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -32,8 +32,9 @@ import asyncpg
 from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from labelops_bus import BatchProjector, ConsumerRunner, RestartableConsumer
 from labelops_bus.dispatch import BatchDispatch, Dispatch, EventHandlers
+from labelops_core.authz import Action
 from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrate
-from labelops_eventstore.grpc_api import EventLogServicer
+from labelops_eventstore.grpc_api import EVENTLOG_METHOD_ACTIONS, EventLogServicer
 from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
 
 from .settings import ServiceSettings
@@ -85,6 +86,9 @@ class Wiring(Generic[P]):
         workers: its own background loops (lease sweeper, indexer, trainer, ...).
         ddl: SQL run after the migrations (tables that libs own, e.g. projector positions).
         closers: awaited on exit, after the runtime stopped, in reverse order.
+        method_actions: full gRPC method name → the ``labelops_core.authz.Action`` it needs
+            (the service's ``entrypoints/access.py``); the kit adds the event log's. With a
+            table, a method it does not name is refused. None: no table yet (transition).
     """
 
     parts: P
@@ -94,6 +98,7 @@ class Wiring(Generic[P]):
     workers: Sequence[Worker] = ()
     ddl: Sequence[str] = ()
     closers: Sequence[Callable[[], Awaitable[None]]] = ()
+    method_actions: Mapping[str, Action] | None = None
 
 
 @dataclass
@@ -198,7 +203,7 @@ async def build_service(
         for ddl in wiring.ddl:
             await pool.execute(ddl)
         runtime = ServiceRuntime(
-            _server(settings, store, wiring.servicers, authenticator),
+            _server(settings, store, wiring, authenticator),
             _workers(settings, pool, wiring),
         )
         app = ServiceApp(settings, pool, store, wiring.parts, runtime)
@@ -217,9 +222,12 @@ async def build_service(
 def _server(
     settings: ServiceSettings,
     store: EventStore,
-    servicers: Sequence[Servicer],
+    wiring: Wiring[Any],
     authenticator: Authenticator | None,
 ) -> GrpcServer:
+    actions = None
+    if wiring.method_actions is not None:
+        actions = {**EVENTLOG_METHOD_ACTIONS, **wiring.method_actions}
     server = GrpcServer(
         host=settings.host,
         port=settings.port,
@@ -228,8 +236,10 @@ def _server(
         max_receive_message_bytes=settings.max_message_bytes,
         max_send_message_bytes=settings.max_message_bytes,
         grace_period=settings.grace_period_s,
+        method_actions=actions,
+        service_name=settings.service_name,
     )
-    for s in servicers:
+    for s in wiring.servicers:
         server.add_service(s.add_to_server, s.servicer, s.service_name)
     server.add_service(
         eventlog_pb2_grpc.add_EventLogServiceServicer_to_server,
