@@ -92,6 +92,10 @@ class ServiceSettings(BaseSettings):
     #: SQL migrations of the read models (see the module docstring for the default).
     migrations_dir: Path = Path()
     log_level: str = "INFO"
+    #: Outbound calls (model servers, embedders, item URLs) may go only to public addresses;
+    #: these CIDRs / host names are allowed besides (``labelops_core.netguard``). JSON list in
+    #: the environment: ``LABELOPS_<SVC>_OUTBOUND_ALLOW='["10.8.0.0/16","models.internal"]'``.
+    outbound_allow: list[str] = []
 
     @classmethod
     def default_service(cls) -> str:
