@@ -10,7 +10,7 @@ INFRA := $(PY) -m labelops_testkit.infra
 PYTEST_ARGS ?=
 
 
-.PHONY: help setup tools events-doc proto proto-check lint fmt test test-unit infra-install infra-up infra-down infra-status up down down-all status demo bench clean
+.PHONY: help setup tools events-doc security-doc proto proto-check lint fmt test test-unit infra-install infra-up infra-down infra-status up down down-all status demo bench clean
 
 help:
 	@grep -E '^[a-z-]+:' Makefile | cut -d: -f1 | sort | xargs -n1 echo " make"
@@ -33,6 +33,10 @@ $(BIN)/grpcurl:
 ## events-doc: write docs/events.md's consumers column from the services' dispatch tables.
 events-doc:
 	$(PY) tools/events_doc.py --write
+
+## security-doc: write docs/security.md's tables (roles x actions, methods, routes) from the code.
+security-doc:
+	$(PY) tools/security_doc.py --write
 
 ## proto: regenerate Python code from proto/ into libs/proto/src (committed).
 proto:
@@ -58,6 +62,7 @@ lint: tools
 	lint-imports --no-logo
 	$(PY) tools/layout.py
 	$(PY) tools/events_doc.py
+	$(PY) tools/security_doc.py
 
 fmt:
 	ruff format .
