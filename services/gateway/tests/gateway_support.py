@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import uvicorn
-from fastapi import FastAPI
 from labelops.curation.v1 import curation_pb2 as cur
 from labelops.curation.v1 import curation_pb2_grpc
 from labelops.labels.v1 import label_pb2 as L
@@ -20,9 +19,15 @@ from labelops_demo.system import SERVICES, System
 from labelops_gateway.config import Settings
 from labelops_grpckit import channel
 from labelops_testkit.waiting import eventually
+from starlette.types import ASGIApp
 
 ADMIN_KEY = "gateway-admin-key-0123456789"
 VENDOR_KEY = "gateway-vendor-key-0123456789"
+#: Tenant B's admin: everything within globex, nothing of acme.
+OTHER_KEY = "gateway-other-tenant-admin-key-0123456789"
+ML_KEY = "gateway-ml-engineer-key-0123456789"
+REVIEWER_KEY = "gateway-reviewer-key-0123456789"
+MANAGER_KEY = "gateway-manager-key-0123456789"
 KEYS = {
     ADMIN_KEY: {"subject": "lead", "tenant_id": "acme", "roles": ["admin"]},
     VENDOR_KEY: {
@@ -31,9 +36,17 @@ KEYS = {
         "kind": "vendor",
         "vendor_id": "acme-vendor",
     },
+    OTHER_KEY: {"subject": "intruder", "tenant_id": "globex", "roles": ["admin"]},
+    ML_KEY: {"subject": "ml", "tenant_id": "acme", "roles": ["ml_engineer"]},
+    REVIEWER_KEY: {"subject": "rev", "tenant_id": "acme", "roles": ["reviewer"]},
+    MANAGER_KEY: {"subject": "boss", "tenant_id": "acme", "roles": ["manager"]},
 }
 ADMIN = {"x-api-key": ADMIN_KEY}
 VENDOR = {"x-api-key": VENDOR_KEY}
+OTHER = {"x-api-key": OTHER_KEY}
+ML = {"x-api-key": ML_KEY}
+REVIEWER = {"x-api-key": REVIEWER_KEY}
+MANAGER = {"x-api-key": MANAGER_KEY}
 
 
 def error(response: httpx.Response) -> dict[str, Any]:
@@ -171,11 +184,16 @@ async def label_a_dataset(client: httpx.AsyncClient, system: System, name: str) 
 
 
 @contextlib.asynccontextmanager
-async def served(app: FastAPI) -> AsyncIterator[str]:
-    """``app`` on a real socket (uvicorn, ephemeral port): yields its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
+async def served(app: ASGIApp, *, access_log: bool = False) -> AsyncIterator[str]:
+    """``app`` on a real socket (uvicorn, ephemeral port): yields its base URL. With
+    ``access_log``: uvicorn's access log at INFO through the standard logging tree (as
+    ``python -m labelops_gateway`` runs it: ``log_config=None``), so ``caplog`` sees it."""
+    config = (
+        uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None)
+        if access_log
+        else uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
     )
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await eventually(lambda: asyncio.sleep(0, server.started), timeout=10)
     port = server.servers[0].sockets[0].getsockname()[1]

@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from labelops_grpckit import Authenticator
@@ -19,9 +19,11 @@ from labelops_grpckit import Authenticator
 from . import dashboard
 from .adapters.backends import Backends
 from .adapters.events import load_proto_registry
+from .adapters.ratelimit import RateLimiter
 from .config import Settings
 from .dashboard import summary as dashboard_summary
-from .entrypoints import errors, event_stream, health, http_api
+from .entrypoints import errors, event_stream, health, http_api, logredact, session
+from .entrypoints.access import authorize
 from .entrypoints.proto_schema import REF_PREFIX, SchemaRegistry
 
 log = logging.getLogger("labelops_gateway")
@@ -30,9 +32,12 @@ TITLE = "labelops gateway"
 VERSION = "1"
 DESCRIPTION = """HTTP/JSON over the labelops gRPC services, for internal tools.
 
-Send `x-api-key: <key>` or `Authorization: Bearer <API key or JWT>`; the gateway forwards it
-to the services, which decide. Bodies and replies are the services' protobuf messages in the
-proto3 JSON mapping (`.proto` field names, 64-bit integers as strings, enums by name).
+Send `x-api-key: <key>` or `Authorization: Bearer <API key or JWT>`, or log in once with
+`POST /v1/session` (an HttpOnly cookie); never a key in the URL. The gateway checks each
+route's action (docs/security.md, "Gateway routes") and a per-caller rate limit (429 with
+`Retry-After`), then forwards the caller's own credential to the services, which decide.
+Bodies and replies are the services' protobuf messages in the proto3 JSON mapping (`.proto`
+field names, 64-bit integers as strings, enums by name).
 Errors: `{"error": {"code", "message", "reason", "field_violations", "metadata"}}` with the
 HTTP status of the gRPC code (docs: services/gateway/README.md).
 """
@@ -68,21 +73,25 @@ def create_app(
 ) -> FastAPI:
     """The gateway application.
 
-    ``authenticator`` checks credentials for the event stream (the only route the gateway
-    serves itself); default: ``Authenticator.from_env()``, the services' own configuration.
+    ``authenticator`` resolves each caller for the route table, the rate limit and the event
+    stream (the services authenticate the forwarded credential again); default:
+    ``Authenticator.from_env()``, the services' own configuration.
     """
     settings = settings if settings is not None else Settings()
     if authenticator is None:
         authenticator = Authenticator.from_env()
     if not authenticator.configured:
         log.warning(
-            "no API keys or JWT secret configured: the event stream will refuse every caller"
-            " (set LABELOPS_API_KEYS as for the services)"
+            "no API keys or JWT secret configured: every route but the probes will refuse"
+            " every caller (set LABELOPS_API_KEYS as for the services)"
         )
     # Event payloads are decoded through the default descriptor pool.
     load_proto_registry()
     backends = Backends(settings)
-    streams = event_stream.OpenStreams(settings.sse_max_streams)
+    streams = event_stream.OpenStreams(
+        settings.sse_max_streams, settings.sse_max_streams_per_principal
+    )
+    logredact.install(settings.session_cookie_name)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -102,19 +111,24 @@ def create_app(
     app.state.backends = backends
     app.state.authenticator = authenticator
     app.state.streams = streams
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+    app.state.login_limiter = RateLimiter(settings.login_rate_per_s, settings.login_burst)
 
     errors.install(app)
     app.include_router(health.router)
-    app.include_router(http_api.build_router())
-    app.include_router(event_stream.router)
+    app.include_router(session.router)
+    # Every other route: authenticated, rate limited, its action required (access.py).
+    protected = [Depends(authorize)]
+    app.include_router(http_api.build_router(), dependencies=protected)
+    app.include_router(event_stream.router, dependencies=protected)
     # The dashboard (static files + its summary route) has its own package.
-    app.include_router(dashboard_summary.router)
+    app.include_router(dashboard_summary.router, dependencies=protected)
     dashboard.mount(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["authorization", "x-api-key", "content-type"],
         )
     app.openapi = _openapi(app, http_api.SCHEMAS)  # type: ignore[method-assign]

@@ -1,9 +1,10 @@
 """Settings of the HTTP gateway, from the environment (prefix ``LABELOPS_GATEWAY_``).
 
-Credentials are not configured here: the gateway forwards each caller's own credential to the
-services, and checks it itself only for the event stream (which reads Kafka, not a service),
-with the same ``LABELOPS_API_KEYS`` / ``LABELOPS_API_KEYS_FILE`` / ``LABELOPS_JWT_*``
-variables the services read (``labelops_grpckit.Authenticator.from_env``).
+Credentials are not configured here: the gateway authenticates each caller with the same
+``LABELOPS_API_KEYS`` / ``LABELOPS_API_KEYS_FILE`` / ``LABELOPS_JWT_*`` variables the services
+read (``labelops_grpckit.Authenticator.from_env``) to check its route table and rate limits,
+and forwards the caller's own credential to the services, which check it again. The gateway
+has no credential of its own.
 """
 
 from __future__ import annotations
@@ -57,6 +58,26 @@ class Settings(BaseSettings):
     sse_topic_refresh_s: Annotated[float, Field(gt=0)] = 5.0
     #: Open streams at once (each holds a Kafka consumer); more → 429.
     sse_max_streams: Annotated[int, Field(ge=1)] = 64
+    #: Open streams at once per principal (tenant + subject); more → 429, so one caller cannot
+    #: take every slot.
+    sse_max_streams_per_principal: Annotated[int, Field(ge=1)] = 2
+
+    #: Per-principal rate limit (token bucket keyed by tenant + subject) on every
+    #: authenticated route: requests per second refilled, and the burst a bucket holds.
+    #: 0 requests per second = no limit. Over it → 429 with ``Retry-After``.
+    rate_limit_per_s: Annotated[float, Field(ge=0)] = 20.0
+    rate_limit_burst: Annotated[int, Field(ge=1)] = 100
+    #: Login attempts (``POST /v1/session``) per client address: per second and burst.
+    login_rate_per_s: Annotated[float, Field(ge=0)] = 1.0
+    login_burst: Annotated[int, Field(ge=1)] = 10
+
+    #: The session cookie the login endpoint sets (HttpOnly, SameSite=Strict; Secure when
+    #: the request came over https, or always with ``session_cookie_secure``).
+    session_cookie_name: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = (
+        "labelops_session"
+    )
+    session_cookie_max_age_s: Annotated[int, Field(ge=60)] = 8 * 3600
+    session_cookie_secure: bool = False
 
     #: Where dataset version files are read from for downloads. Empty = the store the version's
     #: manifest URI names (right when the gateway sees the same store as the datasets service:

@@ -19,6 +19,7 @@ from labelops_demo.system import System
 from labelops_grpckit import channel
 from labelops_testkit.waiting import eventually
 from PIL import Image
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -38,6 +39,18 @@ async def chromium(*args: str) -> bytes:
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=90)
     assert proc.returncode == 0
     return out
+
+
+def with_cookie(app: ASGIApp, cookie: str) -> ASGIApp:
+    """``app`` with ``cookie`` as every request's cookie header (a browser's cookie jar)."""
+
+    async def wrapped(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
+            scope = {**scope, "headers": [*headers, (b"cookie", cookie.encode())]}
+        await app(scope, receive, send)
+
+    return wrapped
 
 
 async def two_versions(system: System, name: str) -> None:
@@ -119,8 +132,13 @@ async def test_summary_and_the_page_rendered_in_chromium(
         # CI installs Debian's chromium (.ci/run): there, a missing browser is a failure.
         assert not os.environ.get("CI"), "chromium is missing on CI"
         pytest.skip("chromium is not installed (apt-get install chromium)")
-    async with served(gateway) as base:
-        url = f"{base}/dashboard/?key={KEY}&project={name}&dataset={name}"
+    # Log in as the page's form does; the browser then sends only the cookie it got (the
+    # wrapper plays its cookie jar: headless chromium cannot type into the form).
+    login = await client.post("/v1/session", json={"api_key": KEY})
+    assert login.status_code == 200 and "httponly" in login.headers["set-cookie"].lower()
+    session = login.cookies["labelops_session"]
+    async with served(with_cookie(gateway, f"labelops_session={session}")) as base:
+        url = f"{base}/dashboard/?project={name}&dataset={name}"
         dom = (await chromium("--dump-dom", url)).decode()
         shot = tmp_path / "dashboard.png"
         await chromium("--window-size=1280,1000", f"--screenshot={shot}", url)

@@ -151,4 +151,4 @@ async def test_stream_refuses_missing_and_vendor_credentials(base_url: str) -> N
         assert error(anonymous)["reason"] == "CREDENTIALS_MISSING"
         vendor = await http.get("/v1/events/stream", headers=VENDOR)
         assert vendor.status_code == 403
-        assert error(vendor)["reason"] == "EVENTS_INTERNAL_ONLY"
+        assert error(vendor)["reason"] == "PERMISSION_DENIED_BY_ROLE"

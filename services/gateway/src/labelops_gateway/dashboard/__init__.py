@@ -2,8 +2,10 @@
 
 ``static/`` holds a dependency-free page (HTML, CSS, JS drawing SVG charts): it polls
 ``GET /v1/dashboard/summary`` (``summary.py``) and follows ``/v1/events/stream`` for live label
-events, from the same origin, so it needs no CORS setting. The API key comes from the page's
-``?key=`` parameter (or what the page stored), sent as a bearer token.
+events, from the same origin, so it needs no CORS setting. The page logs in with a form that
+posts the API key to ``POST /v1/session``; the gateway sets it as an HttpOnly,
+SameSite=Strict cookie that the page's requests carry. A key is never taken from the URL
+(``?key=`` landed in access logs); the page drops one it finds there.
 """
 
 from __future__ import annotations

@@ -7,8 +7,10 @@ and the diff of the last two. A service that fails leaves its section empty and 
 in ``errors``: a dashboard shows what it can.
 
 Agreement is measured by QA's ``MeasureAgreement``, which publishes ``AgreementMeasured``; the
-gateway keeps each project's measurement for ``AGREEMENT_TTL_S`` so that a dashboard polling
-every few seconds adds at most one measurement a minute.
+gateway keeps each caller's measurement of a project for ``AGREEMENT_TTL_S`` so that a
+dashboard polling every few seconds adds at most one measurement a minute. The cache is keyed
+by the caller (tenant, kind, subject): a measurement is never shown to anyone but the caller
+QA gave it to (another tenant's project of the same id, or a caller QA would refuse).
 """
 
 from __future__ import annotations
@@ -19,21 +21,24 @@ import time
 from collections.abc import Awaitable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from labelops.datasets.v1 import datasets_pb2 as dst
 from labelops.prelabel.v1 import prelabel_pb2 as pre
 from labelops.qa.v1 import qa_pb2 as qa
 from labelops.routing.v1 import routing_pb2 as rt
 
 from ..adapters.backends import BackendError, Backends
-from ..entrypoints.credentials import Creds, authenticate, require_internal
+from ..entrypoints.access import Caller, principal_key
+from ..entrypoints.credentials import Creds
 from ..entrypoints.routes.common import BackendsDep
 
 AGREEMENT_TTL_S = 60.0
 OptionalId = Annotated[str, Query(max_length=512, description="empty: leave that section out")]
 
 router = APIRouter()
-_agreement_cache: dict[tuple[int, str], tuple[float, Any]] = {}
+_agreement_cache: dict[tuple[int, tuple[str, str, str], str], tuple[float, Any]] = {}
+#: Entries kept at most (the oldest go first).
+AGREEMENT_CACHE_MAX = 10_000
 
 
 def _num(x: float | None) -> float | None:
@@ -48,19 +53,30 @@ async def _try(errors: list[str], service: str, call: Awaitable[Any]) -> Any:
         return None
 
 
-async def _agreement(backends: Backends, creds: Any, project_id: str) -> Any:
-    key = (id(backends), project_id)
+async def _agreement(
+    backends: Backends, creds: Any, caller: tuple[str, str, str], project_id: str
+) -> Any:
+    key = (id(backends), caller, project_id)
     hit = _agreement_cache.get(key)
     if hit is not None and time.monotonic() - hit[0] < AGREEMENT_TTL_S:
         return hit[1]
     resp = await backends.call(
         "qa", "MeasureAgreement", qa.MeasureAgreementRequest(project_id=project_id), creds
     )
+    _agreement_cache.pop(key, None)
     _agreement_cache[key] = (time.monotonic(), resp)
+    while len(_agreement_cache) > AGREEMENT_CACHE_MAX:
+        del _agreement_cache[next(iter(_agreement_cache))]
     return resp
 
 
-async def _project(backends: Backends, creds: Any, project_id: str, out: dict[str, Any]) -> None:
+async def _project(
+    backends: Backends,
+    creds: Any,
+    caller: tuple[str, str, str],
+    project_id: str,
+    out: dict[str, Any],
+) -> None:
     errors: list[str] = out["errors"]
 
     def call(service: str, method: str, request: Any) -> Awaitable[Any]:
@@ -72,7 +88,7 @@ async def _project(backends: Backends, creds: Any, project_id: str, out: dict[st
         call("routing", "ListPools", rt.ListPoolsRequest()),
         call("routing", "ListAnnotators", rt.ListAnnotatorsRequest()),
         call("qa", "GetAnnotatorQuality", qa.GetAnnotatorQualityRequest(project_id=project_id)),
-        _try(errors, "qa", _agreement(backends, creds, project_id)),
+        _try(errors, "qa", _agreement(backends, creds, caller, project_id)),
         call("prelabel", "GetClassRoi", pre.GetClassRoiRequest(project_id=project_id)),
         call("prelabel", "ListModels", pre.ListModelsRequest(project_id=project_id)),
     )
@@ -214,14 +230,14 @@ async def _dataset(backends: Backends, creds: Any, dataset_id: str, out: dict[st
     summary="A project's and a dataset's figures for the dashboard (partial when a service fails)",
 )
 async def summary(
-    request: Request,
     backends: BackendsDep,
     creds: Creds,
+    principal: Caller,
     project_id: OptionalId = "",
     dataset_id: OptionalId = "",
 ) -> dict[str, Any]:
-    # Checked here, not per backend call: a missing key is a 401, not six empty sections.
-    require_internal(authenticate(request.app.state.authenticator, creds))
+    # The route table checked the caller (a missing key is a 401, not six empty sections);
+    # each section is the service's answer to the same caller.
     out: dict[str, Any] = {
         "project_id": project_id,
         "dataset_id": dataset_id,
@@ -237,7 +253,7 @@ async def summary(
     }
     jobs = []
     if project_id:
-        jobs.append(_project(backends, creds, project_id, out))
+        jobs.append(_project(backends, creds, principal_key(principal), project_id, out))
     if dataset_id:
         jobs.append(_dataset(backends, creds, dataset_id, out))
     await asyncio.gather(*jobs)

@@ -22,11 +22,12 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from labelops_core.errors import DomainError, FieldViolation, InvalidArgument
+from labelops_core.errors import DomainError, FieldViolation, InvalidArgument, ResourceExhausted
 from labelops_grpckit import error_details
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..adapters.backends import BackendError
+from ..adapters.ratelimit import retry_after_header
 
 log = logging.getLogger("labelops_gateway")
 
@@ -47,6 +48,15 @@ HTTP_STATUS: dict[str, int] = {
 _GRPC_SIZE_MESSAGE = re.compile(r"(received|sent) message larger than max", re.IGNORECASE)
 # What a labelops service already scrubbed its INTERNAL message to (grpckit's interceptor).
 _SCRUBBED = re.compile(r"internal error \((trace_id|error_id)=[0-9a-f]+\)")
+
+
+class RateLimited(ResourceExhausted):
+    """Over a rate limit or a per-principal cap: 429 with ``Retry-After`` (seconds)."""
+
+    def __init__(self, message: str, *, retry_after_s: float, reason: str = "RATE_LIMITED") -> None:
+        header = retry_after_header(retry_after_s)
+        super().__init__(message, reason=reason, metadata={"retry_after_s": header})
+        self.retry_after = header
 
 
 def http_status(code: str, reason: str = "", message: str = "") -> int:
@@ -137,7 +147,8 @@ def domain_error_response(exc: DomainError) -> JSONResponse:
     if http_status(code, exc.reason, exc.message) == 500:
         return _internal(code, exc.message, context="gateway")
     violations = exc.violations if isinstance(exc, InvalidArgument) else ()
-    return _response(code, exc.message, exc.reason, violations, exc.metadata)
+    headers = {"Retry-After": exc.retry_after} if isinstance(exc, RateLimited) else None
+    return _response(code, exc.message, exc.reason, violations, exc.metadata, headers=headers)
 
 
 def _loc_field(error: Mapping[str, Any]) -> str:

@@ -6,9 +6,13 @@ One Kafka consumer per connection (``adapters.events.EventFeed``): ``event:`` is
 subscription is in place: anything produced from now on is delivered) and then whenever the
 stream was idle for ``sse_heartbeat_s``.
 
-Unlike the other routes this one reads Kafka, not a service, so the gateway authenticates the
-credential itself (same keys / JWT secret as the services): a vendor credential is refused,
-and a caller sees only its own tenant's events (and events that name no tenant).
+Unlike the other routes this one reads Kafka, not a service, so the gateway's own checks are
+the only ones: the route needs ``events.read`` (vendors, annotators and reviewers are refused:
+``access.ROUTE_ACTIONS``); a caller sees only events whose envelope names its tenant (an event
+without a tenant goes to nobody); without ``gold.read`` every gold field of a payload is
+removed (``gold``, ``gold_expected``, anything named ``*gold*``) and events about gold answers
+(``GoldScored``) are not sent at all. Each principal may hold ``sse_max_streams_per_principal``
+streams at once, the gateway ``sse_max_streams``; more → 429.
 """
 
 from __future__ import annotations
@@ -17,20 +21,24 @@ import enum
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
+from dataclasses import replace
+from typing import Annotated, Any
 
 import anyio
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from labelops_core.errors import ResourceExhausted, Unavailable
-from labelops_grpckit import Authenticator
+from labelops_core.authz import Action, can
+from labelops_core.context import Principal
+from labelops_core.errors import Unavailable
 from starlette.types import Receive, Scope, Send
 
 from ..adapters.events import Event, EventFeed
 from ..config import Settings
-from .credentials import Creds, authenticate, require_internal
+from .access import Caller, principal_key
+from .errors import RateLimited
 
 log = logging.getLogger("labelops_gateway.events")
 
@@ -41,18 +49,51 @@ class StreamStart(enum.StrEnum):
 
 
 class OpenStreams:
-    """The event streams open now (each holds a Kafka consumer)."""
+    """The event streams open now (each holds a Kafka consumer), and whose they are."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, per_principal: int = 2) -> None:
         self.limit = limit
+        self.per_principal = per_principal
         self.feeds: set[EventFeed] = set()
+        self._owner: dict[EventFeed, Hashable] = {}
+        self._held: Counter[Hashable] = Counter()
 
     def __len__(self) -> int:
         return len(self.feeds)
 
+    def held(self, owner: Hashable) -> int:
+        return self._held[owner]
+
+    def add(self, feed: EventFeed, owner: Hashable) -> None:
+        """Take a slot for ``owner``'s ``feed``, or RateLimited (429) when none is free."""
+        if len(self.feeds) >= self.limit:
+            raise RateLimited(
+                f"{self.limit} event streams are open; try again later",
+                retry_after_s=5,
+                reason="TOO_MANY_STREAMS",
+            )
+        if self._held[owner] >= self.per_principal:
+            raise RateLimited(
+                f"you have {self.per_principal} event streams open; close one first",
+                retry_after_s=5,
+                reason="TOO_MANY_STREAMS_FOR_PRINCIPAL",
+            )
+        self.feeds.add(feed)
+        self._owner[feed] = owner
+        self._held[owner] += 1
+
+    def discard(self, feed: EventFeed) -> None:
+        self.feeds.discard(feed)
+        owner = self._owner.pop(feed, None)
+        if owner is not None:
+            self._held[owner] -= 1
+            if self._held[owner] <= 0:
+                del self._held[owner]
+
     async def close_all(self) -> None:
-        feeds, self.feeds = list(self.feeds), set()
+        feeds = list(self.feeds)
         for feed in feeds:
+            self.discard(feed)
             await feed.stop()
 
 
@@ -93,19 +134,45 @@ def format_event(event: Event) -> bytes:
     ).encode()
 
 
+def _without_gold(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_gold(v) for k, v in value.items() if "gold" not in k.lower()}
+    if isinstance(value, list):
+        return [_without_gold(v) for v in value]
+    return value
+
+
+def is_gold_event(event_type: str) -> bool:
+    """Events that exist only because a task is gold (their fields name the gold answer)."""
+    return event_type.rsplit(".", 1)[-1].lower().startswith("gold")
+
+
+def visible(event: Event, principal: Principal) -> Event | None:
+    """``event`` as ``principal`` may see it: None for another tenant's (or no tenant's)
+    event and, without ``gold.read``, for a gold event; else with gold fields removed."""
+    if not event.tenant_id or event.tenant_id != principal.tenant_id:
+        return None
+    if can(principal, Action.GOLD_READ):
+        return event
+    if is_gold_event(event.type):
+        return None
+    payload = event.data.get("payload")
+    if payload is None:
+        # An event type this gateway cannot decode: it cannot strip what it cannot read.
+        return None
+    return replace(event, data={**event.data, "payload": _without_gold(payload)})
+
+
 async def sse_lines(
-    feed: EventFeed, *, tenant_id: str, types: frozenset[str], heartbeat_s: float
+    feed: EventFeed, *, principal: Principal, types: frozenset[str], heartbeat_s: float
 ) -> AsyncIterator[bytes]:
     """The stream's bytes: a comment now, then events (filtered), heartbeats when idle."""
     yield b": subscribed\n\n"
     last = time.monotonic()
     try:
         async for events in feed.batches(timeout_s=heartbeat_s):
-            chunk = b"".join(
-                format_event(e)
-                for e in events
-                if (not types or e.type in types) and e.tenant_id in ("", tenant_id)
-            )
+            shown = (visible(e, principal) for e in events if not types or e.type in types)
+            chunk = b"".join(format_event(e) for e in shown if e is not None)
             now = time.monotonic()
             if chunk:
                 yield chunk
@@ -139,7 +206,7 @@ router = APIRouter()
 )
 async def stream_events(
     request: Request,
-    creds: Creds,
+    principal: Caller,
     start: Annotated[
         StreamStart,
         Query(
@@ -154,39 +221,31 @@ async def stream_events(
     ] = None,
 ) -> EventStreamResponse:
     settings: Settings = request.app.state.settings
-    authenticator: Authenticator = request.app.state.authenticator
     streams: OpenStreams = request.app.state.streams
-    principal = authenticate(authenticator, creds)
-    require_internal(principal)
-    if len(streams) >= streams.limit:
-        raise ResourceExhausted(
-            f"{streams.limit} event streams are open; try again later",
-            reason="TOO_MANY_STREAMS",
-        )
     feed = EventFeed(
         settings.kafka_bootstrap,
         settings.event_topics,
         from_earliest=start is StreamStart.earliest,
         refresh_s=settings.sse_topic_refresh_s,
     )
-    streams.feeds.add(feed)
+    streams.add(feed, principal_key(principal))
     try:
         await feed.start()
     except (KafkaError, OSError) as exc:
-        streams.feeds.discard(feed)
+        streams.discard(feed)
         log.warning("event stream: Kafka unavailable: %r", exc)
         raise Unavailable("the event bus is unavailable", reason="KAFKA_UNAVAILABLE") from None
     except BaseException:
-        streams.feeds.discard(feed)
+        streams.discard(feed)
         raise
 
     async def close() -> None:
-        streams.feeds.discard(feed)
+        streams.discard(feed)
         await feed.stop()
 
     lines = sse_lines(
         feed,
-        tenant_id=principal.tenant_id,
+        principal=principal,
         types=frozenset(event_type or ()),
         heartbeat_s=settings.sse_heartbeat_s,
     )

@@ -119,33 +119,70 @@ function render(s) {
   document.body.dataset.loaded = "true";
 }
 
+// The key never travels in a URL (access logs, history) nor stays where scripts read it: the
+// login form posts it once, the gateway answers with an HttpOnly, SameSite=Strict cookie that
+// every same-origin request below carries.
+function loggedOut(yes) {
+  $("login").hidden = !yes;
+  $("logout").hidden = yes;
+}
+
 async function refresh() {
   const q = new URLSearchParams();
   if ($("project").value) q.set("project_id", $("project").value);
   if ($("dataset").value) q.set("dataset_id", $("dataset").value);
   try {
-    const r = await fetch(`/v1/dashboard/summary?${q}`, { headers: authHeaders() });
+    const r = await fetch(`/v1/dashboard/summary?${q}`, { credentials: "same-origin" });
+    if (r.status === 401) {
+      loggedOut(true);
+      throw new Error("log in with an API key");
+    }
     if (!r.ok) throw new Error(`${r.status} ${(await r.text()).slice(0, 200)}`);
+    loggedOut(false);
     render(await r.json());
   } catch (e) {
     $("status").textContent = `error: ${e.message}`;
   }
 }
 
-function authHeaders() {
-  const key = params.get("key") || localStorage.getItem("labelops-key");
-  if (params.get("key")) localStorage.setItem("labelops-key", params.get("key"));
-  return key ? { Authorization: `Bearer ${key}` } : {};
+async function login(e) {
+  e.preventDefault();
+  const r = await fetch("/v1/session", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ api_key: $("api-key").value }),
+  });
+  $("api-key").value = "";
+  if (!r.ok) {
+    $("status").textContent = `login failed: ${r.status}`;
+    return;
+  }
+  loggedOut(false);
+  refresh();
 }
 
-// EventSource cannot send an Authorization header: read the SSE stream through fetch.
+async function logout() {
+  await fetch("/v1/session", { method: "DELETE", credentials: "same-origin" });
+  loggedOut(true);
+}
+
+// A key in the URL is refused: drop it from the address bar (and what older pages stored).
+if (params.has("key")) {
+  params.delete("key");
+  history.replaceState(null, "", `${location.pathname}${params.size ? `?${params}` : ""}`);
+  $("status").textContent = "keys in the URL are not accepted: log in instead";
+}
+localStorage.removeItem("labelops-key");
+
+// Read the SSE stream through fetch (the cookie goes along; so does a retry loop of our own).
 async function follow() {
   const shown = new Set(["labelops.routing.v1.LabelSubmitted", "labelops.qa.v1.LabelAccepted",
     "labelops.qa.v1.ConsensusReached", "labelops.prelabel.v1.PreLabelProposed",
     "labelops.datasets.v1.DatasetVersionCreated"]);
   for (;;) {
     try {
-      const r = await fetch("/v1/events/stream", { headers: authHeaders() });
+      const r = await fetch("/v1/events/stream", { credentials: "same-origin" });
       if (!r.ok || !r.body) throw new Error(String(r.status));
       const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
       let buf = "";
@@ -184,6 +221,8 @@ function onEvent(type, data) {
 $("project").value = params.get("project") || "";
 $("dataset").value = params.get("dataset") || "";
 $("pick").addEventListener("submit", (e) => { e.preventDefault(); refresh(); });
+$("login").addEventListener("submit", login);
+$("logout").addEventListener("click", logout);
 refresh();
 setInterval(refresh, 5000);
 follow();
