@@ -1,9 +1,11 @@
 """Domain errors ↔ rich gRPC status (google.rpc.Status with ErrorInfo and BadRequest).
 
 The server side turns a ``labelops_core.errors.DomainError`` into a status whose details carry
-an ``ErrorInfo`` (AIP-193: machine-readable reason, domain "labelops", metadata) and, for
-invalid arguments, a ``BadRequest`` listing every bad field. The client side reads them back
-(``error_details``) so tests and the gateway never parse message strings.
+an ``ErrorInfo`` (AIP-193: machine-readable reason, domain "labelops", metadata), for
+invalid arguments a ``BadRequest`` listing every bad field, and for an error carrying a
+``retry_delay_s`` attribute (rate limits) a ``RetryInfo`` saying when to try again.
+The client side reads them back (``error_details``, ``retry_delay``) so tests and the gateway
+never parse message strings.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from labelops_core.errors import DomainError, FieldViolation, InvalidArgument
@@ -46,8 +48,10 @@ def rich_status(
     reason: str,
     metadata: Mapping[str, str] | None = None,
     violations: Iterable[FieldViolation] = (),
+    retry_delay_s: float | None = None,
 ) -> grpc.Status:
-    """A ``grpc.Status`` for ``context.abort`` carrying ErrorInfo (+ BadRequest if violations).
+    """A ``grpc.Status`` for ``context.abort`` carrying ErrorInfo (+ BadRequest if violations,
+    + RetryInfo if ``retry_delay_s`` is given).
 
     Pass its ``code``, ``details`` and ``trailing_metadata`` to
     ``grpc.aio.ServicerContext.abort``.
@@ -65,18 +69,25 @@ def rich_status(
         status.details.append(
             _pack(error_details_pb2.BadRequest(field_violations=field_violations))
         )
+    if retry_delay_s is not None:
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(max(0, round(retry_delay_s * 1e9)))
+        status.details.append(_pack(error_details_pb2.RetryInfo(retry_delay=delay)))
     return rpc_status.to_status(status)
 
 
 def status_for(error: DomainError) -> grpc.Status:
-    """The rich status for a domain error: its code, message, reason, metadata, violations."""
+    """The rich status for a domain error: its code, message, reason, metadata, violations,
+    and a RetryInfo when the error has a ``retry_delay_s`` (see ``ratelimit.RateLimited``)."""
     violations = error.violations if isinstance(error, InvalidArgument) else ()
+    delay = getattr(error, "retry_delay_s", None)
     return rich_status(
         grpc_code(error),
         error.message,
         reason=error.reason,
         metadata=error.metadata,
         violations=violations,
+        retry_delay_s=delay if isinstance(delay, int | float) else None,
     )
 
 
@@ -99,6 +110,19 @@ def error_info(rpc_error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
             info = error_details_pb2.ErrorInfo()
             detail.Unpack(info)
             return info
+    return None
+
+
+def retry_delay(rpc_error: grpc.RpcError) -> float | None:
+    """Seconds the server asked the caller to wait (``google.rpc.RetryInfo``), or None."""
+    status = status_proto(rpc_error)
+    if status is None:
+        return None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            info = error_details_pb2.RetryInfo()
+            detail.Unpack(info)
+            return float(info.retry_delay.ToNanoseconds()) / 1e9
     return None
 
 
