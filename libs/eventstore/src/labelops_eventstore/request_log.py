@@ -3,6 +3,10 @@
 A mixin of ``EventStore`` (which owns ``pool`` and the ``requests`` table name): the first
 append of a request id records its result and response in the append's transaction; a repeat
 is answered from that row (see ``idempotency`` for the command helper built on it).
+
+Request ids are scoped by tenant (the row's key is ``(tenant_id, request_id)``): every claim,
+record and lookup uses the current tenant (``labelops_core.context.current_tenant()``), so
+tenant B sending tenant A's request id is handled afresh and never sees A's answer.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Sequence
 
 import asyncpg
 from google.protobuf.message import Message
+from labelops_core.context import current_tenant
 from labelops_core.errors import FieldViolation, InvalidArgument
 
 from .events import AppendResult, M
@@ -34,8 +39,9 @@ class RequestLog:
         and replays instead of appending twice.
         """
         claimed = await conn.fetchval(
-            f"INSERT INTO {self._t_requests}(request_id, stream_id, fingerprint)"
-            " VALUES ($1, $2, $3) ON CONFLICT (request_id) DO NOTHING RETURNING 1",
+            f"INSERT INTO {self._t_requests}(tenant_id, request_id, stream_id, fingerprint)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (tenant_id, request_id) DO NOTHING RETURNING 1",
+            current_tenant(),
             request_id,
             stream_id,
             fingerprint,
@@ -94,20 +100,24 @@ class RequestLog:
     ) -> None:
         await conn.execute(
             f"UPDATE {self._t_requests} SET event_ids = $2, first_version = $3,"
-            " last_version = $4, positions = $5, response = $6 WHERE request_id = $1",
+            " last_version = $4, positions = $5, response = $6"
+            " WHERE request_id = $1 AND tenant_id = $7",
             request_id,
             event_ids,
             first_version,
             last_version,
             positions,
             response,
+            current_tenant(),
         )
 
     async def _replay_request(
         self, conn: asyncpg.Connection, request_id: str, fingerprint: str
     ) -> AppendResult:
         row = await conn.fetchrow(
-            f"SELECT * FROM {self._t_requests} WHERE request_id = $1", request_id
+            f"SELECT * FROM {self._t_requests} WHERE tenant_id = $1 AND request_id = $2",
+            current_tenant(),
+            request_id,
         )
         assert row is not None  # the conflicting insert proves it exists and is committed
         if row["fingerprint"] != fingerprint:
@@ -137,8 +147,9 @@ class RequestLog:
         """The stored answer of an earlier request with this id (AIP-155), or None.
 
         Handlers call it before deciding, so a retried command answers as the first time even
-        when state has moved on since. Raises INVALID_ARGUMENT when the id is too long, or
-        was used for a request with another ``fingerprint`` (``REQUEST_ID_REUSED``).
+        when state has moved on since. Only the current tenant's requests are looked at. Raises
+        INVALID_ARGUMENT when the id is too long, or was used for a request with another
+        ``fingerprint`` (``REQUEST_ID_REUSED``).
         """
         if len(request_id) > max_chars:
             raise InvalidArgument(
@@ -183,16 +194,26 @@ class RequestLog:
         return Command(rid, fp, earlier)
 
     async def lookup_request(
-        self, request_id: str, conn: asyncpg.Connection | None = None
+        self,
+        request_id: str,
+        conn: asyncpg.Connection | None = None,
+        *,
+        tenant_id: str | None = None,
     ) -> AppendResult | None:
-        """The stored result of an earlier request with this id, or None.
+        """The stored result of an earlier request with this id of ``tenant_id`` (default: the
+        current tenant), or None.
 
         Handlers call this before deciding, so a retried command returns its first answer even
         when the aggregate has moved on since; compare ``fingerprint`` to tell a retry from a
         request id reused for other content.
         """
-        q = f"SELECT * FROM {self._t_requests} WHERE request_id = $1"
-        row = await (conn.fetchrow(q, request_id) if conn else self.pool.fetchrow(q, request_id))
+        tenant = tenant_id if tenant_id is not None else current_tenant()
+        q = f"SELECT * FROM {self._t_requests} WHERE tenant_id = $1 AND request_id = $2"
+        row = await (
+            conn.fetchrow(q, tenant, request_id)
+            if conn
+            else self.pool.fetchrow(q, tenant, request_id)
+        )
         if row is None:
             return None
         return AppendResult(

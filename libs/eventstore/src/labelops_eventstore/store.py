@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from labelops_core.context import current_principal
+from labelops_core.context import DEFAULT_TENANT, current_principal
 from labelops_core.errors import ConcurrencyConflict, FieldViolation, InvalidArgument
 from labelops_telemetry.propagation import current_traceparent
 
@@ -438,11 +438,8 @@ class EventStore(RequestLog):
         cols: list[list[Any]] = [[] for _ in range(13)]
         for stream_id, first, events, path in segments:
             for i, e in enumerate(events):
-                tenant = (
-                    e.tenant_id
-                    if e.tenant_id is not None
-                    else (principal.tenant_id if principal else "")
-                )
+                # Never tenant-less: the event's own tenant, else the caller's, else the default.
+                tenant = e.tenant_id or (principal.tenant_id if principal else "") or DEFAULT_TENANT
                 kind = (
                     e.actor_kind
                     if e.actor_kind is not None
@@ -477,12 +474,21 @@ class EventStore(RequestLog):
                     col.append(v)
         return cols
 
-    async def stream_version(self, stream_id: str, conn: asyncpg.Connection | None = None) -> int:
-        """Current version of a stream (0 if it has no events)."""
+    async def stream_version(
+        self,
+        stream_id: str,
+        conn: asyncpg.Connection | None = None,
+        *,
+        tenant_id: str | None = None,
+    ) -> int:
+        """Current version of a stream (0 if it has no events); with ``tenant_id``, the last
+        version among that tenant's events of the stream (0 if it has none)."""
         q = f"SELECT coalesce(max(stream_version), 0) FROM {self._t_events} WHERE stream_id = $1"
-        return int(
-            await (conn.fetchval(q, stream_id) if conn else self.pool.fetchval(q, stream_id))
-        )
+        args: list[Any] = [stream_id]
+        if tenant_id is not None:
+            q += " AND tenant_id = $2"
+            args.append(tenant_id)
+        return int(await (conn.fetchval(q, *args) if conn else self.pool.fetchval(q, *args)))
 
     async def read_stream(
         self,
@@ -490,35 +496,52 @@ class EventStore(RequestLog):
         from_version: int = 1,
         limit: int | None = None,
         conn: asyncpg.Connection | None = None,
+        *,
+        tenant_id: str | None = None,
     ) -> list[StoredEvent]:
-        """Events of a stream in version order, from ``from_version`` (1-based)."""
+        """Events of a stream in version order, from ``from_version`` (1-based); with
+        ``tenant_id``, only that tenant's."""
+        args: list[Any] = [stream_id, from_version]
+        tenant_sql = ""
+        if tenant_id is not None:
+            tenant_sql = " AND tenant_id = $3"
+            args.append(tenant_id)
         q = (
             f"SELECT {_COLUMNS} FROM {self._t_events} WHERE stream_id = $1 AND stream_version >= $2"
-            " ORDER BY stream_version" + (f" LIMIT {int(limit)}" if limit else "")
+            + tenant_sql
+            + " ORDER BY stream_version"
+            + (f" LIMIT {int(limit)}" if limit else "")
         )
-        rows = await (
-            conn.fetch(q, stream_id, from_version)
-            if conn
-            else self.pool.fetch(q, stream_id, from_version)
-        )
+        rows = await (conn.fetch(q, *args) if conn else self.pool.fetch(q, *args))
         return [_row_to_event(r) for r in rows]
 
     async def read_all(
-        self, after_position: int = 0, limit: int = 1000, types: Sequence[str] | None = None
+        self,
+        after_position: int = 0,
+        limit: int = 1000,
+        types: Sequence[str] | None = None,
+        *,
+        tenant_id: str | None = None,
     ) -> list[StoredEvent]:
-        """Committed events in position order, after ``after_position``.
+        """Committed events in position order, after ``after_position``; with ``tenant_id``,
+        only that tenant's.
 
         Only events of finished transactions are returned (tx below the snapshot xmin), but
         positions are not gap-free: a transaction still running may later commit a lower
         position. Use this for audits and rebuilds of a quiet store; live consumers read Kafka,
         which the relay feeds without gaps.
         """
+        args: list[Any] = [after_position, limit]
         q = (
             f"SELECT {_COLUMNS} FROM {self._t_events} WHERE position > $1"
             " AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
-            + (" AND type = ANY($3::text[])" if types else "")
-            + " ORDER BY position LIMIT $2"
         )
-        args: list[Any] = [after_position, limit] + ([list(types)] if types else [])
+        if types:
+            args.append(list(types))
+            q += f" AND type = ANY(${len(args)}::text[])"
+        if tenant_id is not None:
+            args.append(tenant_id)
+            q += f" AND tenant_id = ${len(args)}"
+        q += " ORDER BY position LIMIT $2"
         rows = await self.pool.fetch(q, *args)
         return [_row_to_event(r) for r in rows]
