@@ -1,9 +1,11 @@
 """labelops bus: the Kafka consumer runner every projection uses, plus topic helpers.
 
 Exactly-once effects on Postgres from an at-least-once Kafka: see :class:`ConsumerRunner`.
+A per-record handler acts as the consumed event's tenant and actor (``labelops_bus.principal``).
 """
 
 from .batch import BatchHandler, BatchProjector, BatchRecord, positions_ddl, read_positions
+from .principal import ACTOR_KIND_NAMES, acting_as_envelope, envelope_principal
 from .runner import (
     APPLIED,
     DEAD_LETTERED,
@@ -19,6 +21,7 @@ from .supervised import RestartableConsumer
 from .topics import dlq_topic, ensure_topics, events_topic
 
 __all__ = [
+    "ACTOR_KIND_NAMES",
     "APPLIED",
     "DEAD_LETTERED",
     "DUPLICATE",
@@ -31,9 +34,11 @@ __all__ = [
     "MessageContext",
     "PoisonMessage",
     "RestartableConsumer",
+    "acting_as_envelope",
     "decode_envelope",
     "dlq_topic",
     "ensure_topics",
+    "envelope_principal",
     "events_topic",
     "is_transient_error",
     "positions_ddl",

@@ -26,6 +26,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 from ._metrics import Instruments
 from .clients import dlq_headers
 from .messages import APPLIED, DEAD_LETTERED, DUPLICATE, Decoder, Handler, MessageContext
+from .principal import acting_as_envelope
 from .schema import STATUS_APPLIED, STATUS_DEAD_LETTERED
 
 log = logging.getLogger("labelops.bus")
@@ -187,7 +188,9 @@ class RecordProcessing:
                 started = time.perf_counter()
                 error_type = None
                 try:
-                    await self._handler(ctx, conn)
+                    # Events the handler appends carry the causing event's tenant and actor.
+                    with acting_as_envelope(ctx.envelope):
+                        await self._handler(ctx, conn)
                 except Exception as exc:
                     error_type = type(exc).__qualname__
                     raise _HandlerFailed(exc) from exc

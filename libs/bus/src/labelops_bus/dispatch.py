@@ -14,8 +14,10 @@ static, so docs/events.md's consumer column is generated from it (``handled_even
 run time ``EventHandlers.dispatchers`` turns it into one handler per consumer:
 
 - ``Dispatch`` (``ConsumerRunner``, one transaction per record): decodes the payload as the
-  registered type (undecodable → ``PoisonMessage``, dead-lettered) and calls the method; types
-  the table does not name are skipped — a consumer sees every event of the producer's topic.
+  registered type (undecodable → ``PoisonMessage``, dead-lettered) and calls the method with
+  the envelope's principal bound (``labelops_bus.principal``: what it appends gets the event's
+  tenant and actor); types the table does not name are skipped — a consumer sees every event
+  of the producer's topic.
 - ``BatchDispatch`` (``BatchProjector``, one transaction per batch): ``decode`` parses each
   record (poison → dead letter, alone), ``prepare`` groups consecutive records of one type off
   the transaction; the handler calls
@@ -23,7 +25,8 @@ run time ``EventHandlers.dispatchers`` turns it into one handler per consumer:
   method the undecoded ``(envelope, record)`` pairs (a projection that stores payloads as they
   are and decodes them later, once). ``BatchDispatch.prepare_with`` gives a method a function
   that turns its run into what it gets, also off the transaction (rows built there, only the
-  writes inside).
+  writes inside). Nothing is bound around a batch (its records may be of several tenants):
+  a batch method passes ``tenant_id`` / ``actor_kind`` / ``actor_id`` per record.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from aiokafka import ConsumerRecord
 from google.protobuf.message import Message
 
 from .batch import BatchRecord
+from .principal import acting_as_envelope
 from .runner import MessageContext, PoisonMessage, decode_envelope
 
 F = TypeVar("F", bound=Callable[..., Awaitable[None]])
@@ -159,7 +163,10 @@ class Dispatch:
             return  # another event of the producer's topic: not this consumer's
         row, fn = route
         event = decode_payload(row.event, ctx.envelope.payload) if row.decode else ctx.envelope
-        await fn(event, ctx, conn)
+        # The runner binds it too; bound here as well, a Dispatch called on its own (a
+        # service's unit test, a replay) acts as the event's tenant and actor all the same.
+        with acting_as_envelope(ctx.envelope):
+            await fn(event, ctx, conn)
 
 
 @dataclass
