@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from grpckit_support import ADMIN_KEY, DictEventLog, make_server
+from grpckit_support import ADMIN_KEY, DictEventLog, FakeWorkforce, make_server
 from labelops.events.v1 import envelope_pb2
 from labelops_grpckit import GrpcServer, channel
 from labelops_telemetry import setup_telemetry
@@ -38,9 +38,17 @@ def eventlog() -> DictEventLog:
 
 
 @pytest.fixture(scope="session")
-async def server(spans: InMemorySpanExporter, eventlog: DictEventLog) -> AsyncIterator[GrpcServer]:
+def workforce() -> FakeWorkforce:
+    """The test WorkforceService (counts the calls that reached it)."""
+    return FakeWorkforce()
+
+
+@pytest.fixture(scope="session")
+async def server(
+    spans: InMemorySpanExporter, eventlog: DictEventLog, workforce: FakeWorkforce
+) -> AsyncIterator[GrpcServer]:
     """The shared, started server."""
-    server = make_server(eventlog)
+    server = make_server(eventlog, workforce)
     await server.start()
     yield server
     await server.stop(grace=0)

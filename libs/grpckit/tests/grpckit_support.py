@@ -12,12 +12,14 @@ import grpc
 import jwt
 from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from labelops.events.v1 import envelope_pb2
+from labelops.routing.v1 import workforce_pb2, workforce_pb2_grpc
 from labelops_core.context import Principal, current_principal
 from labelops_core.errors import FieldViolation, InvalidArgument, NotFound
 from labelops_grpckit import Authenticator, GrpcServer
 from labelops_telemetry import current_traceparent
 
 EVENTLOG_SERVICE = eventlog_pb2.DESCRIPTOR.services_by_name["EventLogService"].full_name
+WORKFORCE_SERVICE = workforce_pb2.DESCRIPTOR.services_by_name["WorkforceService"].full_name
 KINDS_SERVICE = "labelops.test.v1.KindsService"
 
 ADMIN_KEY = "test-admin-key"
@@ -38,6 +40,7 @@ def make_token(secret: str = JWT_SECRET, *, exp_in: float = 300, **claims: Any) 
         "tenant": "acme",
         "roles": ["labeler"],
         "iss": JWT_ISSUER,
+        "iat": int(time.time()),
         "exp": int(time.time() + exp_in),
     }
     payload.update(claims)
@@ -104,6 +107,36 @@ class DictEventLog(eventlog_pb2_grpc.EventLogServiceServicer):
         self.seen.append(Seen(current_principal(), current_traceparent()))
         events = [e for stream in self.streams.values() for e in stream]
         return eventlog_pb2.ListEventsResponse(events=events)
+
+
+@dataclass
+class FakeWorkforce(workforce_pb2_grpc.WorkforceServiceServicer):
+    """Test-only WorkforceService: counts what reached it; ``Work`` swallows every exception
+    (as a per-message error handler does), so the interceptor must abort bad streams itself."""
+
+    submitted: int = 0
+    work_messages: int = 0
+
+    async def SubmitLabels(
+        self, request: workforce_pb2.SubmitLabelsRequest, context: grpc.aio.ServicerContext
+    ) -> workforce_pb2.SubmitLabelsResponse:
+        self.submitted += 1
+        return workforce_pb2.SubmitLabelsResponse(
+            accepted=[
+                workforce_pb2.AcceptedLabel(assignment_id=s.assignment_id)
+                for s in request.submissions
+            ]
+        )
+
+    async def Work(
+        self, request_iterator: AsyncIterator[workforce_pb2.WorkRequest], context: Any
+    ) -> AsyncIterator[workforce_pb2.WorkResponse]:
+        try:
+            async for message in request_iterator:
+                self.work_messages += 1
+                yield workforce_pb2.WorkResponse(correlation_id=message.correlation_id)
+        except Exception:  # the point: a handler that hides errors
+            pass
 
 
 def _subject() -> bytes:
@@ -187,8 +220,10 @@ def make_authenticator() -> Authenticator:
     )
 
 
-def make_server(servicer: DictEventLog, **kwargs: Any) -> GrpcServer:
-    """A GrpcServer on 127.0.0.1:<ephemeral> with both test services mounted."""
+def make_server(
+    servicer: DictEventLog, workforce: FakeWorkforce | None = None, **kwargs: Any
+) -> GrpcServer:
+    """A GrpcServer on 127.0.0.1:<ephemeral> with the test services mounted."""
     server = GrpcServer(
         host="127.0.0.1",
         port=0,
@@ -201,4 +236,9 @@ def make_server(servicer: DictEventLog, **kwargs: Any) -> GrpcServer:
         eventlog_pb2_grpc.add_EventLogServiceServicer_to_server, servicer, EVENTLOG_SERVICE
     )
     server.add_service(_add_kinds_service, None, KINDS_SERVICE)
+    server.add_service(
+        workforce_pb2_grpc.add_WorkforceServiceServicer_to_server,
+        workforce or FakeWorkforce(),
+        WORKFORCE_SERVICE,
+    )
     return server

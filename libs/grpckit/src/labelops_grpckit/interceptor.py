@@ -3,17 +3,27 @@
 It wraps the RpcMethodHandler's behaviour for all four RPC kinds, so the same rules hold for
 unary and streaming methods:
 
-1. authenticate (unless the method is public: health, reflection) and bind the Principal with
-   ``labelops_core.context.set_principal`` for the handler, resetting it afterwards;
+1. refuse a request that does not decode (malformed protobuf) with INVALID_ARGUMENT, reason
+   ``MALFORMED_REQUEST``, before authentication and without logging a traceback: the
+   request deserializer is wrapped so grpc itself never sees the DecodeError (it would answer
+   INTERNAL and log "Exception deserializing request!" at ERROR);
+2. authenticate (unless the method is public: health, reflection) and bind the Principal with
+   ``labelops_core.context.set_principal`` for the handler, resetting it afterwards; charge
+   the principal's rate limit (``ratelimit.RateLimiter``: one token per unary call, one per
+   stream opened; RESOURCE_EXHAUSTED ``RATE_LIMITED`` with RetryInfo);
    with a ``method_actions`` table, check the method's action against the roles x actions
    table (``labelops_core.authz.require``): a method the table does not name is refused
    (deny by default); every command and every denial goes to the ``audit`` sink;
-2. give a unary-unary call that arrived without a deadline the server default;
-3. turn exceptions into statuses: DomainError → its code + ErrorInfo/BadRequest; anything else
+3. validate every request message generically (``validation.RequestValidator``: control
+   characters, caps, uint64 range, unknown enums) before the handler sees it; a request
+   stream is aborted with INVALID_ARGUMENT at its first bad (or undecodable) message;
+4. give a unary-unary call that arrived without a deadline the server default;
+5. turn exceptions into statuses: DomainError → its code + ErrorInfo/BadRequest; anything else
    → INTERNAL with a scrubbed message that names the trace id, the real error logged.
 
 Handlers must be ``async`` (coroutines, or async generators / ``context.write`` coroutines for
-response streams), as with any grpc.aio servicer.
+response streams), as with any grpc.aio servicer; request streams must be consumed by
+iterating ``request_iterator`` (not ``context.read()``) for per-message checks to apply.
 """
 
 from __future__ import annotations
@@ -27,6 +37,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from typing import Any
 
 import grpc
+from google.protobuf.message import Message
 from grpc.aio import AbortError, AioRpcError
 from labelops_core.audit import (
     OUTCOME_DENIED,
@@ -38,13 +49,21 @@ from labelops_core.audit import (
 )
 from labelops_core.authz import Action, require
 from labelops_core.context import Principal, reset_principal, set_principal
-from labelops_core.errors import DomainError, PermissionDenied, Unauthenticated
+from labelops_core.errors import (
+    DomainError,
+    FieldViolation,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+)
 from labelops_telemetry.propagation import current_trace_id
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from labelops_grpckit.auth import Authenticator
 from labelops_grpckit.errors import rich_status, status_for
+from labelops_grpckit.ratelimit import RateLimiter
+from labelops_grpckit.validation import RequestValidator
 
 _log = logging.getLogger(__name__)
 
@@ -54,6 +73,9 @@ PUBLIC_METHOD_PREFIXES: tuple[str, ...] = (
     "/grpc.reflection.v1alpha.ServerReflection/",
     "/grpc.reflection.v1.ServerReflection/",
 )
+
+#: ErrorInfo reason of a request whose bytes are not the method's request message.
+REASON_MALFORMED_REQUEST = "MALFORMED_REQUEST"
 
 #: ErrorInfo reason of a method the service's action table does not name.
 REASON_METHOD_NOT_MAPPED = "METHOD_NOT_ALLOWED"
@@ -74,12 +96,46 @@ Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
 class _Gate:
     """What the interceptor learned about a call, for its audit record."""
 
-    __slots__ = ("action", "method", "principal")
+    __slots__ = ("action", "error", "method", "principal")
 
-    def __init__(self, method: str) -> None:
+    def __init__(self, method: str, action: Action | None) -> None:
         self.method = method
         self.principal: Principal | None = None
-        self.action: Action | None = None
+        self.action = action
+        # The error a request stream was aborted with (the handler then sees AbortError).
+        self.error: DomainError | None = None
+
+
+class _Malformed:
+    """Stands in for a request message that failed to decode."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _safe_deserializer(
+    deserializer: Callable[[bytes], Any] | None,
+) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def deserialize(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as exc:  # DecodeError, or anything a custom deserializer raises
+            return _Malformed(exc)
+
+    return deserialize
+
+
+def _malformed() -> InvalidArgument:
+    return InvalidArgument(
+        "the request is not a valid message for this method",
+        [FieldViolation("request", "could not be decoded")],
+        reason=REASON_MALFORMED_REQUEST,
+    )
 
 
 class _DefaultDeadlineExceeded(Exception):
@@ -105,6 +161,9 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
             not name is refused with PERMISSION_DENIED. None: no table (handlers check).
         audit: where commands and denials are recorded; None: not recorded.
         service: the service name audit records carry.
+        validator: checks every request message before its handler; None: no generic checks
+            (decode errors are still refused).
+        rate_limiter: charged one token per authenticated call / stream opened; None: off.
     """
 
     def __init__(
@@ -116,6 +175,8 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
         method_actions: Mapping[str, Action] | None = None,
         audit: AuditSink | None = None,
         service: str = "",
+        validator: RequestValidator | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         self._authenticator = authenticator
         self._default_timeout = default_timeout
@@ -123,6 +184,8 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
         self._method_actions = method_actions
         self._audit = audit
         self._service = service
+        self._validator = validator
+        self._rate_limiter = rate_limiter
 
     async def intercept_service(
         self,
@@ -135,40 +198,44 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
             return None
         method = handler_call_details.method
         public = is_public_method(method, self._public_methods)
+        deserializer = _safe_deserializer(handler.request_deserializer)
         if handler.request_streaming and handler.response_streaming:
             return grpc.stream_stream_rpc_method_handler(
-                self._stream_response(handler.stream_stream, method, public),
-                request_deserializer=handler.request_deserializer,
+                self._stream_response(handler.stream_stream, method, public, streaming=True),
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.request_streaming:
             return grpc.stream_unary_rpc_method_handler(
-                self._unary_response(handler.stream_unary, method, public, deadline=False),
-                request_deserializer=handler.request_deserializer,
+                self._unary_response(
+                    handler.stream_unary, method, public, deadline=False, streaming=True
+                ),
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.response_streaming:
             return grpc.unary_stream_rpc_method_handler(
-                self._stream_response(handler.unary_stream, method, public),
-                request_deserializer=handler.request_deserializer,
+                self._stream_response(handler.unary_stream, method, public, streaming=False),
+                request_deserializer=deserializer,
                 response_serializer=handler.response_serializer,
             )
         return grpc.unary_unary_rpc_method_handler(
-            self._unary_response(handler.unary_unary, method, public, deadline=True),
-            request_deserializer=handler.request_deserializer,
+            self._unary_response(
+                handler.unary_unary, method, public, deadline=True, streaming=False
+            ),
+            request_deserializer=deserializer,
             response_serializer=handler.response_serializer,
         )
 
     def _unary_response(
-        self, behavior: Behavior, method: str, public: bool, *, deadline: bool
+        self, behavior: Behavior, method: str, public: bool, *, deadline: bool, streaming: bool
     ) -> Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]:
         # Must be a coroutine function: grpc.aio runs anything else in its thread pool.
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             token = None
-            gate = _Gate(method)
+            gate = self._gate(method)
             try:
-                if not public:
-                    token = set_principal(self._admit(context, gate))
+                request, token = self._enter(request, context, gate, public, streaming)
                 timeout = self._default_timeout if deadline else None
                 if timeout is not None and context.time_remaining() is None:
                     result = await _with_timeout(behavior, request, context, timeout)
@@ -178,7 +245,7 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
                 self._record(gate, None)
                 return result
             except AbortError:
-                self._record(gate, "ABORTED")
+                self._record(gate, gate.error or "ABORTED")
                 raise
             except Exception as exc:
                 self._record(gate, exc)
@@ -190,16 +257,15 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
         return handle
 
     def _stream_response(
-        self, behavior: Behavior, method: str, public: bool
+        self, behavior: Behavior, method: str, public: bool, *, streaming: bool
     ) -> Callable[[Any, grpc.aio.ServicerContext], AsyncIterator[Any]]:
         # An async generator works for both handler styles: it re-yields an async generator's
         # messages and simply awaits a coroutine that writes with context.write().
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             token = None
-            gate = _Gate(method)
+            gate = self._gate(method)
             try:
-                if not public:
-                    token = set_principal(self._admit(context, gate))
+                request, token = self._enter(request, context, gate, public, streaming)
                 result = behavior(request, context)
                 if inspect.isawaitable(result):
                     result = await result
@@ -210,7 +276,7 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
                         yield message
                 self._record(gate, None)
             except AbortError:
-                self._record(gate, "ABORTED")
+                self._record(gate, gate.error or "ABORTED")
                 raise
             except Exception as exc:
                 self._record(gate, exc)
@@ -221,10 +287,63 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
 
         return handle
 
+    def _gate(self, method: str) -> _Gate:
+        table = self._method_actions
+        return _Gate(method, None if table is None else table.get(method))
+
+    def _enter(
+        self,
+        request: Any,
+        context: grpc.aio.ServicerContext,
+        gate: _Gate,
+        public: bool,
+        streaming: bool,
+    ) -> tuple[Any, contextvars.Token[Principal | None] | None]:
+        """Everything before the handler: decode check, admission, validation.
+
+        Returns the request (a checking iterator for request streams) and the principal
+        binding to reset afterwards.
+        """
+        if not streaming and isinstance(request, _Malformed):
+            raise _malformed()
+        token = None
+        if not public:
+            token = set_principal(self._admit(context, gate))
+        try:
+            if streaming:
+                return self._checked(request, context, gate), token
+            if self._validator is not None and isinstance(request, Message):
+                self._validator.validate(request)
+        except BaseException:
+            _reset(token)
+            raise
+        return request, token
+
+    async def _checked(
+        self, requests: AsyncIterator[Any], context: grpc.aio.ServicerContext, gate: _Gate
+    ) -> AsyncIterator[Any]:
+        # A bad message aborts the stream right here: the handler cannot swallow the error
+        # and carry on, whatever it catches.
+        validator = self._validator
+        async for message in requests:
+            try:
+                if isinstance(message, _Malformed):
+                    raise _malformed()
+                if validator is not None and isinstance(message, Message):
+                    validator.validate(message)
+            except InvalidArgument as exc:
+                gate.error = exc
+                await self._abort(context, gate.method, exc)
+                raise
+            yield message
+
     def _admit(self, context: grpc.aio.ServicerContext, gate: _Gate) -> Principal:
-        """Authenticate, then check the method's action; fills ``gate`` for the audit record."""
+        """Authenticate, charge the rate limit, then check the method's action; fills ``gate``
+        for the audit record."""
         principal = self._authenticate(context)
         gate.principal = principal
+        if self._rate_limiter is not None:
+            self._rate_limiter.check(principal)
         if self._method_actions is None:
             return principal
         action = self._method_actions.get(gate.method)

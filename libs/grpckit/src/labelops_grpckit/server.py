@@ -35,6 +35,8 @@ from labelops_grpckit.interceptor import (
     LabelopsServerInterceptor,
 )
 from labelops_grpckit.options import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
+from labelops_grpckit.ratelimit import RateLimit, RateLimiter
+from labelops_grpckit.validation import RequestLimits, RequestValidator
 
 _log = logging.getLogger(__name__)
 
@@ -75,6 +77,11 @@ class GrpcServer:
         server_credentials: TLS credentials; plaintext when None.
         maximum_concurrent_rpcs: beyond it, calls fail with RESOURCE_EXHAUSTED; None = no cap.
         options: extra grpc server options.
+        request_limits: caps of the generic request validator (``validation.RequestLimits``);
+            None = the defaults. Every request message is validated.
+        rate_limit: per-principal token bucket (``RateLimit(rate_per_s, burst)``, default
+            500/s, burst 1000), or a ready ``RateLimiter`` to share with handlers that charge
+            per stream message (see ``rate_limiter``); None = no rate limit.
     """
 
     def __init__(
@@ -96,6 +103,8 @@ class GrpcServer:
         server_credentials: grpc.ServerCredentials | None = None,
         maximum_concurrent_rpcs: int | None = None,
         options: Sequence[tuple[str, Any]] = (),
+        request_limits: RequestLimits | None = None,
+        rate_limit: RateLimit | RateLimiter | None = RateLimit(),  # noqa: B008 - frozen
     ) -> None:
         self._host = host
         self._requested_port = port
@@ -113,6 +122,10 @@ class GrpcServer:
         self._server_credentials = server_credentials
         self._maximum_concurrent_rpcs = maximum_concurrent_rpcs
         self._options = tuple(options)
+        self._validator = RequestValidator(request_limits)
+        self._rate_limiter = (
+            RateLimiter.of(rate_limit) if isinstance(rate_limit, RateLimit) else rate_limit
+        )
         self._services: list[tuple[AddServicerFn, Any, str]] = []
         self._health = health.aio.HealthServicer()
         self._server: grpc.aio.Server | None = None
@@ -132,6 +145,12 @@ class GrpcServer:
     def service_names(self) -> list[str]:
         """Full names of the mounted application services (without health / reflection)."""
         return [name for _, _, name in self._services]
+
+    @property
+    def rate_limiter(self) -> RateLimiter | None:
+        """The per-principal limiter the interceptor charges; handlers may charge it more
+        (``rate_limiter.check(principal)``, e.g. per message of a long-lived stream)."""
+        return self._rate_limiter
 
     @property
     def port(self) -> int:
@@ -163,6 +182,8 @@ class GrpcServer:
                 method_actions=self._method_actions,
                 audit=self._audit,
                 service=self._service_name,
+                validator=self._validator,
+                rate_limiter=self._rate_limiter,
             ),
             *self._extra_interceptors,
         ]
