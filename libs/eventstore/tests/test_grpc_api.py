@@ -18,8 +18,10 @@ async def served(pg_pool, pg_schema):
     await migrate(pg_pool, pg_schema)
     store = EventStore(pg_pool, pg_schema)
     for i in range(5):
-        await store.append(f"items/{i}", NO_STREAM, [NewEvent.of(StringValue(value=f"v{i}"))])
-    await store.append("items/0", 1, [NewEvent.of(StringValue(value="second"))])
+        await store.append(
+            f"items/{i}", NO_STREAM, [NewEvent.of(StringValue(value=f"v{i}"), tenant_id="acme")]
+        )
+    await store.append("items/0", 1, [NewEvent.of(StringValue(value="second"), tenant_id="acme")])
     server = GrpcServer(
         host="127.0.0.1",
         authenticator=Authenticator({KEY: {"subject": "ops", "tenant_id": "acme"}}),

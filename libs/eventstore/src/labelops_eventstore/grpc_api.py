@@ -2,6 +2,12 @@
 
 Every service mounts it next to its domain API, so operators and tools can read the history of
 any stream (who changed this label, when, under which trace) without a database login.
+
+Who may read: the interceptor requires ``events.read`` (``EVENTLOG_METHOD_ACTIONS``). Here a
+caller sees only its own tenant's events (filtered in SQL; a stream without events of the
+caller's tenant is NOT_FOUND, the same answer as a missing one), and a caller without
+``gold.read`` gets gold answers and gold flags cleared (``redaction.GOLD_REDACTIONS``).
+Without a principal (no authenticator: embedded use) nothing is filtered.
 """
 
 from __future__ import annotations
@@ -10,9 +16,13 @@ import base64
 
 from grpc import aio
 from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
-from labelops_core.authz import Action
+from labelops.events.v1 import envelope_pb2
+from labelops_core.authz import Action, can
+from labelops_core.context import current_principal
 from labelops_core.errors import FieldViolation, InvalidArgument, NotFound
 
+from .events import StoredEvent
+from .redaction import redact_envelope
 from .store import EventStore
 
 MAX_PAGE = 1000
@@ -41,6 +51,23 @@ def _decode_token(token: str) -> int:
         ) from exc
 
 
+def _reader() -> tuple[str | None, bool]:
+    """(the tenant to filter by or None, whether gold must be stripped) for this caller."""
+    p = current_principal()
+    if p is None:
+        return None, False
+    return p.tenant_id, not can(p, Action.GOLD_READ)
+
+
+def _envelopes(
+    events: list[StoredEvent], source: str, strip_gold: bool
+) -> list[envelope_pb2.EventEnvelope]:
+    envs = [e.to_envelope(source) for e in events]
+    if not strip_gold:
+        return envs
+    return [r for r in map(redact_envelope, envs) if r is not None]
+
+
 class EventLogServicer(eventlog_pb2_grpc.EventLogServiceServicer):
     """Reads of one event store. ``source`` is the owning service's name (envelope.source)."""
 
@@ -58,14 +85,15 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServiceServicer):
                 "max_events must not be negative", [FieldViolation("max_events", "negative")]
             )
         limit = min(request.max_events or MAX_PAGE, MAX_PAGE)
-        version = await self.store.stream_version(request.stream_id)
+        tenant, strip_gold = _reader()
+        version = await self.store.stream_version(request.stream_id, tenant_id=tenant)
         if version == 0:
             raise NotFound(f"stream {request.stream_id} has no events", reason="STREAM_NOT_FOUND")
         events = await self.store.read_stream(
-            request.stream_id, max(1, request.from_version), limit
+            request.stream_id, max(1, request.from_version), limit, tenant_id=tenant
         )
         return eventlog_pb2.ReadStreamResponse(
-            events=[e.to_envelope(self.source) for e in events], stream_version=version
+            events=_envelopes(events, self.source, strip_gold), stream_version=version
         )
 
     async def ListEvents(
@@ -77,8 +105,12 @@ class EventLogServicer(eventlog_pb2_grpc.EventLogServiceServicer):
             )
         size = min(request.page_size or 100, MAX_PAGE)
         after = _decode_token(request.page_token) if request.page_token else 0
-        events = await self.store.read_all(after, size, [request.type] if request.type else None)
+        tenant, strip_gold = _reader()
+        events = await self.store.read_all(
+            after, size, [request.type] if request.type else None, tenant_id=tenant
+        )
+        # The token follows what was read, so a page of withheld events still moves on.
         token = _encode_token(events[-1].position) if len(events) == size else ""
         return eventlog_pb2.ListEventsResponse(
-            events=[e.to_envelope(self.source) for e in events], next_page_token=token
+            events=_envelopes(events, self.source, strip_gold), next_page_token=token
         )
