@@ -6,6 +6,7 @@ and topics; the test plays routing and the ontology service by publishing their 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from labelops_grpckit import Authenticator, channel
 from labelops_qa.bootstrap import App, build_app
 from labelops_qa.config import Settings
 from labelops_testkit.kafka import publish
-from qa_support import KEYS, REVIEWER_KEY, ontology_published
+from qa_support import KEYS, MANAGER_KEY, ontology_published
 
 
 @dataclass
@@ -25,6 +26,12 @@ class Qa:
     stub: qa_pb2_grpc.QualityServiceStub
     settings: Settings
     kafka: str
+
+    @contextlib.asynccontextmanager
+    async def stub_of(self, api_key: str) -> AsyncIterator[qa_pb2_grpc.QualityServiceStub]:
+        """A stub calling with ``api_key`` (another role, tenant or a vendor)."""
+        async with channel(self.app.target, api_key=api_key) as ch:
+            yield qa_pb2_grpc.QualityServiceStub(ch)
 
     async def routing(self, envelopes: list[Any]) -> None:
         """Publish routing events (as routing's relay would)."""
@@ -47,5 +54,5 @@ async def qa(
     )
     async with build_app(settings, pool=pg_pool, authenticator=Authenticator(KEYS)) as app:
         await publish(kafka_bootstrap, settings.ontology_topic, [ontology_published()])
-        async with channel(app.target, api_key=REVIEWER_KEY) as ch:
+        async with channel(app.target, api_key=MANAGER_KEY) as ch:
             yield Qa(app, qa_pb2_grpc.QualityServiceStub(ch), settings, kafka_bootstrap)

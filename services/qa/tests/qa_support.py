@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from labelops.events.v1 import envelope_pb2
 from labelops.labels.v1 import label_pb2 as L
 from labelops.ontology.v1 import definition_pb2 as D
 from labelops.ontology.v1 import events_pb2 as oev
@@ -12,11 +13,23 @@ from labelops.routing.v1 import events_pb2 as rev
 from labelops.routing.v1 import routing_pb2 as rpb
 from labelops_testkit.kafka import envelope
 
+#: Tenant A (every event the tests publish is of it unless named) and tenant B.
+TENANT = "acme"
+OTHER_TENANT = "globex"
+#: A manager of tenant A (reviews, runs consensus, reads gold): the fixture's stub.
+MANAGER_KEY = "qa-manager-key-0123456789"
 REVIEWER_KEY = "qa-reviewer-key-0123456789"
 VENDOR_KEY = "qa-vendor-key-0123456789"
+ANNOTATOR_KEY = "qa-annotator-key-0123456789"
+OTHER_MANAGER_KEY = "qa-other-manager-key-0123456789"
+OTHER_REVIEWER_KEY = "qa-other-reviewer-key-0123456789"
 KEYS = {
-    REVIEWER_KEY: {"subject": "rita", "tenant_id": "acme", "roles": ["reviewer"]},
-    VENDOR_KEY: {"subject": "v", "tenant_id": "acme", "kind": "vendor", "vendor_id": "v1"},
+    MANAGER_KEY: {"subject": "rita", "tenant_id": TENANT, "roles": ["manager"]},
+    REVIEWER_KEY: {"subject": "rob", "tenant_id": TENANT, "roles": ["reviewer"]},
+    VENDOR_KEY: {"subject": "v", "tenant_id": TENANT, "kind": "vendor", "vendor_id": "v1"},
+    ANNOTATOR_KEY: {"subject": "ann-a", "tenant_id": TENANT, "roles": ["annotator"]},
+    OTHER_MANAGER_KEY: {"subject": "mo", "tenant_id": OTHER_TENANT, "roles": ["manager"]},
+    OTHER_REVIEWER_KEY: {"subject": "rex", "tenant_id": OTHER_TENANT, "roles": ["reviewer"]},
 }
 ONTOLOGY = ("animals", "1.0.0")
 CLASSES = ("cat", "dog", "fox", "person")
@@ -38,20 +51,31 @@ def ontology_published() -> Any:
     )
 
 
-def project_created(project_id: str, **config: Any) -> Any:
+def of_tenant(env: Any, tenant: str = TENANT) -> Any:
+    """``env`` as routing's relay publishes it for ``tenant``, caused by a routing user."""
+    env.tenant_id = tenant
+    env.actor.kind = envelope_pb2.ACTOR_KIND_USER
+    env.actor.id = "routing-user"
+    return env
+
+
+def project_created(project_id: str, *, tenant: str = TENANT, **config: Any) -> Any:
     oid, version = ONTOLOGY
     cfg = rpb.WorkflowConfig(
         review_policy=config.pop("review_policy", rpb.REVIEW_POLICY_TARGETED),
         review_sample_rate=config.pop("review_sample_rate", 0.0),
         high_stakes_classes=config.pop("high_stakes_classes", ["person"]),
     )
-    return envelope(
-        rev.ProjectCreated(
-            project=rpb.Project(
-                project_id=project_id, ontology_id=oid, ontology_version=version, config=cfg
-            )
+    return of_tenant(
+        envelope(
+            rev.ProjectCreated(
+                project=rpb.Project(
+                    project_id=project_id, ontology_id=oid, ontology_version=version, config=cfg
+                )
+            ),
+            f"projects/{project_id}",
         ),
-        f"projects/{project_id}",
+        tenant,
     )
 
 
@@ -64,8 +88,9 @@ def whole(item_id: str, cls: str) -> L.ItemLabels:
 class Project:
     """Routing's events of one project: tasks and labels, in a task's stream order."""
 
-    def __init__(self, project_id: str) -> None:
+    def __init__(self, project_id: str, tenant: str = TENANT) -> None:
         self.project_id = project_id
+        self.tenant = tenant
         self.versions: dict[str, int] = {}
         self.submitted: dict[str, int] = {}
         self.required: dict[str, int] = {}
@@ -73,7 +98,10 @@ class Project:
 
     def _env(self, task_id: str, message: Any) -> Any:
         v = self.versions[task_id] = self.versions.get(task_id, 0) + 1
-        return envelope(message, f"projects/{self.project_id}/tasks/{task_id}", version=v)
+        return of_tenant(
+            envelope(message, f"projects/{self.project_id}/tasks/{task_id}", version=v),
+            self.tenant,
+        )
 
     def task(
         self,

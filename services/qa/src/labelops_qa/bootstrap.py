@@ -33,6 +33,7 @@ from .application.runs import ConsensusRuns
 from .application.tasks import TaskDecisions
 from .config import Settings
 from .domain.gold import Drift
+from .entrypoints.access import METHOD_ACTIONS
 from .entrypoints.consumers import QaConsumers
 from .entrypoints.grpc_api import QualityServicer
 
@@ -86,6 +87,7 @@ def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
         parts=parts,
         servicers=[Servicer(qa_pb2_grpc.add_QualityServiceServicer_to_server, servicer)],
         consumers=QaConsumers(parts.projections, ontologies),
+        method_actions=METHOD_ACTIONS,
     )
 
 

@@ -23,6 +23,7 @@ class ConsensusTable:
     async def insert(
         self,
         conn: asyncpg.Connection,
+        tenant_id: str,
         task: Task,
         c: pb.Consensus,
         labels_used: int,
@@ -31,8 +32,9 @@ class ConsensusTable:
         """Store ``c``, computed over ``labels_used`` labels (a re-labeled task gets a new
         live result next to the old one)."""
         await conn.execute(
-            f"INSERT INTO {self.t} VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-            " ON CONFLICT DO NOTHING",
+            f"INSERT INTO {self.t} (run_id, task_id, project_id, item_id, method, labels, score,"
+            " annotator_ids, labels_used, created_at, tenant_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
             c.run_id,
             task.task_id,
             task.project_id,
@@ -43,26 +45,35 @@ class ConsensusTable:
             list(c.annotator_ids),
             labels_used,
             created_at,
+            tenant_id,
         )
 
-    async def latest(self, db: Db, run_id: str, task_id: uuid.UUID) -> pb.Consensus:
+    async def latest(self, db: Db, tenant_id: str, run_id: str, task_id: uuid.UUID) -> pb.Consensus:
         """The task's result in ``run_id`` over the most labels (empty when there is none)."""
         row = await db.fetchrow(
-            f"SELECT * FROM {self.t} WHERE run_id = $1 AND task_id = $2"
+            f"SELECT * FROM {self.t} WHERE tenant_id = $1 AND run_id = $2 AND task_id = $3"
             " ORDER BY labels_used DESC LIMIT 1",
+            tenant_id,
             run_id,
             task_id,
         )
         return _consensus(row) if row else pb.Consensus()
 
     async def page(
-        self, db: Db, project_id: str, run_id: str, after: uuid.UUID | None, limit: int
+        self,
+        db: Db,
+        tenant_id: str,
+        project_id: str,
+        run_id: str,
+        after: uuid.UUID | None,
+        limit: int,
     ) -> list[pb.Consensus]:
         """Each task's latest result of a run, in task-id order after ``after``."""
         rows = await db.fetch(
-            f"SELECT DISTINCT ON (task_id) * FROM {self.t} WHERE project_id = $1"
-            " AND run_id = $2 AND ($3::uuid IS NULL OR task_id > $3)"
-            " ORDER BY task_id, labels_used DESC LIMIT $4",
+            f"SELECT DISTINCT ON (task_id) * FROM {self.t} WHERE tenant_id = $1"
+            " AND project_id = $2 AND run_id = $3 AND ($4::uuid IS NULL OR task_id > $4)"
+            " ORDER BY task_id, labels_used DESC LIMIT $5",
+            tenant_id,
             project_id,
             run_id,
             after,
@@ -71,28 +82,32 @@ class ConsensusTable:
         return [_consensus(r) for r in rows]
 
     async def labels_of_run(
-        self, db: Db, project_id: str, run_id: str
+        self, db: Db, tenant_id: str, project_id: str, run_id: str
     ) -> dict[uuid.UUID, L.ItemLabels]:
         """Each task's latest labels in a run."""
         rows = await db.fetch(
             f"SELECT DISTINCT ON (task_id) task_id, labels FROM {self.t}"
-            " WHERE project_id = $1 AND run_id = $2 ORDER BY task_id, labels_used DESC",
+            " WHERE tenant_id = $1 AND project_id = $2 AND run_id = $3"
+            " ORDER BY task_id, labels_used DESC",
+            tenant_id,
             project_id,
             run_id,
         )
         return {r["task_id"]: L.ItemLabels.FromString(r["labels"]) for r in rows}
 
     async def accepted(
-        self, db: Db, project_id: str, run_id: str, task_ids: Sequence[uuid.UUID]
+        self, db: Db, tenant_id: str, project_id: str, run_id: str, task_ids: Sequence[uuid.UUID]
     ) -> dict[uuid.UUID, tuple[str, L.ItemLabels]]:
         """Of ``task_ids``, the accepted ones: task id → item id and the labels accepted (a
         reviewer's fix when there was one, else the task's latest result of ``run_id``)."""
         rows = await db.fetch(
             f"SELECT DISTINCT ON (c.task_id) c.task_id, c.item_id,"
             " coalesce(t.accepted_labels, c.labels) AS labels FROM"
-            f" {self.t} c JOIN {self.tasks} t USING (task_id)"
-            " WHERE c.project_id = $1 AND c.run_id = $2 AND c.task_id = ANY($3::uuid[])"
-            " AND t.state = 'accepted' ORDER BY c.task_id, c.labels_used DESC",
+            f" {self.t} c JOIN {self.tasks} t USING (tenant_id, task_id)"
+            " WHERE c.tenant_id = $1 AND c.project_id = $2 AND c.run_id = $3"
+            " AND c.task_id = ANY($4::uuid[]) AND t.state = 'accepted'"
+            " ORDER BY c.task_id, c.labels_used DESC",
+            tenant_id,
             project_id,
             run_id,
             list(task_ids),

@@ -1,4 +1,5 @@
-"""The labels read model: every submitted label, as routing published it (never changed)."""
+"""The labels read model: every submitted label, as routing published it (never changed), per
+tenant."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class LabelsTable:
     async def insert(
         self,
         conn: asyncpg.Connection,
+        tenant_id: str,
         event_id: uuid.UUID,
         task_id: uuid.UUID,
         project_id: str,
@@ -31,8 +33,11 @@ class LabelsTable:
         at: datetime,
     ) -> None:
         await conn.execute(
-            f"INSERT INTO {self.t} VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-            " ON CONFLICT (event_id) DO NOTHING",
+            f"INSERT INTO {self.t} (tenant_id, event_id, task_id, project_id, item_id,"
+            " annotator_id, labels, gold, submitted_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (tenant_id, event_id) DO NOTHING",
+            tenant_id,
             event_id,
             task_id,
             project_id,
@@ -44,13 +49,14 @@ class LabelsTable:
         )
 
     async def of_task(
-        self, db: Db, task_id: uuid.UUID, *, besides: uuid.UUID | None = None
+        self, db: Db, tenant_id: str, task_id: uuid.UUID, *, besides: uuid.UUID | None = None
     ) -> list[Submission]:
         """The task's labels in submission order; ``besides``: all but this event's."""
         rows = await db.fetch(
             f"SELECT annotator_id, labels, event_id, submitted_at FROM {self.t}"
-            " WHERE task_id = $1 AND ($2::uuid IS NULL OR event_id <> $2)"
+            " WHERE tenant_id = $1 AND task_id = $2 AND ($3::uuid IS NULL OR event_id <> $3)"
             " ORDER BY submitted_at, event_id",
+            tenant_id,
             task_id,
             besides,
         )
@@ -64,11 +70,15 @@ class LabelsTable:
             for r in rows
         ]
 
-    async def by_task(self, db: Db, project_id: str) -> dict[uuid.UUID, list[Submission]]:
+    async def by_task(
+        self, db: Db, tenant_id: str, project_id: str
+    ) -> dict[uuid.UUID, list[Submission]]:
         """The project's labels (gold answers aside) per task, in submission order."""
         rows = await db.fetch(
             f"SELECT task_id, annotator_id, labels, event_id, submitted_at FROM {self.t}"
-            " WHERE project_id = $1 AND NOT gold ORDER BY submitted_at, event_id",
+            " WHERE tenant_id = $1 AND project_id = $2 AND NOT gold"
+            " ORDER BY submitted_at, event_id",
+            tenant_id,
             project_id,
         )
         out: dict[uuid.UUID, list[Submission]] = defaultdict(list)
@@ -83,11 +93,12 @@ class LabelsTable:
             )
         return out
 
-    async def ratings(self, db: Db, project_id: str) -> list[Rating]:
+    async def ratings(self, db: Db, tenant_id: str, project_id: str) -> list[Rating]:
         """The project's labels (gold answers aside) in submission order."""
         rows = await db.fetch(
             f"SELECT item_id, annotator_id, labels, submitted_at FROM {self.t}"
-            " WHERE project_id = $1 AND NOT gold ORDER BY submitted_at",
+            " WHERE tenant_id = $1 AND project_id = $2 AND NOT gold ORDER BY submitted_at",
+            tenant_id,
             project_id,
         )
         return [

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from labelops.qa.v1 import events_pb2 as ev
 from labelops.qa.v1 import qa_pb2 as pb
-from labelops_eventstore import EventStore, NewEvent
+from labelops_core.errors import NotFound
+from labelops_eventstore import EventStore
 
 from ..adapters.read_models import ReadModels
 from ..domain import agreement_report as report
 from ..domain.model import quality_stream
+from .origin import Origin
 
 
 class AgreementMeasures:
@@ -20,13 +22,19 @@ class AgreementMeasures:
     async def measure_agreement(
         self, req: pb.MeasureAgreementRequest
     ) -> pb.MeasureAgreementResponse:
+        origin = Origin.request()
         report.check_window(req)
         level = report.level_of(req)
-        ratings = await self.rm.labels.ratings(self.store.pool, req.project_id)
+        ratings = await self.rm.labels.ratings(self.store.pool, origin.tenant_id, req.project_id)
+        if not ratings and (
+            await self.rm.projects.get(self.store.pool, origin.tenant_id, req.project_id) is None
+        ):
+            # Another tenant's project reads as missing (no labels of this tenant either).
+            raise NotFound(f"project {req.project_id} not found", reason="PROJECT_NOT_FOUND")
         reports = report.reports(req, report.measured(req, ratings, level), level)
         await self.store.append(
             quality_stream(req.project_id),
             None,
-            [NewEvent.of(ev.AgreementMeasured(report=r)) for r in reports],
+            [origin.event(ev.AgreementMeasured(report=r)) for r in reports],
         )
         return pb.MeasureAgreementResponse(reports=reports)

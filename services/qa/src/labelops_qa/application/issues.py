@@ -6,13 +6,13 @@ from __future__ import annotations
 import uuid
 
 from labelops.qa.v1 import qa_pb2 as pb
-from labelops_eventstore import EventStore, NewEvent
+from labelops_eventstore import EventStore
 from labelops_eventstore.store import StreamAppend
 
 from ..adapters.read_models import ReadModels
 from ..domain import issues
 from ..domain.model import LIVE, task_stream
-from .access import require_reviewer
+from .origin import Origin
 
 
 class LabelIssues:
@@ -21,11 +21,16 @@ class LabelIssues:
         self.rm = rm
 
     async def find_issues(self, req: pb.FindLabelIssuesRequest) -> pb.FindLabelIssuesResponse:
-        require_reviewer()
+        # quality.run is the method's action (entrypoints/access.py); only the caller's
+        # tenant's tasks are judged (another tenant's task ids are simply not accepted here).
+        origin = Origin.request()
+        tenant = origin.tenant_id
         ids = issues.task_ids(req)
         # Judged: the accepted label (a reviewer's fix when there was one), not the consensus
         # it may have replaced.
-        accepted = await self.rm.consensus.accepted(self.store.pool, req.project_id, LIVE, ids)
+        accepted = await self.rm.consensus.accepted(
+            self.store.pool, tenant, req.project_id, LIVE, ids
+        )
         resp = issues.label_issues(req, ids, accepted)
         if not resp.issues:
             return resp
@@ -36,13 +41,13 @@ class LabelIssues:
                 # stream expects: an append here must move it too (or the next label of the
                 # re-opened task would conflict and be dead-lettered).
                 version = await self.rm.tasks.reject_for_issue(
-                    conn, uuid.UUID(issue.task_id), issues.rejection_reason(issue)
+                    conn, tenant, uuid.UUID(issue.task_id), issues.rejection_reason(issue)
                 )
                 appends.append(
                     StreamAppend(
                         task_stream(req.project_id, issue.task_id),
                         version,
-                        [NewEvent.of(issues.flagged(req, issue))],
+                        [origin.event(issues.flagged(req, issue))],
                     )
                 )
             await self.store.append_streams(appends, conn=conn)

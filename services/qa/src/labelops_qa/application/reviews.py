@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from labelops.qa.v1 import qa_pb2 as pb
-from labelops_eventstore import EventStore, NewEvent
+from labelops_core.context import current_principal
+from labelops_eventstore import EventStore
 from labelops_ontologykit import OntologyVersions
 
 from ..adapters.read_models import ReadModels
 from ..domain import review
 from ..domain.model import LIVE, task_quality, task_stream, task_uuid
-from .access import require_reviewer
+from .origin import Origin
 
 
 class Reviews:
@@ -22,19 +23,24 @@ class Reviews:
     async def submit_review(self, req: pb.SubmitReviewRequest) -> pb.SubmitReviewResponse:
         """The request is the command. A fix must be valid against the project's ontology
         version; the outcome is appended to the task's stream with the answer (request id)."""
-        reviewer = require_reviewer()
+        # review.write is the method's action (entrypoints/access.py); here: whose task.
+        origin = Origin.request()
+        tenant = origin.tenant_id
+        reviewer = current_principal()
         decision = review.decision_of(req)
         tid = task_uuid(req.task_id)
         cmd = await self.store.command("SubmitReview", req, pb.SubmitReviewResponse)
         if cmd.earlier is not None:
             return cmd.earlier
         async with self.store.transaction() as conn:
+            # Another tenant's task is not found (the lock is of this tenant's rows).
             task = review.check_in_review(
-                await self.rm.tasks.lock(conn, tid, req.project_id), req.task_id
+                await self.rm.tasks.lock(conn, tenant, tid, req.project_id), req.task_id
             )
-            project = await self.rm.projects.get(conn, req.project_id)
-            subs = await self.rm.labels.of_task(conn, tid)
-            live = await self.rm.consensus.latest(conn, LIVE, tid)
+            project = await self.rm.projects.get(conn, tenant, req.project_id)
+            subs = await self.rm.labels.of_task(conn, tenant, tid)
+            review.check_not_own(reviewer.subject if reviewer else "", subs)
+            live = await self.rm.consensus.latest(conn, tenant, LIVE, tid)
             fixed = None
             if decision == "fix_and_accept":
                 fixed = review.fixed_labels(req, task)
@@ -53,12 +59,14 @@ class Reviews:
                 reviewer.subject if reviewer else "",
                 fixed,
             )
-            version = await self.rm.tasks.reviewed(conn, outcome.task, outcome.accepted_labels)
+            version = await self.rm.tasks.reviewed(
+                conn, tenant, outcome.task, outcome.accepted_labels
+            )
             resp = pb.SubmitReviewResponse(task=task_quality(outcome.task, live))
             await self.store.append(
                 task_stream(req.project_id, tid),
                 version,
-                [NewEvent.of(outcome.event)],
+                [origin.event(outcome.event)],
                 conn=conn,
                 **cmd.recording(resp),
             )

@@ -16,6 +16,7 @@ from ..adapters.read_models import ReadModels
 from ..domain import review
 from ..domain.consensus import task_consensus
 from ..domain.model import LIVE, Project, Submission, Task, consensus_result, pairs, task_stream
+from .origin import Origin
 
 
 class TaskDecisions:
@@ -35,27 +36,36 @@ class TaskDecisions:
         self.clock = clock
 
     async def complete(
-        self, conn: asyncpg.Connection, project_id: str, task: Task, subs: Sequence[Submission]
+        self,
+        conn: asyncpg.Connection,
+        origin: Origin,
+        project_id: str,
+        task: Task,
+        subs: Sequence[Submission],
     ) -> None:
         """The task's last label is in: its live consensus (``ConsensusReached``), then review
         or acceptance — or, when the project has not arrived yet, waiting for it."""
         result = task_consensus(task.item_id, pairs(subs), box_iou=self.box_iou)
+        tenant = origin.tenant_id
         consensus = await self.store_consensus(
-            conn, LIVE, task, "majority_vote", result.labels, result.score, subs
+            conn, tenant, LIVE, task, "majority_vote", result.labels, result.score, subs
         )
-        events = [NewEvent.of(ev.ConsensusReached(project_id=project_id, consensus=consensus))]
-        project = await self.rm.projects.get(conn, project_id)
+        events = [origin.event(ev.ConsensusReached(project_id=project_id, consensus=consensus))]
+        project = await self.rm.projects.get(conn, tenant, project_id)
         if project is None:
             # The project's events travel on another partition than its tasks' and may arrive
             # later: the review decision waits for the project's policy (project_created).
-            await self.rm.tasks.await_project(conn, task.task_id)
+            await self.rm.tasks.await_project(conn, tenant, task.task_id)
         else:
-            events += await self.decide(conn, project, task, consensus, result.class_id, subs)
-        await self.append(conn, task, events)
+            events += await self.decide(
+                conn, origin, project, task, consensus, result.class_id, subs
+            )
+        await self.append(conn, tenant, task, events)
 
     async def decide(
         self,
         conn: asyncpg.Connection,
+        origin: Origin,
         project: Project,
         task: Task,
         consensus: pb.Consensus,
@@ -66,21 +76,23 @@ class TaskDecisions:
         reason = review.policy_reason(
             project, task, class_id, consensus.score, min_score=self.review_min_score
         )
+        tenant = origin.tenant_id
         if reason is None:
-            stats = await self.rm.class_stats.get(conn, task.project_id, class_id)
+            stats = await self.rm.class_stats.get(conn, tenant, task.project_id, class_id)
             reason = review.ambiguity_reason(project, task, class_id, stats)
         if class_id:
-            await self.rm.class_stats.add(conn, task.project_id, class_id, consensus.score)
+            await self.rm.class_stats.add(conn, tenant, task.project_id, class_id, consensus.score)
         outcome = review.completed(project, task, consensus, subs, reason)
         if outcome.accepted_labels is None:
-            await self.rm.tasks.to_review(conn, outcome.task)
+            await self.rm.tasks.to_review(conn, tenant, outcome.task)
         else:
-            await self.rm.tasks.accept(conn, task.task_id, outcome.accepted_labels)
-        return [NewEvent.of(outcome.event)]
+            await self.rm.tasks.accept(conn, tenant, task.task_id, outcome.accepted_labels)
+        return [origin.event(outcome.event)]
 
     async def store_consensus(
         self,
         conn: asyncpg.Connection,
+        tenant_id: str,
         run_id: str,
         task: Task,
         method: str,
@@ -90,15 +102,15 @@ class TaskDecisions:
     ) -> pb.Consensus:
         now = self.clock()
         c = consensus_result(run_id, task, method, labels, score, subs, now)
-        await self.rm.consensus.insert(conn, task, c, len(subs), now)
+        await self.rm.consensus.insert(conn, tenant_id, task, c, len(subs), now)
         return c
 
     async def append(
-        self, conn: asyncpg.Connection, task: Task, events: Sequence[NewEvent]
+        self, conn: asyncpg.Connection, tenant_id: str, task: Task, events: Sequence[NewEvent]
     ) -> None:
         """Append to the task's stream at the version reserved on its row (every append to a
         task stream does: the consumer's and the commands')."""
-        version = await self.rm.tasks.reserve(conn, task.task_id, len(events))
+        version = await self.rm.tasks.reserve(conn, tenant_id, task.task_id, len(events))
         await self.store.append(
             task_stream(task.project_id, task.task_id), version, list(events), conn=conn
         )

@@ -17,7 +17,13 @@ from google.protobuf.message import Message
 from labelops.labels.v1 import label_pb2 as L
 from labelops.qa.v1 import events_pb2 as ev
 from labelops.qa.v1 import qa_pb2 as pb
-from labelops_core.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from labelops_core.errors import (
+    FailedPrecondition,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from labelops_ontologykit.compiled import CompiledOntology
 
 from .model import DECISION_PB, DECISIONS, Project, Submission, Task
@@ -157,6 +163,16 @@ def check_in_review(task: Task | None, task_id: str) -> Task:
             f"task {task_id} is {task.state}, not in review", reason="TASK_NOT_IN_REVIEW"
         )
     return task
+
+
+def check_not_own(reviewer: str, subs: Sequence[Submission]) -> None:
+    """A reviewer does not judge a task they labeled (PERMISSION_DENIED
+    ``REVIEWER_LABELED_TASK``): the second pair of eyes must be another's."""
+    if reviewer and any(s.annotator_id == reviewer for s in subs):
+        raise PermissionDenied(
+            f"{reviewer} labeled this task and may not review it",
+            reason="REVIEWER_LABELED_TASK",
+        )
 
 
 def fixed_labels(req: pb.SubmitReviewRequest, task: Task) -> L.ItemLabels:

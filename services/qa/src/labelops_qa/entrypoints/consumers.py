@@ -2,7 +2,8 @@
 
 ``routing-labels`` (routing's topic) keeps projects, tasks and labels and decides tasks;
 ``ontology-versions`` (the ontology service's topic) keeps the published definitions that
-reviewers' fixes are validated against. Other events of those topics are skipped.
+reviewers' fixes are validated against. Other events of those topics are skipped. Each
+event is applied within its envelope's tenant (``Origin.of_envelope``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from labelops_bus import MessageContext
 from labelops_bus.dispatch import EventHandlers, handles
 from labelops_ontologykit import OntologyVersions
 
+from ..application.origin import Origin
 from ..application.projections import RoutingProjections
 
 
@@ -32,7 +34,7 @@ class QaConsumers(EventHandlers):
     async def project_created(
         self, e: rev.ProjectCreated, ctx: MessageContext, conn: asyncpg.Connection
     ) -> None:
-        await self.projections.project_created(conn, e)
+        await self.projections.project_created(conn, Origin.of_envelope(ctx.envelope), e)
 
     @handles(
         "routing-labels",
@@ -42,7 +44,7 @@ class QaConsumers(EventHandlers):
     async def project_config_updated(
         self, e: rev.ProjectConfigUpdated, ctx: MessageContext, conn: asyncpg.Connection
     ) -> None:
-        await self.projections.project_config_updated(conn, e)
+        await self.projections.project_config_updated(conn, Origin.of_envelope(ctx.envelope), e)
 
     @handles(
         "routing-labels",
@@ -52,7 +54,7 @@ class QaConsumers(EventHandlers):
     async def task_created(
         self, e: rev.TaskCreated, ctx: MessageContext, conn: asyncpg.Connection
     ) -> None:
-        await self.projections.task_created(conn, e)
+        await self.projections.task_created(conn, Origin.of_envelope(ctx.envelope), e)
 
     @handles(
         "routing-labels", rev.TaskReopened, why="the task is labeling again, with its new overlap"
@@ -60,7 +62,7 @@ class QaConsumers(EventHandlers):
     async def task_reopened(
         self, e: rev.TaskReopened, ctx: MessageContext, conn: asyncpg.Connection
     ) -> None:
-        await self.projections.task_reopened(conn, e)
+        await self.projections.task_reopened(conn, Origin.of_envelope(ctx.envelope), e)
 
     @handles(
         "routing-labels",
