@@ -235,7 +235,7 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
             token = None
             gate = self._gate(method)
             try:
-                request, token = self._enter(request, context, gate, public, streaming)
+                request, token = await self._enter(request, context, gate, public, streaming)
                 timeout = self._default_timeout if deadline else None
                 if timeout is not None and context.time_remaining() is None:
                     result = await _with_timeout(behavior, request, context, timeout)
@@ -265,7 +265,7 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
             token = None
             gate = self._gate(method)
             try:
-                request, token = self._enter(request, context, gate, public, streaming)
+                request, token = await self._enter(request, context, gate, public, streaming)
                 result = behavior(request, context)
                 if inspect.isawaitable(result):
                     result = await result
@@ -291,7 +291,7 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
         table = self._method_actions
         return _Gate(method, None if table is None else table.get(method))
 
-    def _enter(
+    async def _enter(
         self,
         request: Any,
         context: grpc.aio.ServicerContext,
@@ -308,7 +308,7 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
             raise _malformed()
         token = None
         if not public:
-            token = set_principal(self._admit(context, gate))
+            token = set_principal(await self._admit(context, gate))
         try:
             if streaming:
                 return self._checked(request, context, gate), token
@@ -337,10 +337,10 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
                 raise
             yield message
 
-    def _admit(self, context: grpc.aio.ServicerContext, gate: _Gate) -> Principal:
+    async def _admit(self, context: grpc.aio.ServicerContext, gate: _Gate) -> Principal:
         """Authenticate, charge the rate limit, then check the method's action; fills ``gate``
         for the audit record."""
-        principal = self._authenticate(context)
+        principal = await self._authenticate(context)
         gate.principal = principal
         if self._rate_limiter is not None:
             self._rate_limiter.check(principal)
@@ -396,8 +396,8 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
         except Exception:  # the audit sink must never fail the call
             _log.exception("audit sink failed for %s", gate.method)
 
-    def _authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
-        principal = self._authenticator.authenticate(context.invocation_metadata())
+    async def _authenticate(self, context: grpc.aio.ServicerContext) -> Principal:
+        principal = await self._authenticator.authenticate_async(context.invocation_metadata())
         span = trace.get_current_span()
         if span.is_recording():
             span.set_attribute("enduser.id", principal.subject)

@@ -173,6 +173,8 @@ class GrpcServer:
             _log.warning(
                 "no API keys or JWT secret configured: every non-health call will be rejected"
             )
+        # The JWKS is fetched before the first call (in a thread: it is a blocking HTTP GET).
+        await asyncio.to_thread(self._authenticator.warm)
         interceptors: list[grpc.aio.ServerInterceptor] = [
             aio_server_interceptor(tracer_provider=self._tracer_provider, filter_=_traced),
             LabelopsServerInterceptor(
