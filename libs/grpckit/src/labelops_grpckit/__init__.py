@@ -4,6 +4,7 @@ from labelops_grpckit.auth import (
     API_KEY_HEADER,
     AUTHORIZATION_HEADER,
     Authenticator,
+    KeySource,
     principal_from_fields,
 )
 from labelops_grpckit.client import DEFAULT_CLIENT_TIMEOUT_S, channel, client_interceptors
@@ -13,6 +14,7 @@ from labelops_grpckit.errors import (
     error_details,
     error_info,
     grpc_code,
+    retry_delay,
     rich_status,
     status_for,
     status_proto,
@@ -24,8 +26,10 @@ from labelops_grpckit.interceptor import (
     is_public_method,
 )
 from labelops_grpckit.options import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
+from labelops_grpckit.ratelimit import RateLimit, RateLimited, RateLimiter
 from labelops_grpckit.runtime import ServiceRuntime, Worker
 from labelops_grpckit.server import DEFAULT_GRACE_PERIOD_S, GrpcServer
+from labelops_grpckit.validation import RequestLimits, RequestValidator
 
 __all__ = [
     "API_KEY_HEADER",
@@ -39,7 +43,13 @@ __all__ = [
     "Authenticator",
     "ErrorDetails",
     "GrpcServer",
+    "KeySource",
     "LabelopsServerInterceptor",
+    "RateLimit",
+    "RateLimited",
+    "RateLimiter",
+    "RequestLimits",
+    "RequestValidator",
     "ServiceRuntime",
     "Worker",
     "channel",
@@ -50,6 +60,7 @@ __all__ = [
     "is_public_method",
     "message_size_options",
     "principal_from_fields",
+    "retry_delay",
     "rich_status",
     "status_for",
     "status_proto",
