@@ -20,6 +20,9 @@ from labelops_routing.bootstrap import App, build_app
 from labelops_routing.config import Settings
 from routing_support import (
     ADMIN_KEY,
+    BETA_ADMIN_KEY,
+    IH1_KEY,
+    IH2_KEY,
     KEYS,
     TOOL_KEY,
     VENDOR_A_KEY,
@@ -40,6 +43,13 @@ class Routing:
     tool: workforce_pb2_grpc.WorkforceServiceStub
     #: RoutingService as vendor A (which may not manage anything).
     vendor_a_routing: routing_pb2_grpc.RoutingServiceStub
+    vendor_b_routing: routing_pb2_grpc.RoutingServiceStub
+    #: In-house annotators ih-1 and ih-2, each acting as itself.
+    ih1: workforce_pb2_grpc.WorkforceServiceStub
+    ih2: workforce_pb2_grpc.WorkforceServiceStub
+    #: RoutingService / WorkforceService as the admin of another tenant (beta).
+    beta_admin: routing_pb2_grpc.RoutingServiceStub
+    beta_work: workforce_pb2_grpc.WorkforceServiceStub
     settings: Settings
 
 
@@ -74,8 +84,10 @@ async def routing(
     unique_name: str,
     routing_overrides: dict[str, Any],
 ) -> AsyncIterator[Routing]:
-    """The routing service with an admin key, two vendor keys (va, vb) and an in-house tool
-    key; the ontology version street@1.0.0 has been published to it."""
+    """The routing service (tenant acme) with an admin key, two vendor keys (va, vb), an
+    annotator key that is no registered annotator (label-tool), the in-house annotators ih-1
+    and ih-2, and the admin of another tenant (beta); the ontology version street@1.0.0 has
+    been published to it."""
     settings = routing_settings(pg_schema, unique_name, kafka_bootstrap, **routing_overrides)
     auth = Authenticator(KEYS)
     async with build_app(settings, pool=pg_pool, authenticator=auth) as app:
@@ -91,6 +103,9 @@ async def routing(
                     ("a", VENDOR_A_KEY),
                     ("b", VENDOR_B_KEY),
                     ("tool", TOOL_KEY),
+                    ("ih1", IH1_KEY),
+                    ("ih2", IH2_KEY),
+                    ("beta", BETA_ADMIN_KEY),
                 )
             }
             yield Routing(
@@ -101,5 +116,10 @@ async def routing(
                 vendor_b=workforce_pb2_grpc.WorkforceServiceStub(stubs["b"]),
                 tool=workforce_pb2_grpc.WorkforceServiceStub(stubs["tool"]),
                 vendor_a_routing=routing_pb2_grpc.RoutingServiceStub(stubs["a"]),
+                vendor_b_routing=routing_pb2_grpc.RoutingServiceStub(stubs["b"]),
+                ih1=workforce_pb2_grpc.WorkforceServiceStub(stubs["ih1"]),
+                ih2=workforce_pb2_grpc.WorkforceServiceStub(stubs["ih2"]),
+                beta_admin=routing_pb2_grpc.RoutingServiceStub(stubs["beta"]),
+                beta_work=workforce_pb2_grpc.WorkforceServiceStub(stubs["beta"]),
                 settings=settings,
             )

@@ -13,19 +13,48 @@ from labelops.ontology.v1 import definition_pb2 as D
 from labelops.ontology.v1 import events_pb2 as oev
 from labelops.routing.v1 import workforce_pb2 as wpb
 from labelops_testkit.grpc import fails
-from labelops_testkit.kafka import envelope, publish
+from labelops_testkit.kafka import envelope as _envelope
+from labelops_testkit.kafka import publish
 
 __all__ = ["envelope", "fails", "publish"]
+
+#: The tenant of the test keys (and of the events the tests play other services with).
+TENANT = "acme"
+
+
+def envelope(
+    message: Any,
+    stream_id: str,
+    *,
+    version: int = 1,
+    source: str = "test",
+    tenant_id: str = TENANT,
+) -> envelope_pb2.EventEnvelope:
+    """An event of another service, as its relay would publish it, of ``tenant_id`` (the
+    consumers read and write only that tenant's rows)."""
+    env = _envelope(message, stream_id, version=version, source=source)
+    env.tenant_id = tenant_id
+    env.actor.kind = envelope_pb2.ACTOR_KIND_SERVICE
+    env.actor.id = source
+    return env
 
 ADMIN_KEY = "routing-admin-key-0123456789"
 VENDOR_A_KEY = "routing-vendor-a-key-0123456789"
 VENDOR_B_KEY = "routing-vendor-b-key-0123456789"
 TOOL_KEY = "routing-inhouse-tool-key-012345"
+IH1_KEY = "routing-annotator-ih-1-key-0123"
+IH2_KEY = "routing-annotator-ih-2-key-0123"
+BETA_ADMIN_KEY = "routing-beta-admin-key-0123456"
 KEYS = {
     ADMIN_KEY: {"subject": "alice", "tenant_id": "acme", "roles": ["admin"]},
     VENDOR_A_KEY: {"subject": "va-bot", "tenant_id": "acme", "kind": "vendor", "vendor_id": "va"},
     VENDOR_B_KEY: {"subject": "vb-bot", "tenant_id": "acme", "kind": "vendor", "vendor_id": "vb"},
     TOOL_KEY: {"subject": "label-tool", "tenant_id": "acme", "roles": ["annotator"]},
+    # In-house annotators, each acting as itself (their subject is their annotator id).
+    IH1_KEY: {"subject": "ih-1", "tenant_id": "acme", "roles": ["annotator"]},
+    IH2_KEY: {"subject": "ih-2", "tenant_id": "acme", "roles": ["annotator"]},
+    # Another tenant's administrator: sees and changes nothing of acme's.
+    BETA_ADMIN_KEY: {"subject": "bob", "tenant_id": "beta", "roles": ["admin"]},
 }
 ONTOLOGY = ("street", "1.0.0")
 W, H = 640, 480

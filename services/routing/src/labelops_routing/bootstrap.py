@@ -38,6 +38,7 @@ from .application.submissions import Submissions
 from .application.tasks import TaskCommands
 from .application.workforce import WorkforceCommands
 from .config import Settings
+from .entrypoints.access import METHOD_ACTIONS
 from .entrypoints.consumers import RoutingConsumers
 from .entrypoints.grpc_api import RoutingServicer, WorkforceServicer
 
@@ -126,6 +127,7 @@ def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
         ],
         consumers=RoutingConsumers(parts.projections, ontologies),
         workers=[Worker("lease-sweeper", sweeper.run, sweeper.stop)],
+        method_actions=METHOD_ACTIONS,
     )
 
 

@@ -315,7 +315,7 @@ async def test_priority_scores_reorder_the_queue(routing):
         )
         assert len(await events_of(r, ON, tid)) == 1  # a priority is not an event
     offers = (
-        await r.tool.ClaimTasks(
+        await r.ih1.ClaimTasks(
             wpb.ClaimTasksRequest(pool_id="in-house", annotator_id="ih-1", max_tasks=3)
         )
     ).offers

@@ -447,19 +447,19 @@ async def test_in_house_tool_completes_tasks_and_labels_reach_kafka(routing, kaf
     )
     assert (again.tasks_created, again.tasks_existing) == (0, 1)
     await fails(
-        r.tool.ClaimTasks(
+        r.ih1.ClaimTasks(
             wpb.ClaimTasksRequest(pool_id="vendor-a", annotator_id="ih-1", max_tasks=1)
         ),
         grpc.StatusCode.PERMISSION_DENIED,
     )
     offers = (
-        await r.tool.ClaimTasks(
+        await r.ih1.ClaimTasks(
             wpb.ClaimTasksRequest(pool_id="in-house", annotator_id="ih-1", max_tasks=10)
         )
     ).offers
     # Highest priority first.
     assert [o.item_id for o in offers] == ["ih-3", "ih-2", "ih-1", "ih-0"]
-    resp = await r.tool.SubmitLabels(
+    resp = await r.ih1.SubmitLabels(
         wpb.SubmitLabelsRequest(
             request_id="ih-batch",
             submissions=[
@@ -534,11 +534,11 @@ async def test_in_house_tool_completes_tasks_and_labels_reach_kafka(routing, kaf
 
     task = await eventually(reopened)
     assert task.required_labels == 2 and task.labels_submitted == 1
-    again_ih1 = await r.tool.ClaimTasks(
+    again_ih1 = await r.ih1.ClaimTasks(
         wpb.ClaimTasksRequest(pool_id="in-house", annotator_id="ih-1", max_tasks=10)
     )
     assert not again_ih1.offers  # never the same annotator twice
-    ih2 = await r.tool.ClaimTasks(
+    ih2 = await r.ih2.ClaimTasks(
         wpb.ClaimTasksRequest(pool_id="in-house", annotator_id="ih-2", max_tasks=10)
     )
     assert [o.task_id for o in ih2.offers] == [rejected.task_id]

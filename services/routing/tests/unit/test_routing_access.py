@@ -1,5 +1,5 @@
-"""Who may work which pool and which lease (domain.access): given a caller and a pool or an
-assignment, allowed or the exact refusal."""
+"""Who may work which pool and which lease, who sees gold (domain.access): given a caller and
+a pool, an assignment or an annotator id, allowed or the exact refusal."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ import pytest
 from labelops_core.context import Principal
 from labelops_core.errors import DomainError, NotFound, PermissionDenied
 from labelops_routing.domain.access import (
+    acts_only_as_itself,
+    can_see_gold,
+    check_annotator,
     check_assignment_access,
     check_assignments_found,
     check_pool_access,
     missing_assignment,
     missing_pool,
     missing_submission,
+    submission_refusal,
     vendor_of,
 )
 
@@ -39,9 +43,11 @@ POOL_B = ("vendor-b", "vendor", "vb")
         (VENDOR_B, POOL_B, True),
         (TOOL, IN_HOUSE, True),
         (TOOL, POOL_A, False),
-        (MANAGER, POOL_A, True),
-        (ADMIN, POOL_B, True),
-        (SERVICE, POOL_A, True),
+        # Nobody but the vendor works a vendor's pool: its work is attributed to the vendor.
+        (MANAGER, POOL_A, False),
+        (ADMIN, POOL_B, False),
+        (SERVICE, POOL_A, False),
+        (ADMIN, IN_HOUSE, True),
     ],
 )
 def test_pool_access(who: Principal | None, pool: tuple[str, str, str], allowed: bool) -> None:
@@ -76,19 +82,56 @@ def test_a_vendor_learns_nothing_from_a_missing_pool() -> None:
         (VENDOR_A, "vb", False),
         (VENDOR_A, "", False),  # an in-house lease
         (VENDOR_B, "va", False),
-        (TOOL, "va", True),  # non-vendors are checked at the pool, not the lease
-        (MANAGER, "vb", True),
         (None, "va", True),
     ],
 )
-def test_assignment_access(who: Principal | None, leased_by: str, allowed: bool) -> None:
+def test_vendor_assignment_access(who: Principal | None, leased_by: str, allowed: bool) -> None:
     if allowed:
-        check_assignment_access(who, "a1", leased_by)
+        check_assignment_access(who, "a1", leased_by, "va/w1")
         return
     with pytest.raises(PermissionDenied) as exc:
-        check_assignment_access(who, "a1", leased_by)
+        check_assignment_access(who, "a1", leased_by, "va/w1")
     assert exc.value.reason == "NOT_YOUR_TASK"
     assert exc.value.message == f"assignment a1 is not leased to vendor {who.vendor_id}"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("who", [TOOL, ADMIN, MANAGER, SERVICE])
+def test_a_vendors_lease_is_missing_to_anyone_else(who: Principal) -> None:
+    with pytest.raises(NotFound) as exc:
+        check_assignment_access(who, "a1", "va", "va/w1")
+    assert exc.value.reason == "ASSIGNMENT_NOT_FOUND"
+    err = submission_refusal(who, 2, "a1", "va", "va/w1")
+    assert isinstance(err, NotFound) and err.metadata == {"submission_index": "2"}
+
+
+def test_an_annotator_acts_only_as_itself() -> None:
+    check_assignment_access(TOOL, "a1", "", "label-tool")
+    check_annotator(TOOL, "label-tool")
+    with pytest.raises(PermissionDenied) as exc:
+        check_assignment_access(TOOL, "a1", "", "bob")
+    assert exc.value.reason == "ANNOTATOR_MISMATCH"
+    with pytest.raises(PermissionDenied) as exc:
+        check_annotator(TOOL, "bob")
+    assert exc.value.reason == "ANNOTATOR_MISMATCH"
+    err = submission_refusal(TOOL, 4, "a1", "", "bob")
+    assert isinstance(err, PermissionDenied) and err.reason == "ANNOTATOR_MISMATCH"
+    assert err.metadata == {"submission_index": "4"}
+    # A reviewer who also labels is still one annotator; an admin may act for the team.
+    assert acts_only_as_itself(Principal("r", "acme", roles=frozenset({"reviewer", "annotator"})))
+    assert not acts_only_as_itself(ADMIN)
+    check_annotator(ADMIN, "bob")
+    check_assignment_access(ADMIN, "a1", "", "bob")
+    # Vendors are checked by their pools, not by annotator id.
+    assert not acts_only_as_itself(VENDOR_A)
+    check_annotator(VENDOR_A, "va/w7")
+    check_annotator(None, "anyone")
+
+
+def test_gold_is_for_gold_readers_only() -> None:
+    assert can_see_gold(ADMIN) and can_see_gold(MANAGER) and can_see_gold(SERVICE)
+    assert can_see_gold(None)  # embedded use
+    assert not can_see_gold(VENDOR_A)
+    assert not can_see_gold(TOOL)
 
 
 def test_a_heartbeat_naming_unknown_leases() -> None:

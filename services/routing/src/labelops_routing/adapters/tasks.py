@@ -3,6 +3,10 @@
 The counters and state are written only from ``domain.tasks.TaskCounts`` (``write_counts``):
 the caller locks the rows, the domain computes each task's next counts, one statement writes
 the whole batch.
+
+Every method takes the tenant and every statement filters by it (the lease sweeper's and the
+queue gauge's scans, which serve no caller, are in assignments.py / ``queue_depth``). Task ids
+stay unique across tenants (a task id is a UUIDv5 of its project, whose id names a stream).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class NewTask(NamedTuple):
     gold: bool
     prelabels: bytes | None
     created_at: datetime
+    tenant_id: str
 
 
 class SignalsUpdate(NamedTuple):
@@ -83,14 +88,20 @@ class Tasks:
             " stream_version = t.stream_version + x.e, updated_at = $7"
             " FROM unnest($1::uuid[], $2::int[], $3::int[], $4::int[], $5::text[], $6::int[])"
             " AS x(task_id, required, submitted, active, state, e) WHERE t.task_id = x.task_id"
+            " AND t.tenant_id = $8"
         )
 
     # --- writes ----------------------------------------------------------------------------------
 
-    async def existing(self, conn: Executor, task_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    async def existing(
+        self, conn: Executor, tenant_id: str, task_ids: Sequence[uuid.UUID]
+    ) -> set[uuid.UUID]:
         """Which of ``task_ids`` exist."""
         rows = await conn.fetch(
-            f"SELECT task_id FROM {self.t.tasks} WHERE task_id = ANY($1::uuid[])", list(task_ids)
+            f"SELECT task_id FROM {self.t.tasks} WHERE task_id = ANY($1::uuid[])"
+            " AND tenant_id = $2",
+            list(task_ids),
+            tenant_id,
         )
         return {r["task_id"] for r in rows}
 
@@ -98,13 +109,14 @@ class Tasks:
         await conn.executemany(
             f"INSERT INTO {self.t.tasks} (task_id, project_id, item_id, item_uri, modality,"
             " context, state, required, pool_id, route_rule, route_reason, signals, class_id,"
-            " priority, due_at, gold, prelabels, stream_version, created_at, updated_at)"
-            " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,1,$18,$18)",
+            " priority, due_at, gold, prelabels, stream_version, created_at, updated_at,"
+            " tenant_id) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,1,"
+            "$18,$18,$19)",
             rows,
         )
 
     async def write_signals(
-        self, conn: Executor, updates: Sequence[SignalsUpdate], now: datetime
+        self, conn: Executor, tenant_id: str, updates: Sequence[SignalsUpdate], now: datetime
     ) -> None:
         """One statement for the batch (a priority round can touch thousands of tasks)."""
         if not updates:
@@ -121,14 +133,16 @@ class Tasks:
             " $5::timestamptz[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[],"
             " $11::text[], $12::int[]) AS x(task_id, signals, class_id, priority, due_at,"
             " pool_id, route_rule, route_reason, prelabels, model, model_version, events)"
-            " WHERE t.task_id = x.task_id",
+            " WHERE t.task_id = x.task_id AND t.tenant_id = $14",
             *(list(c) for c in zip(*updates, strict=True)),
             now,
+            tenant_id,
         )
 
     async def write_counts(
         self,
         conn: Executor,
+        tenant_id: str,
         updates: Sequence[CountsUpdate],
         now: datetime,
         *,
@@ -147,13 +161,14 @@ class Tasks:
             [u.counts.state.value for u in updates],
             [u.events for u in updates],
             now,
+            tenant_id,
         ]
         if not submitted:
             await conn.execute(self._write_counts, *args)
             return
         await conn.execute(
             f"WITH a AS (UPDATE {self.t.assignments} SET state = 'submitted'"
-            f" WHERE assignment_id = ANY($8::uuid[])) {self._write_counts}",
+            f" WHERE assignment_id = ANY($9::uuid[]) AND tenant_id = $8) {self._write_counts}",
             *args,
             list(submitted),
         )
@@ -161,55 +176,72 @@ class Tasks:
     # --- locked reads (in a command's transaction) -----------------------------------------------
 
     async def locked_in_project(
-        self, conn: asyncpg.Connection, task_ids: Sequence[uuid.UUID], project_id: str
+        self,
+        conn: asyncpg.Connection,
+        tenant_id: str,
+        task_ids: Sequence[uuid.UUID],
+        project_id: str,
     ) -> list[asyncpg.Record]:
         """The project's tasks among ``task_ids``, locked in id order."""
         return list(
             await conn.fetch(
                 f"SELECT * FROM {self.t.tasks} WHERE task_id = ANY($1::uuid[])"
-                " AND project_id = $2 ORDER BY task_id FOR UPDATE",
+                " AND project_id = $2 AND tenant_id = $3 ORDER BY task_id FOR UPDATE",
                 list(task_ids),
                 project_id,
+                tenant_id,
             )
         )
 
     async def locked(
-        self, conn: asyncpg.Connection, task_id: uuid.UUID, project_id: str
+        self, conn: asyncpg.Connection, tenant_id: str, task_id: uuid.UUID, project_id: str
     ) -> asyncpg.Record | None:
         return await conn.fetchrow(
-            f"SELECT * FROM {self.t.tasks} WHERE task_id = $1 AND project_id = $2 FOR UPDATE",
+            f"SELECT * FROM {self.t.tasks} WHERE task_id = $1 AND project_id = $2"
+            " AND tenant_id = $3 FOR UPDATE",
             task_id,
             project_id,
+            tenant_id,
         )
 
     async def open_of_items_locked(
-        self, conn: asyncpg.Connection, project_ids: Sequence[str], item_ids: Sequence[str]
+        self,
+        conn: asyncpg.Connection,
+        tenant_id: str,
+        project_ids: Sequence[str],
+        item_ids: Sequence[str],
     ) -> list[asyncpg.Record]:
         """Open regular tasks of these items in these projects, locked in id order."""
         return list(
             await conn.fetch(
                 f"SELECT * FROM {self.t.tasks} WHERE project_id = ANY($1::text[])"
-                " AND item_id = ANY($2::text[]) AND NOT gold"
+                " AND item_id = ANY($2::text[]) AND NOT gold AND tenant_id = $3"
                 " AND state IN ('queued', 'in_progress') ORDER BY task_id FOR UPDATE",
                 list(project_ids),
                 list(item_ids),
+                tenant_id,
             )
         )
 
     # --- the queue -------------------------------------------------------------------------------
 
-    async def first_queued_project(self, conn: Executor, pool_id: str) -> str | None:
+    async def first_queued_project(
+        self, conn: Executor, tenant_id: str, pool_id: str
+    ) -> str | None:
         """The project of the pool's best queued task (a claim that names no project)."""
         project_id: str | None = await conn.fetchval(
             f"SELECT project_id FROM {self.t.tasks} WHERE pool_id = $1 AND state = 'queued'"
-            " AND NOT gold ORDER BY priority DESC, due_at NULLS LAST, created_at LIMIT 1",
+            " AND NOT gold AND tenant_id = $2"
+            " ORDER BY priority DESC, due_at NULLS LAST, created_at LIMIT 1",
             pool_id,
+            tenant_id,
         )
         return project_id
 
     async def queued_for(
         self,
         conn: asyncpg.Connection,
+        tenant_id: str,
         project_id: str,
         pool_id: str,
         annotator_id: str,
@@ -221,7 +253,7 @@ class Tasks:
         return list(
             await conn.fetch(
                 f"SELECT * FROM {self.t.tasks} t WHERE project_id = $1 AND pool_id = $2"
-                " AND state = 'queued' AND NOT gold"
+                " AND state = 'queued' AND NOT gold AND tenant_id = $6"
                 " AND (cardinality($4::text[]) = 0 OR class_id = '' OR class_id = ANY($4))"
                 f" AND NOT EXISTS (SELECT 1 FROM {self.t.assignments} a"
                 "   WHERE a.task_id = t.task_id AND a.annotator_id = $3)"
@@ -232,28 +264,37 @@ class Tasks:
                 annotator_id,
                 list(skills),
                 limit,
+                tenant_id,
             )
         )
 
     async def gold_for(
-        self, conn: asyncpg.Connection, project_id: str, annotator_id: str, limit: int
+        self,
+        conn: asyncpg.Connection,
+        tenant_id: str,
+        project_id: str,
+        annotator_id: str,
+        limit: int,
     ) -> list[asyncpg.Record]:
         """Gold tasks of the project the annotator has never leased, in random order (workers
         cannot learn gold items by position), locked."""
         return list(
             await conn.fetch(
                 f"SELECT * FROM {self.t.tasks} t WHERE project_id = $1 AND gold"
+                " AND tenant_id = $4"
                 f" AND NOT EXISTS (SELECT 1 FROM {self.t.assignments} a"
                 "   WHERE a.task_id = t.task_id AND a.annotator_id = $2)"
                 " ORDER BY random() LIMIT $3 FOR UPDATE SKIP LOCKED",
                 project_id,
                 annotator_id,
                 limit,
+                tenant_id,
             )
         )
 
     async def queue_depth(self, conn: Executor) -> dict[tuple[str, str], int]:
-        """Open regular tasks per (pool, state), for the queue-depth gauge."""
+        """Open regular tasks per (pool, state), for the queue-depth gauge (an operator's
+        metric of every tenant: pool ids are unique across tenants; no caller sees it)."""
         rows = await conn.fetch(
             f"SELECT pool_id, state, count(*) AS n FROM {self.t.tasks}"
             " WHERE state IN ('queued', 'in_progress') AND NOT gold GROUP BY pool_id, state"
@@ -263,41 +304,64 @@ class Tasks:
     # --- queries ---------------------------------------------------------------------------------
 
     async def get(
-        self, conn: Executor, task_id: uuid.UUID, project_id: str
+        self,
+        conn: Executor,
+        tenant_id: str,
+        task_id: uuid.UUID,
+        project_id: str,
+        vendor_id: str | None = None,
     ) -> asyncpg.Record | None:
+        """The task; ``vendor_id``: only if it is routed to one of that vendor's pools."""
         return await conn.fetchrow(
-            f"SELECT * FROM {self.t.tasks} WHERE task_id = $1 AND project_id = $2",
+            f"SELECT * FROM {self.t.tasks} t WHERE t.task_id = $1 AND t.project_id = $2"
+            f" AND t.tenant_id = $3 AND {self._of_vendor('$4')}",
             task_id,
             project_id,
+            tenant_id,
+            vendor_id,
+        )
+
+    def _of_vendor(self, param: str) -> str:
+        """The task ``t`` is in a pool of vendor ``param`` (NULL: any task)."""
+        return (
+            f"({param}::text IS NULL OR t.pool_id IN (SELECT v.pool_id FROM {self.t.pools} v"
+            f" WHERE v.tenant_id = t.tenant_id AND v.kind = 'vendor' AND v.vendor_id = {param}))"
         )
 
     async def page(
         self,
         conn: Executor,
+        tenant_id: str,
         project_id: str,
         states: Sequence[str],
         pool_id: str,
         after: uuid.UUID | None,
         limit: int,
+        vendor_id: str | None = None,
     ) -> list[asyncpg.Record]:
         """The project's tasks in these states ([] = any) and pool ("" = any) after ``after``
-        in id order."""
+        in id order; ``vendor_id``: only tasks of that vendor's pools."""
         return list(
             await conn.fetch(
-                f"SELECT * FROM {self.t.tasks} WHERE project_id = $1"
-                " AND (cardinality($2::text[]) = 0 OR state = ANY($2))"
-                " AND ($3 = '' OR pool_id = $3) AND ($4::uuid IS NULL OR task_id > $4)"
-                " ORDER BY task_id LIMIT $5",
+                f"SELECT * FROM {self.t.tasks} t WHERE t.project_id = $1 AND t.tenant_id = $6"
+                " AND (cardinality($2::text[]) = 0 OR t.state = ANY($2))"
+                " AND ($3 = '' OR t.pool_id = $3) AND ($4::uuid IS NULL OR t.task_id > $4)"
+                f" AND {self._of_vendor('$7')} ORDER BY t.task_id LIMIT $5",
                 project_id,
                 list(states),
                 pool_id,
                 after,
                 limit,
+                tenant_id,
+                vendor_id,
             )
         )
 
-    async def queue_stats(self, conn: Executor, project_id: str) -> list[asyncpg.Record]:
-        """Per pool of the project: queued (depth), active leases, open, oldest queued."""
+    async def queue_stats(
+        self, conn: Executor, tenant_id: str, project_id: str, vendor_id: str | None = None
+    ) -> list[asyncpg.Record]:
+        """Per pool of the project: queued (depth), active leases, open, oldest queued;
+        ``vendor_id``: only that vendor's pools."""
         return list(
             await conn.fetch(
                 f"SELECT t.pool_id, count(*) FILTER (WHERE t.state = 'queued') AS depth,"
@@ -305,7 +369,10 @@ class Tasks:
                 " count(*) FILTER (WHERE t.state IN ('queued', 'in_progress')) AS outstanding,"
                 " min(t.created_at) FILTER (WHERE t.state = 'queued') AS oldest"
                 f" FROM {self.t.tasks} t WHERE t.project_id = $1 AND NOT t.gold"
+                f" AND t.tenant_id = $2 AND {self._of_vendor('$3')}"
                 " GROUP BY t.pool_id ORDER BY t.pool_id",
                 project_id,
+                tenant_id,
+                vendor_id,
             )
         )

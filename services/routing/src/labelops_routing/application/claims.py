@@ -1,7 +1,9 @@
 """ClaimTasks (WorkforceService, and the ``claim`` of the Work stream): lease tasks to one
 annotator of a pool.
 
-Who may claim from which pool is ``domain.access``; which tasks an offer holds (gold slots) is
+Who may claim from which pool, as which annotator, is ``domain.access`` (a vendor only from
+its own pools, an annotator principal only as itself); everything is of the caller's tenant
+(another tenant's pool answers as a missing one); which tasks an offer holds (gold slots) is
 ``domain.leases``; the task's next counters are ``domain.tasks.TaskCounts.claimed``.
 """
 
@@ -15,7 +17,7 @@ from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import routing_pb2 as rpb
 from labelops.routing.v1 import workforce_pb2 as pb
 from labelops_core.clock import Clock, utc_now
-from labelops_core.context import current_principal
+from labelops_core.context import current_principal, current_tenant
 from labelops_core.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from labelops_core.ids import uuid7
 from labelops_eventstore import EventStore, NewEvent
@@ -25,7 +27,7 @@ from ..adapters import metrics
 from ..adapters.assignments import NewAssignment
 from ..adapters.read_models import ReadModels
 from ..adapters.tasks import CountsUpdate, counts_of
-from ..domain.access import check_pool_access, missing_pool
+from ..domain.access import check_annotator, check_pool_access, missing_pool
 from ..domain.leases import claim_size, gold_slots, interleave, lease_expiry
 from .common import task_stream, timestamp
 
@@ -55,48 +57,53 @@ class Claims:
 
     async def claim(self, req: pb.ClaimTasksRequest) -> pb.ClaimTasksResponse:
         _check_request(req)
+        principal = current_principal()
+        check_annotator(principal, req.annotator_id)
+        tenant = current_tenant()
         async with self.store.transaction() as conn:
-            pool, skills = await self._worker(conn, req)
+            pool, skills = await self._worker(conn, tenant, req)
             project_id = req.project_id or await self.rm.tasks.first_queued_project(
-                conn, req.pool_id
+                conn, tenant, req.pool_id
             )
             if not project_id:
                 return pb.ClaimTasksResponse()
-            project = await self.rm.projects.plain(conn, project_id)
+            project = await self.rm.projects.plain(conn, tenant, project_id)
             if project is None:
                 raise NotFound(f"project {project_id} not found", reason="PROJECT_NOT_FOUND")
             config = rpb.WorkflowConfig.FromString(project["config"])
             n = claim_size(req.max_tasks, config.max_tasks_per_claim)
-            seq = await self.rm.offers.locked(conn, project_id, req.annotator_id)
+            seq = await self.rm.offers.locked(conn, tenant, project_id, req.annotator_id)
             slots = gold_slots(config.gold_rate, project_id, req.annotator_id, seq, n)
             regular = await self.rm.tasks.queued_for(
-                conn, project_id, req.pool_id, req.annotator_id, skills, n - sum(slots)
+                conn, tenant, project_id, req.pool_id, req.annotator_id, skills, n - sum(slots)
             )
             gold = []
             if any(slots):
-                gold = await self.rm.tasks.gold_for(conn, project_id, req.annotator_id, sum(slots))
+                gold = await self.rm.tasks.gold_for(
+                    conn, tenant, project_id, req.annotator_id, sum(slots)
+                )
             picked = interleave(slots, regular, gold)
             if not picked:
                 return pb.ClaimTasksResponse()
             offers, appends = await self._lease(conn, req, pool, project, config, picked)
-            await self.rm.offers.set(conn, project_id, req.annotator_id, seq + n)
+            await self.rm.offers.set(conn, tenant, project_id, req.annotator_id, seq + n)
             await self.store.append_streams(appends, conn=conn)
         metrics.tasks_offered.add(len(offers), {"pool": req.pool_id})
         return pb.ClaimTasksResponse(offers=offers)
 
     async def _worker(
-        self, conn: asyncpg.Connection, req: pb.ClaimTasksRequest
+        self, conn: asyncpg.Connection, tenant: str, req: pb.ClaimTasksRequest
     ) -> tuple[asyncpg.Record, list[str]]:
         """The pool (the caller may work it, it is active) and the annotator's skills (they
         are registered in it, active)."""
         principal = current_principal()
-        pool = await self.rm.pools.get(conn, req.pool_id)
+        pool = await self.rm.pools.get(conn, tenant, req.pool_id)
         if pool is None:
             raise missing_pool(principal, req.pool_id)
         check_pool_access(principal, pool["pool_id"], pool["kind"], pool["vendor_id"])
         if not pool["active"]:
             raise FailedPrecondition(f"pool {req.pool_id} is paused", reason="POOL_INACTIVE")
-        annotator = await self.rm.annotators.get(conn, req.annotator_id)
+        annotator = await self.rm.annotators.get(conn, tenant, req.annotator_id)
         if annotator is None or annotator["pool_id"] != req.pool_id:
             raise FailedPrecondition(
                 f"annotator {req.annotator_id} is not registered in pool {req.pool_id}",
@@ -119,7 +126,7 @@ class Claims:
     ) -> tuple[list[pb.TaskOffer], list[StreamAppend]]:
         """One lease per picked task: assignment rows and task counters written; the offers
         and the TaskAssigned appends returned."""
-        project_id = project["project_id"]
+        project_id, tenant = project["project_id"], project["tenant_id"]
         now = self.clock()
         expires = lease_expiry(now, config.lease_seconds)
         offers, appends, leases, counts = [], [], [], []
@@ -158,11 +165,12 @@ class Claims:
                     now,
                     task["prelabel_model"] if shown else "",
                     task["prelabel_model_version"] if shown else "",
+                    tenant,
                 )
             )
             offers.append(offer)
         await self.rm.assignments.insert(conn, leases)
-        await self.rm.tasks.write_counts(conn, counts, now)
+        await self.rm.tasks.write_counts(conn, tenant, counts, now)
         return offers, appends
 
 

@@ -1,29 +1,42 @@
 """Leases after the claim: Heartbeat, SkipTask, and the sweeper that expires abandoned leases
-so their tasks go to someone else (the annotator who let one lapse never gets it again)."""
+so their tasks go to someone else (the annotator who let one lapse never gets it again).
+
+Heartbeats and skips are of the caller's tenant and checked by ``domain.access`` (a vendor's
+leases only by that vendor; an annotator principal's only its own). The sweeper serves every
+tenant: each expiry is written under, and its event carries, the lease's tenant, with the
+sweeper as the actor."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 import asyncpg
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import routing_pb2 as rpb
 from labelops.routing.v1 import workforce_pb2 as pb
 from labelops_core.clock import Clock, utc_now
-from labelops_core.context import current_principal
+from labelops_core.context import current_principal, current_tenant
 from labelops_core.errors import FieldViolation, InvalidArgument
 from labelops_eventstore import EventStore, NewEvent
 from labelops_eventstore.store import StreamAppend
 
 from ..adapters.read_models import ReadModels
 from ..adapters.tasks import CountsUpdate, counts_of
-from ..domain.access import check_assignment_access, check_assignments_found, missing_assignment
+from ..domain.access import (
+    assignment_refusal,
+    check_assignment_access,
+    check_assignments_found,
+    missing_assignment,
+)
 from ..domain.leases import lease_active, lease_expiry, skip_outcome
 from .common import task_stream, timestamp
 
 MAX_IDS = 1000
 MAX_NOTE_CHARS = 2000
+#: The actor of what the lease sweeper appends (no caller: the service's own clock).
+SWEEPER = {"actor_kind": "service", "actor_id": "routing.lease-sweeper"}
 
 
 def assignment_ids(ids: Sequence[str], field: str) -> list[uuid.UUID]:
@@ -71,14 +84,22 @@ class Leases:
         events: only what happens to a lease (assigned, expired, submitted, skipped) is."""
         ids = assignment_ids(req.assignment_ids, "assignment_ids")
         now = self.clock()
-        principal = current_principal()
+        principal, tenant = current_principal(), current_tenant()
         async with self.store.transaction() as conn:
-            rows = await self.rm.assignments.with_config(conn, ids)
+            rows = await self.rm.assignments.with_config(conn, tenant, ids)
+            found = {}
             for r in rows:
-                check_assignment_access(principal, r["assignment_id"], r["vendor_id"])
-            found = {r["assignment_id"]: r for r in rows}
+                refused = assignment_refusal(
+                    principal, r["assignment_id"], r["vendor_id"], r["annotator_id"]
+                )
+                if refused is not None and refused.reason != "ASSIGNMENT_NOT_FOUND":
+                    raise refused
+                if refused is None:  # a vendor's lease is as missing to anyone else
+                    found[r["assignment_id"]] = r
             check_assignments_found(principal, ids, len(found))
             out = []
+            # One statement per lease length (a heartbeat's leases are mostly one project's).
+            extend: dict[datetime, list[uuid.UUID]] = {}
             for aid in ids:
                 r = found.get(aid)
                 if r is None or not lease_active(r["state"], r["lease_expires"], now):
@@ -86,25 +107,29 @@ class Leases:
                     continue
                 config = rpb.WorkflowConfig.FromString(r["config"])
                 expires = lease_expiry(now, config.lease_seconds)
-                await self.rm.assignments.extend(conn, aid, expires)
+                extend.setdefault(expires, []).append(aid)
                 out.append(
                     pb.LeaseStatus(
                         assignment_id=str(aid), active=True, lease_expire_time=timestamp(expires)
                     )
                 )
+            for expires, extended in extend.items():
+                await self.rm.assignments.extend(conn, tenant, extended, expires)
         return pb.HeartbeatResponse(leases=out)
 
     async def skip(self, req: pb.SkipTaskRequest) -> pb.SkipTaskResponse:
         aid = _check_skip(req)
-        principal = current_principal()
+        principal, tenant = current_principal(), current_tenant()
         async with self.store.transaction() as conn:
-            rows = await self.rm.assignments.locked_with_tasks(conn, [aid])
+            rows = await self.rm.assignments.locked_with_tasks(conn, tenant, [aid])
             if not rows:
                 raise missing_assignment(principal, aid)
             r = rows[0]
-            check_assignment_access(principal, aid, r["vendor_id"])
+            check_assignment_access(principal, aid, r["vendor_id"], r["annotator_id"])
             state = skip_outcome(aid, r["a_state"], req.reason == pb.SKIP_REASON_RELEASE)
-            await self.end_assignments(conn, rows, state.value, pb.SkipReason.Name(req.reason))
+            await self.end_assignments(
+                conn, tenant, rows, state.value, pb.SkipReason.Name(req.reason)
+            )
             skipped = ev.TaskSkipped(
                 project_id=r["project_id"],
                 task_id=str(r["task_id"]),
@@ -127,13 +152,21 @@ class Leases:
         return pb.SkipTaskResponse()
 
     async def end_assignments(
-        self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record], state: str, reason: str
+        self,
+        conn: asyncpg.Connection,
+        tenant: str,
+        rows: Sequence[asyncpg.Record],
+        state: str,
+        reason: str,
     ) -> None:
         """Active → ``state`` (not submitted): the task needs that label from someone else.
-        ``rows``: from ``locked_with_tasks``, one per task."""
-        await self.rm.assignments.end(conn, [r["assignment_id"] for r in rows], state, reason)
+        ``rows``: from ``locked_with_tasks``, one per task, all of ``tenant``."""
+        await self.rm.assignments.end(
+            conn, tenant, [r["assignment_id"] for r in rows], state, reason
+        )
         await self.rm.tasks.write_counts(
             conn,
+            tenant,
             [CountsUpdate(r["task_id"], counts_of(r).leases_ended()) for r in rows],
             self.clock(),
         )
@@ -145,21 +178,27 @@ class Leases:
             expired = await self.rm.assignments.expired_locked(conn, self.clock(), limit)
             if not expired:
                 return 0
-            # One assignment per task per round keeps each task's stream version simple.
-            by_task: dict[uuid.UUID, asyncpg.Record] = {}
-            for r in await self.rm.assignments.locked_with_tasks(conn, expired):
-                by_task.setdefault(r["task_id"], r)
-            rows = list(by_task.values())
-            await self.end_assignments(conn, rows, "expired", "LEASE_EXPIRED")
-            await self.store.append_streams([_expired(r) for r in rows], conn=conn)
-            return len(rows)
+            per_tenant: dict[str, list[uuid.UUID]] = {}
+            for tenant, aid in expired:
+                per_tenant.setdefault(tenant, []).append(aid)
+            appends: list[StreamAppend] = []
+            for tenant, aids in sorted(per_tenant.items()):
+                # One assignment per task per round keeps each task's stream version simple.
+                by_task: dict[uuid.UUID, asyncpg.Record] = {}
+                for r in await self.rm.assignments.locked_with_tasks(conn, tenant, aids):
+                    by_task.setdefault(r["task_id"], r)
+                rows = list(by_task.values())
+                await self.end_assignments(conn, tenant, rows, "expired", "LEASE_EXPIRED")
+                appends += [_expired(tenant, r) for r in rows]
+            await self.store.append_streams(appends, conn=conn)
+            return len(appends)
 
     async def queue_depth(self) -> dict[tuple[str, str], int]:
         """Open regular tasks per (pool, state), for the queue-depth gauge."""
         return await self.rm.tasks.queue_depth(self.store.pool)
 
 
-def _expired(r: asyncpg.Record) -> StreamAppend:
+def _expired(tenant: str, r: asyncpg.Record) -> StreamAppend:
     expired = ev.LeaseExpired(
         project_id=r["project_id"],
         task_id=str(r["task_id"]),
@@ -168,5 +207,7 @@ def _expired(r: asyncpg.Record) -> StreamAppend:
         pool_id=r["a_pool_id"],
     )
     return StreamAppend(
-        task_stream(r["project_id"], r["task_id"]), r["stream_version"], [NewEvent.of(expired)]
+        task_stream(r["project_id"], r["task_id"]),
+        r["stream_version"],
+        [NewEvent.of(expired, tenant_id=tenant, **SWEEPER)],
     )

@@ -2,7 +2,9 @@
 read models, and returned as the appends the caller writes with its own bookkeeping.
 
 Shared by the commands (CreateProject, CreateTasks, AddGoldTasks, UpdateTaskSignals) and the
-consumers (an included curation item, a pre-label, a priority round).
+consumers (an included curation item, a pre-label, a priority round). The tenant is the
+project row's (the caller read it under its own tenant): every statement and every event of
+the plan carries it.
 """
 
 from __future__ import annotations
@@ -91,6 +93,7 @@ class _Project:
     ruleset: RuleSet
     ontology_id: str
     ontology_version: str
+    tenant_id: str
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> _Project:
@@ -100,6 +103,7 @@ class _Project:
             rules_from_pb(pb.RoutingRules.FromString(row["rules"])),
             row["ontology_id"],
             row["ontology_version"],
+            row["tenant_id"],
         )
 
     def signals(self, given: pb.TaskSignals) -> pb.TaskSignals:
@@ -159,7 +163,7 @@ class TaskPlanner:
             return [], 0
         p = _Project.of(project)
         ids = [task_id_for(p.project_id, s.item_id, gold) for s in specs]
-        skip = await self.rm.tasks.existing(conn, ids)
+        skip = await self.rm.tasks.existing(conn, p.tenant_id, ids)
         now = self.clock()
         appends: list[StreamAppend] = []
         rows: list[NewTask] = []
@@ -173,7 +177,7 @@ class TaskPlanner:
         if rows:
             await self.rm.tasks.insert(conn, rows)
             if not gold:
-                await self.rm.projects.add_tasks(conn, p.project_id, len(rows))
+                await self.rm.projects.add_tasks(conn, p.tenant_id, p.project_id, len(rows))
         return appends, len(rows)
 
     def _new_task(
@@ -240,8 +244,10 @@ class TaskPlanner:
             gold,
             prelabels.SerializeToString() if spec.prelabels else None,
             now,
+            p.tenant_id,
         )
-        return StreamAppend(task_stream(p.project_id, tid), NO_STREAM, [NewEvent.of(event)]), row
+        created = NewEvent.of(event, tenant_id=p.tenant_id)
+        return StreamAppend(task_stream(p.project_id, tid), NO_STREAM, [created]), row
 
     async def change_tasks(
         self,
@@ -281,7 +287,7 @@ class TaskPlanner:
                 d = self._reroute(p, row, signals, pools, keep_pool_when_unroutable)
                 if d is not None:
                     out.rerouted += 1
-                    events.append(NewEvent.of(_rerouted(p, row, d, signals)))
+                    events.append(NewEvent.of(_rerouted(p, row, d, signals), tenant_id=p.tenant_id))
                     pool_id, rule, reason = d.pool_id, d.rule, d.reason
             given = change.prelabels is not None
             updates.append(
@@ -307,7 +313,7 @@ class TaskPlanner:
                         task_stream(p.project_id, row["task_id"]), row["stream_version"], events
                     )
                 )
-        await self.rm.tasks.write_signals(conn, updates, self.clock())
+        await self.rm.tasks.write_signals(conn, p.tenant_id, updates, self.clock())
         return out
 
     @staticmethod

@@ -11,6 +11,11 @@ entrypoints/consumers.py is the dispatch table).
 - ``labelops.prelabel.events.v1``: a model's pre-labels for a task (offered when the project
   enables pre-labels; their class and confidence become routing signals, and a task nobody has
   started is re-routed on them) and active-learning priorities (queue order).
+
+Every handler takes the tenant of the event it handles (the envelope's) and reads and writes
+only that tenant's rows: another tenant's event naming this tenant's project or task finds
+nothing. What it appends carries that tenant (and the causing actor, bound around the handler
+by entrypoints/consumers.py).
 """
 
 from __future__ import annotations
@@ -66,26 +71,31 @@ class Projections:
 
     # --- qa ----------------------------------------------------------------------------------
 
-    async def label_rejected(self, conn: asyncpg.Connection, e: qev.LabelRejected) -> None:
-        await self._reopen(conn, e.project_id, e.task_id, f"review rejected: {e.reason}")
+    async def label_rejected(
+        self, conn: asyncpg.Connection, tenant: str, e: qev.LabelRejected
+    ) -> None:
+        await self._reopen(conn, tenant, e.project_id, e.task_id, f"review rejected: {e.reason}")
 
-    async def label_issue_flagged(self, conn: asyncpg.Connection, f: qev.LabelIssueFlagged) -> None:
+    async def label_issue_flagged(
+        self, conn: asyncpg.Connection, tenant: str, f: qev.LabelIssueFlagged
+    ) -> None:
         await self._reopen(
             conn,
+            tenant,
             f.project_id,
             f.issue.task_id,
             f"label issue: given {f.issue.given_class}, model suggests {f.issue.suggested_class}",
         )
 
     async def _reopen(
-        self, conn: asyncpg.Connection, project_id: str, task_id: str, reason: str
+        self, conn: asyncpg.Connection, tenant: str, project_id: str, task_id: str, reason: str
     ) -> None:
         tid = _task_id(task_id)
-        row = await self.rm.tasks.locked(conn, tid, project_id)
+        row = await self.rm.tasks.locked(conn, tenant, tid, project_id)
         if row is None or not (before := counts_of(row)).reopenable:
             return  # not ours, or nothing to re-label
         after = before.reopened()
-        await self.rm.tasks.write_counts(conn, [CountsUpdate(tid, after)], self.clock())
+        await self.rm.tasks.write_counts(conn, tenant, [CountsUpdate(tid, after)], self.clock())
         reopened = ev.TaskReopened(
             project_id=project_id,
             task_id=str(tid),
@@ -96,7 +106,9 @@ class Projections:
         await self.store.append_streams(
             [
                 StreamAppend(
-                    task_stream(project_id, tid), row["stream_version"], [NewEvent.of(reopened)]
+                    task_stream(project_id, tid),
+                    row["stream_version"],
+                    [NewEvent.of(reopened, tenant_id=tenant)],
                 )
             ],
             conn=conn,
@@ -104,7 +116,9 @@ class Projections:
 
     # --- prelabel ------------------------------------------------------------------------------
 
-    async def prelabel_proposed(self, conn: asyncpg.Connection, e: pev.PreLabelProposed) -> None:
+    async def prelabel_proposed(
+        self, conn: asyncpg.Connection, tenant: str, e: pev.PreLabelProposed
+    ) -> None:
         """The task's pre-labels become the model's; its class hint and confidence become the
         predicted class and its probability (every other signal stays); a task nobody has
         started is re-routed on them, as UpdateTaskSignals would."""
@@ -114,10 +128,10 @@ class Projections:
         # The project row first, as in UpdateTaskSignals: every transaction that locks pools
         # and tasks holds its project's row before, so the order of the two below (task, then
         # pools) never meets the opposite order on one project.
-        project = await self.rm.projects.plain(conn, e.project_id, lock=True)
+        project = await self.rm.projects.plain(conn, tenant, e.project_id, lock=True)
         if project is None:
-            return  # not a project of this routing deployment
-        row = await self.rm.tasks.locked(conn, tid, e.project_id)
+            return  # not a project of this routing deployment (or of this tenant)
+        row = await self.rm.tasks.locked(conn, tenant, tid, e.project_id)
         if row is None or not (counts := counts_of(row)).changeable:
             return  # unknown here, or too late to help anyone
         if e.item_id and e.item_id != row["item_id"]:
@@ -128,7 +142,7 @@ class Projections:
             signals.class_id = e.predicted_class
         signals.confidence = e.confidence
         # Only a task nobody has started can move: lock the pools just for that.
-        pools = await self.rm.pools.infos(conn, lock=True) if counts.movable else None
+        pools = await self.rm.pools.infos(conn, tenant, lock=True) if counts.movable else None
         change = TaskChange(
             signals=signals,
             prelabels=label_pb2.ItemLabels(item_id=row["item_id"], labels=e.labels),
@@ -141,7 +155,9 @@ class Projections:
         if done.appends:
             await self.store.append_streams(done.appends, conn=conn)
 
-    async def priority_scored(self, conn: asyncpg.Connection, e: pev.PriorityScored) -> None:
+    async def priority_scored(
+        self, conn: asyncpg.Connection, tenant: str, e: pev.PriorityScored
+    ) -> None:
         """Each listed open task of the project gets its priority (signal and queue order).
         Not re-routed: no rule looks at priority."""
         wanted: dict[uuid.UUID, Any] = {}
@@ -153,10 +169,10 @@ class Projections:
             wanted[_task_id(p.task_id)] = p
         if not wanted:
             return
-        project = await self.rm.projects.plain(conn, e.project_id)
+        project = await self.rm.projects.plain(conn, tenant, e.project_id)
         if project is None:
             return
-        rows = await self.rm.tasks.locked_in_project(conn, list(wanted), e.project_id)
+        rows = await self.rm.tasks.locked_in_project(conn, tenant, list(wanted), e.project_id)
         changes: list[tuple[asyncpg.Record, TaskChange]] = []
         for row in rows:
             p = wanted[row["task_id"]]
@@ -180,12 +196,15 @@ class Projections:
 
     # --- curation ----------------------------------------------------------------------------
 
-    async def item_registered(self, conn: asyncpg.Connection, e: cev.ItemRegistered) -> None:
+    async def item_registered(
+        self, conn: asyncpg.Connection, tenant: str, e: cev.ItemRegistered
+    ) -> None:
         context = label_pb2.ItemContext(
             width=e.width, height=e.height, frame_count=0, text_length=len(e.text)
         )
         await self.rm.items.upsert(
             conn,
+            tenant,
             dataset_id=e.dataset_id,
             item_id=e.item_id,
             uri=e.uri,
@@ -194,36 +213,43 @@ class Projections:
             metadata=e.metadata,
         )
 
-    async def items_curated(self, conn: asyncpg.Connection, e: cev.ItemsCurated) -> None:
+    async def items_curated(
+        self, conn: asyncpg.Connection, tenant: str, e: cev.ItemsCurated
+    ) -> None:
         include = e.decision == cpb.DECISION_INCLUDE
         ids = list(e.item_ids)
-        await self.rm.items.set_included(conn, e.dataset_id, ids, include)
-        projects = await self.rm.projects.of_dataset_locked(conn, e.dataset_id)
+        await self.rm.items.set_included(conn, tenant, e.dataset_id, ids, include)
+        projects = await self.rm.projects.of_dataset_locked(conn, tenant, e.dataset_id)
         if not projects:
             return
         appends: list[StreamAppend] = []
         if include:
-            rows = await self.rm.items.of_ids(conn, e.dataset_id, ids)
-            pools = await self.rm.pools.infos(conn, lock=True)
+            rows = await self.rm.items.of_ids(conn, tenant, e.dataset_id, ids)
+            pools = await self.rm.pools.infos(conn, tenant, lock=True)
             for project in projects:
                 specs = [spec_from_item(r) for r in rows]
                 more, _ = await self.planner.plan_tasks(conn, project, specs, pools)
                 appends += more
         else:
-            appends += await self._cancel(conn, [p["project_id"] for p in projects], ids)
+            appends += await self._cancel(conn, tenant, [p["project_id"] for p in projects], ids)
         if appends:
             await self.store.append_streams(appends, conn=conn)
 
     async def _cancel(
-        self, conn: asyncpg.Connection, project_ids: list[str], item_ids: list[str]
+        self, conn: asyncpg.Connection, tenant: str, project_ids: list[str], item_ids: list[str]
     ) -> list[StreamAppend]:
         """Open tasks of excluded items: canceled; active leases released."""
-        tasks = await self.rm.tasks.open_of_items_locked(conn, project_ids, item_ids)
+        tasks = await self.rm.tasks.open_of_items_locked(conn, tenant, project_ids, item_ids)
         if not tasks:
             return []
-        await self.rm.assignments.release_active_of_tasks(conn, [t["task_id"] for t in tasks])
+        await self.rm.assignments.release_active_of_tasks(
+            conn, tenant, [t["task_id"] for t in tasks]
+        )
         await self.rm.tasks.write_counts(
-            conn, [CountsUpdate(t["task_id"], counts_of(t).canceled()) for t in tasks], self.clock()
+            conn,
+            tenant,
+            [CountsUpdate(t["task_id"], counts_of(t).canceled()) for t in tasks],
+            self.clock(),
         )
         return [
             StreamAppend(
@@ -236,7 +262,8 @@ class Projections:
                             task_id=str(t["task_id"]),
                             item_id=t["item_id"],
                             reason="item excluded by curation",
-                        )
+                        ),
+                        tenant_id=tenant,
                     )
                 ],
             )

@@ -10,6 +10,7 @@ import asyncpg
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import routing_pb2 as pb
 from labelops_core.clock import Clock, utc_now
+from labelops_core.context import current_tenant
 from labelops_core.errors import (
     Aborted,
     AlreadyExists,
@@ -26,16 +27,16 @@ from ..adapters.read_models import ReadModels
 from ..adapters.tables import Executor
 from ..domain.project import validate_config, validate_id
 from ..domain.rules import PoolInfo, RuleSet, hybrid_default, validate_rules
-from .common import require_manager
 from .convert import config_from_pb, normalized_config, rules_from_pb, rules_to_pb
 from .planning import TaskPlanner, spec_from_item
 
 
 async def project_row(
-    rm: ReadModels, conn: Executor, project_id: str, *, lock: bool = False
+    rm: ReadModels, conn: Executor, tenant_id: str, project_id: str, *, lock: bool = False
 ) -> asyncpg.Record:
-    """The project (with ``tasks_labeled``), or NOT_FOUND ``PROJECT_NOT_FOUND``."""
-    row = await rm.projects.row(conn, project_id, lock=lock)
+    """The tenant's project (with ``tasks_labeled``), or NOT_FOUND ``PROJECT_NOT_FOUND`` (also
+    for another tenant's: the same answer)."""
+    row = await rm.projects.row(conn, tenant_id, project_id, lock=lock)
     if row is None:
         raise NotFound(f"project {project_id} not found", reason="PROJECT_NOT_FOUND")
     return row
@@ -95,28 +96,29 @@ class ProjectCommands:
         self.clock = clock
 
     async def create_project(self, req: pb.CreateProjectRequest) -> pb.CreateProjectResponse:
-        require_manager()
         cmd = await self.store.command("CreateProject", req, pb.CreateProjectResponse)
         if cmd.earlier is not None:
             return cmd.earlier
+        tenant = current_tenant()
         config = normalized_config(req.config)
         bad = _create_violations(req, config)
         async with self.store.transaction() as conn:
-            pools = await self.rm.pools.infos(conn, lock=True)
+            pools = await self.rm.pools.infos(conn, tenant, lock=True)
             given = rules_from_pb(req.rules) if req.rules.rules or req.rules.default_pools else None
             ruleset = given if given is not None else hybrid_default(1)
             ruleset = RuleSet(version=1, rules=ruleset.rules, default_pools=ruleset.default_pools)
             if bad := bad + _rule_violations(ruleset, pools):
                 raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
             await self._check_new(conn, req)
-            project, appends = await self._insert(conn, req, config, ruleset)
+            project, appends = await self._insert(conn, tenant, req, config, ruleset)
             created = 0
             if req.dataset_id:
                 # Items the dataset included before the project existed become its tasks.
                 specs = [
-                    spec_from_item(r) for r in await self.rm.items.included(conn, req.dataset_id)
+                    spec_from_item(r)
+                    for r in await self.rm.items.included(conn, tenant, req.dataset_id)
                 ]
-                row = await project_row(self.rm, conn, req.project_id)
+                row = await project_row(self.rm, conn, tenant, req.project_id)
                 more, created = await self.planner.plan_tasks(conn, row, specs, pools)
                 appends += more
             resp = pb.CreateProjectResponse(
@@ -133,12 +135,15 @@ class ProjectCommands:
                 " (or its OntologyVersionPublished event has not reached routing yet)",
                 reason="ONTOLOGY_VERSION_UNKNOWN",
             )
-        if await self.rm.projects.exists(conn, req.project_id):
+        # Project ids name event streams, one namespace for every tenant: an id another tenant
+        # holds is taken too (the answer says no more than that).
+        if await self.rm.projects.exists_any_tenant(conn, req.project_id):
             raise AlreadyExists(f"project {req.project_id} exists", reason="PROJECT_ALREADY_EXISTS")
 
     async def _insert(
         self,
         conn: asyncpg.Connection,
+        tenant: str,
         req: pb.CreateProjectRequest,
         config: pb.WorkflowConfig,
         ruleset: RuleSet,
@@ -158,6 +163,7 @@ class ProjectCommands:
         rules_pb = rules_to_pb(ruleset)
         await self.rm.projects.insert(
             conn,
+            tenant,
             project_id=req.project_id,
             display_name=req.display_name,
             dataset_id=req.dataset_id,
@@ -175,15 +181,15 @@ class ProjectCommands:
     async def update_project_config(
         self, req: pb.UpdateProjectConfigRequest
     ) -> pb.UpdateProjectConfigResponse:
-        require_manager()
         cmd = await self.store.command("UpdateProjectConfig", req, pb.UpdateProjectConfigResponse)
         if cmd.earlier is not None:
             return cmd.earlier
+        tenant = current_tenant()
         config = normalized_config(req.config)
         if bad := validate_config(config_from_pb(config)):
             raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
         async with self.store.transaction() as conn:
-            row = await project_row(self.rm, conn, req.project_id, lock=True)
+            row = await project_row(self.rm, conn, tenant, req.project_id, lock=True)
             if req.expected_config_version and req.expected_config_version != row["config_version"]:
                 raise Aborted(
                     f"project {req.project_id} config is at version {row['config_version']}",
@@ -191,9 +197,9 @@ class ProjectCommands:
                 )
             version = row["config_version"] + 1
             await self.rm.projects.set_config(
-                conn, req.project_id, config.SerializeToString(), version
+                conn, tenant, req.project_id, config.SerializeToString(), version
             )
-            project = project_to_pb(await project_row(self.rm, conn, req.project_id))
+            project = project_to_pb(await project_row(self.rm, conn, tenant, req.project_id))
             resp = pb.UpdateProjectConfigResponse(project=project)
             updated = ev.ProjectConfigUpdated(
                 project_id=req.project_id, config=config, config_version=version
@@ -208,12 +214,12 @@ class ProjectCommands:
         return resp
 
     async def set_routing_rules(self, req: pb.SetRoutingRulesRequest) -> pb.SetRoutingRulesResponse:
-        require_manager()
         cmd = await self.store.command("SetRoutingRules", req, pb.SetRoutingRulesResponse)
         if cmd.earlier is not None:
             return cmd.earlier
+        tenant = current_tenant()
         async with self.store.transaction() as conn:
-            row = await project_row(self.rm, conn, req.project_id, lock=True)
+            row = await project_row(self.rm, conn, tenant, req.project_id, lock=True)
             if req.expected_version and req.expected_version != row["rules_version"]:
                 raise Aborted(
                     f"project {req.project_id} rules are at version {row['rules_version']}",
@@ -222,12 +228,12 @@ class ProjectCommands:
             version = row["rules_version"] + 1
             given = rules_from_pb(req.rules)
             ruleset = RuleSet(version=version, rules=given.rules, default_pools=given.default_pools)
-            pools = await self.rm.pools.infos(conn, lock=False)
+            pools = await self.rm.pools.infos(conn, tenant, lock=False)
             if bad := _rule_violations(ruleset, pools):
                 raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
             rules_pb = rules_to_pb(ruleset)
             await self.rm.projects.set_rules(
-                conn, req.project_id, rules_pb.SerializeToString(), version
+                conn, tenant, req.project_id, rules_pb.SerializeToString(), version
             )
             resp = pb.SetRoutingRulesResponse(rules=rules_pb)
             await self.store.append(

@@ -2,9 +2,12 @@
 
 All or nothing: every submission is checked (ownership, item, labels against the project's
 ontology version, lease) before anything is written; one bad submission rejects the batch with
-every problem. A batch is one transaction of a few statements whatever its size: the locked
-assignment + task rows in one read, the ontology checks in-process, the assignments and task
-counters (``TaskCounts.labels_submitted``) in one write, the events in one append.
+every problem. Everything is of the caller's tenant (another tenant's assignment is a missing
+one); ownership is ``domain.access.submission_refusal`` (a vendor's assignments only by that
+vendor, an annotator principal's only its own). A batch is one transaction of a few
+statements whatever its size: the locked assignment + task rows in one read, the ontology
+checks in-process, the assignments and task counters (``TaskCounts.labels_submitted``) in one
+write, the events in one append.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from labelops.labels.v1 import label_pb2
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import workforce_pb2 as pb
 from labelops_core.clock import Clock, utc_now
-from labelops_core.context import current_principal
+from labelops_core.context import current_principal, current_tenant
 from labelops_core.errors import FieldViolation, InvalidArgument, ResourceExhausted
 from labelops_core.ids import uuid7
 from labelops_eventstore import Command, EventStore, NewEvent
@@ -29,7 +32,7 @@ from labelops_ontologykit import OntologyCache
 from ..adapters import metrics
 from ..adapters.read_models import ReadModels
 from ..adapters.tasks import CountsUpdate, counts_of
-from ..domain.access import check_assignment_access, missing_submission
+from ..domain.access import missing_submission, submission_refusal
 from ..domain.leases import submit_refusal
 from ..domain.tasks import TaskCounts
 from .common import MAX_REQUEST_ID_CHARS, task_stream
@@ -42,6 +45,7 @@ MAX_TIME_SPENT_MS = 7 * 24 * 3600 * 1000
 class _Batch:
     """A checked batch: its assignment ids, their locked rows, the labels to record."""
 
+    tenant: str
     ids: list[uuid.UUID]
     rows: dict[uuid.UUID, asyncpg.Record]
     #: project id → (ontology id, version).
@@ -115,8 +119,9 @@ class Submissions:
         self.max_submissions = max_submissions
         self.max_batch_bytes = max_batch_bytes
         self.clock = clock
-        #: project id → its ontology version: fixed at creation, so cached for the process.
-        self._project_ontology: dict[str, tuple[str, str]] = {}
+        #: (tenant, project id) → its ontology version: fixed at creation, so cached for the
+        #: process.
+        self._project_ontology: dict[tuple[str, str], tuple[str, str]] = {}
 
     async def submit(self, req: pb.SubmitLabelsRequest) -> pb.SubmitLabelsResponse:
         self._check_size(req)
@@ -127,12 +132,13 @@ class Submissions:
             return cmd.earlier
         ids = _check_fields(req)
         now = self.clock()
+        tenant = current_tenant()
         async with self.store.transaction() as conn:
             rows = {
                 r["assignment_id"]: r
-                for r in await self.rm.assignments.locked_with_tasks(conn, ids)
+                for r in await self.rm.assignments.locked_with_tasks(conn, tenant, ids)
             }
-            batch = _Batch(ids, rows)
+            batch = _Batch(tenant, ids, rows)
             self._authorize(batch)
             await self._check_labels(conn, req, batch)
             # State last: a lease that ended cannot be submitted against.
@@ -170,13 +176,16 @@ class Submissions:
     @staticmethod
     def _authorize(batch: _Batch) -> None:
         """Authorization first, for the whole batch: another vendor's (or a missing)
-        assignment is PERMISSION_DENIED for a vendor, NOT_FOUND for others."""
+        assignment is PERMISSION_DENIED for a vendor, NOT_FOUND for others (a vendor's
+        assignment too); another annotator's is ANNOTATOR_MISMATCH for an annotator."""
         principal = current_principal()
         for i, aid in enumerate(batch.ids):
             r = batch.rows.get(aid)
             if r is None:
                 raise missing_submission(principal, i, aid)
-            check_assignment_access(principal, aid, r["vendor_id"])
+            refused = submission_refusal(principal, i, aid, r["vendor_id"], r["annotator_id"])
+            if refused is not None:
+                raise refused
 
     async def _check_labels(
         self, conn: asyncpg.Connection, req: pb.SubmitLabelsRequest, batch: _Batch
@@ -197,7 +206,9 @@ class Submissions:
             labels.item.CopyFrom(label_pb2.ItemContext.FromString(r["context"]))
             batch.items.append(labels)
             if r["project_id"] not in batch.projects:
-                batch.projects[r["project_id"]] = await self._ontology_of(conn, r["project_id"])
+                batch.projects[r["project_id"]] = await self._ontology_of(
+                    conn, batch.tenant, r["project_id"]
+                )
         by_version: dict[tuple[str, str], list[int]] = {}
         for i, aid in enumerate(batch.ids):
             by_version.setdefault(batch.projects[batch.rows[aid]["project_id"]], []).append(i)
@@ -215,11 +226,13 @@ class Submissions:
         if bad:
             raise InvalidArgument(f"{len(bad)} invalid label field(s)", bad)
 
-    async def _ontology_of(self, conn: asyncpg.Connection, project_id: str) -> tuple[str, str]:
-        if (hit := self._project_ontology.get(project_id)) is None:
-            found = await self.rm.projects.ontology_of(conn, project_id)
+    async def _ontology_of(
+        self, conn: asyncpg.Connection, tenant: str, project_id: str
+    ) -> tuple[str, str]:
+        if (hit := self._project_ontology.get((tenant, project_id))) is None:
+            found = await self.rm.projects.ontology_of(conn, tenant, project_id)
             assert found is not None  # a task's project exists (foreign key)
-            hit = self._project_ontology[project_id] = found
+            hit = self._project_ontology[(tenant, project_id)] = found
         return hit
 
     async def _write_labels(
@@ -250,6 +263,7 @@ class Submissions:
         # Assignments and their tasks in one round trip.
         await self.rm.tasks.write_counts(
             conn,
+            batch.tenant,
             [
                 CountsUpdate(tid, t.before.labels_submitted(t.n), len(t.events))
                 for tid, t in tasks.items()
@@ -285,7 +299,7 @@ class Submissions:
         if with_earlier := [
             tid for tid, t in tasks.items() if t.completing and t.before.submitted > 0
         ]:
-            earlier = await self.rm.assignments.submitted_by(conn, with_earlier)
+            earlier = await self.rm.assignments.submitted_by(conn, batch.tenant, with_earlier)
             for tid in with_earlier:
                 tasks[tid].earlier = earlier.get(tid, [])
         return tasks

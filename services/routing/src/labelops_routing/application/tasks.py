@@ -12,12 +12,13 @@ from collections.abc import Sequence
 import asyncpg
 from labelops.labels.v1 import label_pb2
 from labelops.routing.v1 import routing_pb2 as pb
+from labelops_core.context import current_tenant
 from labelops_core.errors import FieldViolation, InvalidArgument, NotFound
 from labelops_eventstore import EventStore
 from labelops_ontologykit import OntologyVersions
 
 from ..adapters.read_models import ReadModels
-from .common import require_manager, task_id_for
+from .common import task_id_for
 from .planning import TaskChange, TaskPlanner, TaskSpec
 from .projects import project_row
 
@@ -89,14 +90,14 @@ class TaskCommands:
         self.ontologies = ontologies
 
     async def create_tasks(self, req: pb.CreateTasksRequest) -> pb.CreateTasksResponse:
-        require_manager()
         cmd = await self.store.command("CreateTasks", req, pb.CreateTasksResponse)
         if cmd.earlier is not None:
             return cmd.earlier
         specs = task_specs(req.items, "items")
+        tenant = current_tenant()
         async with self.store.transaction() as conn:
-            project = await project_row(self.rm, conn, req.project_id, lock=True)
-            pools = await self.rm.pools.infos(conn, lock=True)
+            project = await project_row(self.rm, conn, tenant, req.project_id, lock=True)
+            pools = await self.rm.pools.infos(conn, tenant, lock=True)
             appends, created = await self.planner.plan_tasks(conn, project, specs, pools)
             resp = pb.CreateTasksResponse(
                 tasks_created=created,
@@ -108,15 +109,15 @@ class TaskCommands:
         return resp
 
     async def add_gold_tasks(self, req: pb.AddGoldTasksRequest) -> pb.AddGoldTasksResponse:
-        require_manager()
         cmd = await self.store.command("AddGoldTasks", req, pb.AddGoldTasksResponse)
         if cmd.earlier is not None:
             return cmd.earlier
         specs = task_specs([g.item for g in req.items], "items")
-        await self._check_gold(req, specs)
+        tenant = current_tenant()
+        await self._check_gold(tenant, req, specs)
         async with self.store.transaction() as conn:
-            project = await project_row(self.rm, conn, req.project_id, lock=True)
-            pools = await self.rm.pools.infos(conn, lock=False)
+            project = await project_row(self.rm, conn, tenant, req.project_id, lock=True)
+            pools = await self.rm.pools.infos(conn, tenant, lock=False)
             appends, _ = await self.planner.plan_tasks(conn, project, specs, pools, gold=True)
             resp = pb.AddGoldTasksResponse(
                 task_ids=[str(task_id_for(req.project_id, s.item_id, True)) for s in specs]
@@ -125,9 +126,11 @@ class TaskCommands:
                 await self.store.append_streams(appends, conn=conn, **cmd.recording(resp))
         return resp
 
-    async def _check_gold(self, req: pb.AddGoldTasksRequest, specs: list[TaskSpec]) -> None:
+    async def _check_gold(
+        self, tenant: str, req: pb.AddGoldTasksRequest, specs: list[TaskSpec]
+    ) -> None:
         """Expected labels against the project's ontology version; sets ``gold_expected``."""
-        project = await project_row(self.rm, self.store.pool, req.project_id)
+        project = await project_row(self.rm, self.store.pool, tenant, req.project_id)
         compiled = await self.ontologies.cache.get(
             project["ontology_id"], project["ontology_version"]
         )
@@ -150,17 +153,17 @@ class TaskCommands:
     async def update_task_signals(
         self, req: pb.UpdateTaskSignalsRequest
     ) -> pb.UpdateTaskSignalsResponse:
-        require_manager()
         cmd = await self.store.command("UpdateTaskSignals", req, pb.UpdateTaskSignalsResponse)
         if cmd.earlier is not None:
             return cmd.earlier
         ids = task_ids(req)
+        tenant = current_tenant()
         async with self.store.transaction() as conn:
-            project = await project_row(self.rm, conn, req.project_id, lock=True)
-            pools = await self.rm.pools.infos(conn, lock=True)
+            project = await project_row(self.rm, conn, tenant, req.project_id, lock=True)
+            pools = await self.rm.pools.infos(conn, tenant, lock=True)
             rows = {
                 r["task_id"]: r
-                for r in await self.rm.tasks.locked_in_project(conn, ids, req.project_id)
+                for r in await self.rm.tasks.locked_in_project(conn, tenant, ids, req.project_id)
             }
             changes: list[tuple[asyncpg.Record, TaskChange]] = []
             for i, (u, tid) in enumerate(zip(req.updates, ids, strict=True)):

@@ -1,20 +1,23 @@
 """Workforce commands of RoutingService: pools (in-house teams, vendors) and annotators.
 
 A create that finds exactly what it would create answers as the first time (a retried create);
-anything else under the same id is ALREADY_EXISTS.
+anything else under the same id is ALREADY_EXISTS. Pools are the caller's tenant's: another
+tenant's pool is NOT_FOUND (update, register an annotator into it); a pool id is unique across
+tenants (it names the pool's event stream), so creating one another tenant holds is
+ALREADY_EXISTS, which says no more than that the id is taken.
 """
 
 from __future__ import annotations
 
 from labelops.routing.v1 import events_pb2 as ev
 from labelops.routing.v1 import routing_pb2 as pb
+from labelops_core.context import current_tenant
 from labelops_core.errors import AlreadyExists, FieldViolation, InvalidArgument, NotFound
 from labelops_eventstore import EventStore, NewEvent
 from labelops_eventstore.store import NO_STREAM
 
 from ..adapters.read_models import ReadModels
 from ..domain.project import validate_id
-from .common import require_manager
 from .convert import POOL_KINDS, pool_to_pb
 
 
@@ -50,20 +53,21 @@ class WorkforceCommands:
         self.rm = rm
 
     async def create_pool(self, req: pb.CreatePoolRequest) -> pb.CreatePoolResponse:
-        require_manager()
         p = req.pool
         if bad := pool_violations(p, create=True):
             raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
+        tenant = current_tenant()
         async with self.store.transaction() as conn:
-            exists = await self.rm.pools.get(conn, p.pool_id)
+            exists = await self.rm.pools.get(conn, tenant, p.pool_id)
             stored = pb.Pool()
             stored.CopyFrom(p)
-            if exists is not None:
-                if pool_to_pb(exists) == stored:  # a retried create
-                    return pb.CreatePoolResponse(pool=pool_to_pb(exists))
+            if exists is not None and pool_to_pb(exists) == stored:  # a retried create
+                return pb.CreatePoolResponse(pool=pool_to_pb(exists))
+            if exists is not None or await self.rm.pools.exists_any_tenant(conn, p.pool_id):
                 raise AlreadyExists(f"pool {p.pool_id} exists", reason="POOL_ALREADY_EXISTS")
             await self.rm.pools.insert(
                 conn,
+                tenant,
                 pool_id=p.pool_id,
                 display_name=p.display_name,
                 kind=POOL_KINDS[p.kind],
@@ -82,15 +86,16 @@ class WorkforceCommands:
         return pb.CreatePoolResponse(pool=stored)
 
     async def update_pool(self, req: pb.UpdatePoolRequest) -> pb.UpdatePoolResponse:
-        require_manager()
         p = req.pool
         if bad := pool_violations(p, create=False):
             raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
+        tenant = current_tenant()
         async with self.store.transaction() as conn:
-            if await self.rm.pools.get(conn, p.pool_id, lock=True) is None:
+            if await self.rm.pools.get(conn, tenant, p.pool_id, lock=True) is None:
                 raise NotFound(f"pool {p.pool_id} not found", reason="POOL_NOT_FOUND")
             row = await self.rm.pools.update(
                 conn,
+                tenant,
                 pool_id=p.pool_id,
                 display_name=p.display_name,
                 capacity=p.capacity,
@@ -98,7 +103,8 @@ class WorkforceCommands:
                 qualified_classes=p.qualified_classes,
                 active=p.active,
             )
-            updated = pool_to_pb(row, (await self.rm.pools.open_tasks(conn)).get(p.pool_id, 0))
+            open_tasks = await self.rm.pools.open_tasks(conn, tenant)
+            updated = pool_to_pb(row, open_tasks.get(p.pool_id, 0))
             await self.store.append(
                 f"pools/{p.pool_id}",
                 row["stream_version"] - 1,
@@ -110,15 +116,15 @@ class WorkforceCommands:
     async def register_annotator(
         self, req: pb.RegisterAnnotatorRequest
     ) -> pb.RegisterAnnotatorResponse:
-        require_manager()
         a = req.annotator
         if bad := annotator_violations(a):
             raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
+        tenant = current_tenant()
         async with self.store.transaction() as conn:
-            pool = await self.rm.pools.get(conn, a.pool_id, lock=True)
+            pool = await self.rm.pools.get(conn, tenant, a.pool_id, lock=True)
             if pool is None:
                 raise NotFound(f"pool {a.pool_id} not found", reason="POOL_NOT_FOUND")
-            existing = await self.rm.annotators.get(conn, a.annotator_id)
+            existing = await self.rm.annotators.get(conn, tenant, a.annotator_id)
             if existing is not None:
                 same = (
                     existing["pool_id"] == a.pool_id
@@ -133,13 +139,14 @@ class WorkforceCommands:
                 )
             await self.rm.annotators.insert(
                 conn,
+                tenant,
                 annotator_id=a.annotator_id,
                 pool_id=a.pool_id,
                 display_name=a.display_name,
                 skills=a.skills,
                 active=a.active,
             )
-            await self.rm.pools.bump_version(conn, a.pool_id)
+            await self.rm.pools.bump_version(conn, tenant, a.pool_id)
             await self.store.append(
                 f"pools/{a.pool_id}",
                 pool["stream_version"],
