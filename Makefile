@@ -10,7 +10,7 @@ INFRA := $(PY) -m labelops_testkit.infra
 PYTEST_ARGS ?=
 
 
-.PHONY: help setup tools events-doc security-doc proto proto-check lint fmt test test-unit infra-install infra-up infra-down infra-status up down down-all status demo bench clean
+.PHONY: help setup tools events-doc security-doc fuzz proto proto-check lint fmt test test-unit infra-install infra-up infra-down infra-status up down down-all status demo bench clean
 
 help:
 	@grep -E '^[a-z-]+:' Makefile | cut -d: -f1 | sort | xargs -n1 echo " make"
@@ -33,6 +33,10 @@ $(BIN)/grpcurl:
 ## events-doc: write docs/events.md's consumers column from the services' dispatch tables.
 events-doc:
 	$(PY) tools/events_doc.py --write
+
+## fuzz: 100,000 generated and byte-mutated requests to each service; fails on INTERNAL / UNKNOWN.
+fuzz:
+	$(PY) tools/fuzz_grpc.py --json bench/results/fuzz.json
 
 ## security-doc: write docs/security.md's tables (roles x actions, methods, routes) from the code.
 security-doc:
