@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 from labelops.curation.v1 import events_pb2 as cev
+from labelops.events.v1 import envelope_pb2
 from labelops.labels.v1 import label_pb2 as L
 from labelops.ontology.v1 import events_pb2 as oev
 from labelops.ontology.v1 import ontology_pb2 as opb
@@ -16,19 +17,38 @@ from labelops_testkit.kafka import envelope
 from labelops_testkit.waiting import eventually as eventually  # re-exported for the tests
 
 ONTOLOGY = "zoo-ontology"
+#: Tenant A (every event the tests publish is of it unless named) and tenant B.
+TENANT = "acme"
+OTHER_TENANT = "globex"
 MLOPS_KEY = "ds-mlops-key-0123456789"
 VENDOR_KEY = "ds-vendor-key-0123456789"
+REVIEWER_KEY = "ds-reviewer-key-0123456789"
+ANNOTATOR_KEY = "ds-annotator-key-0123456789"
+OTHER_MLOPS_KEY = "ds-other-mlops-key-0123456789"
 KEYS = {
-    MLOPS_KEY: {"subject": "mlops", "tenant_id": "acme", "roles": ["ml-engineer"]},
-    VENDOR_KEY: {"subject": "v", "tenant_id": "acme", "kind": "vendor", "vendor_id": "v1"},
+    MLOPS_KEY: {"subject": "mlops", "tenant_id": TENANT, "roles": ["ml_engineer"]},
+    VENDOR_KEY: {"subject": "v", "tenant_id": TENANT, "kind": "vendor", "vendor_id": "v1"},
+    REVIEWER_KEY: {"subject": "rev", "tenant_id": TENANT, "roles": ["reviewer"]},
+    ANNOTATOR_KEY: {"subject": "ann", "tenant_id": TENANT, "roles": ["annotator"]},
+    OTHER_MLOPS_KEY: {"subject": "b-ml", "tenant_id": OTHER_TENANT, "roles": ["ml_engineer"]},
 }
 
 
-def item_registered(item_id: str, width: int = 640, height: int = 480) -> Any:
+def of_tenant(env: Any, tenant: str = TENANT) -> Any:
+    """``env`` as its service's relay publishes it for ``tenant`` (a service acted)."""
+    env.tenant_id = tenant
+    env.actor.kind = envelope_pb2.ACTOR_KIND_SERVICE
+    env.actor.id = "qa"
+    return env
+
+
+def item_registered(
+    item_id: str, width: int = 640, height: int = 480, *, tenant: str = TENANT
+) -> Any:
     e = cev.ItemRegistered(
         dataset_id="raw", item_id=item_id, uri=f"s3://raw/{item_id}.jpg", width=width, height=height
     )
-    return envelope(e, f"datasets/raw/items/{item_id}")
+    return of_tenant(envelope(e, f"datasets/raw/items/{item_id}"), tenant)
 
 
 def box(
@@ -52,6 +72,7 @@ def accepted(
     decision: int = qpb.REVIEW_DECISION_UNSPECIFIED,
     annotators: tuple[str, ...] = ("ann-a", "ann-b"),
     stream_version: int = 1,
+    tenant: str = TENANT,
 ) -> Any:
     e = qev.LabelAccepted(
         project_id=project,
@@ -70,16 +91,20 @@ def accepted(
             ontology_version=version,
         ),
     )
-    return envelope(e, f"projects/{project}/tasks/{task_id}", version=stream_version)
+    return of_tenant(
+        envelope(e, f"projects/{project}/tasks/{task_id}", version=stream_version), tenant
+    )
 
 
 def other_qa_event(project: str, task_id: str) -> Any:
     e = qev.ReviewRequested(project_id=project, task_id=task_id, item_id="x", reason="test")
-    return envelope(e, f"projects/{project}/tasks/{task_id}")
+    return of_tenant(envelope(e, f"projects/{project}/tasks/{task_id}"))
 
 
-def migration(from_version: str, to_version: str, rules: list[opb.MigrationRule]) -> Any:
+def migration(
+    from_version: str, to_version: str, rules: list[opb.MigrationRule], *, tenant: str = TENANT
+) -> Any:
     e = oev.OntologyMigrationCreated(
         ontology_id=ONTOLOGY, from_version=from_version, to_version=to_version, rules=rules
     )
-    return envelope(e, f"ontologies/{ONTOLOGY}")
+    return of_tenant(envelope(e, f"ontologies/{ONTOLOGY}"), tenant)

@@ -36,6 +36,7 @@ from .application.projection import Projection
 from .application.queries import DatasetQueries
 from .application.versions import DatasetVersions
 from .config import Settings
+from .entrypoints.access import METHOD_ACTIONS
 from .entrypoints.consumers import DatasetsConsumers
 from .entrypoints.grpc_api import DatasetServicer
 
@@ -120,6 +121,7 @@ def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
             )
         ],
         consumers=parts.consumers,
+        method_actions=METHOD_ACTIONS,
         consumer_options={
             name: {"max_batch": s.projection_batch} for name in parts.consumers.dispatchers()
         },

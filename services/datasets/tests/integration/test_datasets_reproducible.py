@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from aiokafka import TopicPartition
 from conftest import Ds, serving, settings_for
-from datasets_support import accepted, box, item_registered, other_qa_event
+from datasets_support import TENANT, accepted, box, item_registered, other_qa_event
 from labelops.datasets.v1 import datasets_pb2 as pb
 from labelops.qa.v1 import qa_pb2 as qpb
 from labelops_bus import ensure_topics, read_positions
@@ -119,7 +119,7 @@ async def test_rebuild_from_offset_zero_gives_identical_bytes(
         ds = Ds(app, stub, second, kafka_bootstrap)
         await ds.caught_up()
         for v, original in zip(made, originals, strict=True):
-            rebuilt = await app.parts.versions.rebuild("zoo-train", v.version)
+            rebuilt = await app.parts.versions.rebuild("zoo-train", v.version, tenant_id=TENANT)
             assert rebuilt.digest == v.manifest_sha256
             assert await blobs(second.store_url, rebuilt.digest) == original
             assert json.loads(original["manifest.json"])["row_count"] == v.rows > 0

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from conftest import Ds
 from datasets_support import (
+    TENANT,
     accepted,
     box,
     item_registered,
@@ -346,7 +347,9 @@ async def test_ontology_migrations_apply_to_older_labels(ds: Ds) -> None:
     # the labels were made with.
     old_rows = {r["task_id"]: r["class_id"] for r in (await stream_table(ds, 1)).to_pylist()}
     assert old_rows == {a: "cat", b: "bird", c: "dog"}
-    assert (await ds.app.parts.versions.rebuild("zoo-train", 1)).digest == old.manifest_sha256
+    assert (
+        await ds.app.parts.versions.rebuild("zoo-train", 1, tenant_id=TENANT)
+    ).digest == old.manifest_sha256
     # Labels newer than the target, or a target no migration leads to: refused.
     await fails(
         create(ds, ontology_version="1.0.0"),
@@ -412,7 +415,7 @@ async def test_vendor_credentials_cannot_read_or_create_versions(ds: Ds) -> None
                 pb.CreateDatasetVersionRequest(dataset_id="zoo-train", project_id=P)
             ),
             grpc.StatusCode.PERMISSION_DENIED,
-            "DATASETS_INTERNAL_ONLY",
+            "PERMISSION_DENIED_BY_ROLE",
         )
         await fails(
             stub.ListDatasetVersions(pb.ListDatasetVersionsRequest(dataset_id="zoo-train")),

@@ -36,9 +36,12 @@ def consumers(span: int = 10) -> DatasetsConsumers:
     )
 
 
-def record(message: Any, stream_id: str, offset: int, payload: bytes | None = None) -> Any:
+def record(
+    message: Any, stream_id: str, offset: int, payload: bytes | None = None, tenant: str = "a"
+) -> Any:
     env = envelope_pb2.EventEnvelope(
         event_id=f"e{offset}",
+        tenant_id=tenant,
         type=message.DESCRIPTOR.full_name,
         stream_id=stream_id,
         payload=message.SerializeToString() if payload is None else payload,
@@ -78,6 +81,10 @@ def test_accepted_labels_become_rows_before_the_transaction() -> None:
         d,
         [
             record(accepted, "projects/p/tasks/t1", 8),
+            # Tenant b's task of "the same" project: its own rows and segments.
+            record(accepted, "projects/p/tasks/t1", 10, tenant="b"),
+            # An envelope without a tenant (an old producer): the default tenant's.
+            record(accepted, "projects/p/tasks/t9", 11, tenant=""),
             record(qev.ReviewRequested(task_id="t1"), "projects/p/tasks/t1", 9),  # not projected
             # Not on a task stream: the ids come from the event itself.
             record(elsewhere, "somewhere/else", 12),
@@ -90,13 +97,21 @@ def test_accepted_labels_become_rows_before_the_transaction() -> None:
     batch = group.items
     assert isinstance(batch, QaBatch)
     rows = batch.rows
-    assert [(r[0], r[1], r[2], r[3], r[4], r[5], r[6]) for r in rows] == [
-        (TOPIC, 1, 8, AT, "e8", "p", "t1"),
-        (TOPIC, 1, 12, AT, "e12", "q", "t2"),
-        (TOPIC, 1, 13, AT, "e13", "p", "t3"),
+    assert [(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[8]) for r in rows] == [
+        (TOPIC, 1, 8, AT, "e8", "p", "t1", "a"),
+        (TOPIC, 1, 10, AT, "e10", "p", "t1", "b"),
+        (TOPIC, 1, 11, AT, "e11", "p", "t9", "default"),
+        (TOPIC, 1, 12, AT, "e12", "q", "t2", "a"),
+        (TOPIC, 1, 13, AT, "e13", "p", "t3", "a"),
     ]
-    assert rows[0][7] == accepted.SerializeToString() and rows[2][7] == b"\xff\xff"
-    assert batch.segments == {("p", 1, 0), ("q", 1, 1), ("p", 1, 1)}
+    assert rows[0][7] == accepted.SerializeToString() and rows[4][7] == b"\xff\xff"
+    assert batch.segments == {
+        ("a", "p", 1, 0),
+        ("b", "p", 1, 1),
+        ("default", "p", 1, 1),
+        ("a", "q", 1, 1),
+        ("a", "p", 1, 1),
+    }
 
 
 def test_an_item_registration_that_does_not_parse_is_dead_lettered_alone() -> None:

@@ -275,3 +275,15 @@ def test_the_blame_is_every_accepted_label_of_the_task_between_the_two_cuts() ->
     )
     assert list(event.annotator_ids) == ["x", "y"]
     assert event.time.ToDatetime(tzinfo=UTC) == at
+
+
+def test_two_tenants_tasks_of_the_same_ids_never_supersede_each_other() -> None:
+    link = PartitionLink(0)
+    link.add(0, ("acme", "p", "t"), accepted("t", "1.0.0"))
+    link.add(1, ("globex", "p", "t"), accepted("t", "2.0.0"))  # "the same" project and task
+    link.add(2, ("acme", "p", "t"), accepted("t", "1.0.0"))
+    assert link.superseded == [(0, 2)]
+    assert link.ontologies == {
+        ("acme", "p", "zoo", "1.0.0"): 0,
+        ("globex", "p", "zoo", "2.0.0"): 1,
+    }

@@ -4,7 +4,8 @@
 projection (COPY) and linked (``superseded_offset``) before a version is made; ``segments``
 says which log segments hold a project's labels; ``link_positions`` how far linking got. Every
 statement on these tables is here; the callers hand in the connection (a projection batch or
-the link runs in one transaction) or the pool.
+the link runs in one transaction) or the pool. Every read of a project's rows is of one tenant
+(``tenant_id``); the log positions (topic, partition, offset) are the tenant-free part.
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ ACCEPTED_COLUMNS = (
     "project_id",
     "task_id",
     "payload",
+    "tenant_id",
 )
 
-#: (topic, partition, offset, ts, event_id, project_id, task_id, payload): a projected row.
-AcceptedRow = tuple[str, int, int, datetime, str, str, str, bytes]
+#: (topic, partition, offset, ts, event_id, project_id, task_id, payload, tenant_id): a
+#: projected row (the tenant is the record's envelope's).
+AcceptedRow = tuple[str, int, int, datetime, str, str, str, bytes, str]
 
 Conn: TypeAlias = asyncpg.Connection | asyncpg.Pool
 
@@ -48,10 +51,10 @@ class AcceptedLog:
         self,
         conn: asyncpg.Connection,
         rows: Sequence[AcceptedRow],
-        segments: Collection[tuple[str, int, int]],
+        segments: Collection[tuple[str, str, int, int]],
     ) -> None:
         """Append projected rows (COPY, no conflict check: each record is handed over once)
-        and note their (project, partition, segment)s, all of ``rows[0]``'s topic."""
+        and note their (tenant, project, partition, segment)s, all of ``rows[0]``'s topic."""
         # Derived state: a commit lost in a Postgres crash takes its positions with it, and the
         # batch is read again from Kafka. So the commit need not wait for the WAL flush.
         await conn.execute("SET LOCAL synchronous_commit = off")
@@ -60,12 +63,14 @@ class AcceptedLog:
         )
         segs = list(segments)
         await conn.execute(
-            f"INSERT INTO {self.t.segments}"
-            " SELECT p, $4, pt, s FROM unnest($1::text[], $2::int[], $3::bigint[]) AS x(p, pt, s)"
+            f"INSERT INTO {self.t.segments} (tenant_id, project_id, topic, partition, segment)"
+            " SELECT tn, p, $5, pt, s"
+            " FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[]) AS x(tn, p, pt, s)"
             " ON CONFLICT DO NOTHING",
             [s[0] for s in segs],
             [s[1] for s in segs],
             [s[2] for s in segs],
+            [s[3] for s in segs],
             rows[0][0],
         )
 
@@ -115,9 +120,10 @@ class AcceptedLog:
     async def chunk(
         self, conn: asyncpg.Connection, topic: str, partition: int, lo: int, end: int, limit: int
     ) -> list[asyncpg.Record]:
-        """Up to ``limit`` rows (offset, project_id, task_id, payload) of [lo, end), in order."""
+        """Up to ``limit`` rows (offset, tenant_id, project_id, task_id, payload) of [lo, end),
+        in order (every tenant's: the link follows the log)."""
         rows: list[asyncpg.Record] = await conn.fetch(
-            f'SELECT "offset", project_id, task_id, payload FROM {self.t.accepted}'
+            f'SELECT "offset", tenant_id, project_id, task_id, payload FROM {self.t.accepted}'
             ' WHERE topic = $1 AND partition = $2 AND "offset" >= $3 AND "offset" < $4'
             ' ORDER BY "offset" LIMIT $5',
             topic,
@@ -134,22 +140,25 @@ class AcceptedLog:
         topic: str,
         partition: int,
         start: int,
-        tasks: Iterable[tuple[str, str]],
-    ) -> dict[tuple[str, str], int]:
-        """(project, task) → the offset of its latest row below ``start`` (one index probe per
-        task), for the tasks that have one."""
+        tasks: Iterable[tuple[str, ...]],
+    ) -> dict[tuple[str, ...], int]:
+        """(tenant, project, task) → the offset of its latest row below ``start`` (one index
+        probe per task), for the tasks that have one."""
         keys = set(tasks)
         rows = await conn.fetch(
-            f'SELECT DISTINCT ON (project_id, task_id) project_id, task_id, "offset"'
-            f" FROM {self.t.accepted}"
-            " WHERE task_id = ANY($1::text[]) AND topic = $2 AND partition = $3"
-            ' AND "offset" < $4 ORDER BY project_id, task_id, "offset" DESC',
-            [k[1] for k in keys],
+            f"SELECT DISTINCT ON (tenant_id, project_id, task_id) tenant_id, project_id,"
+            f' task_id, "offset" FROM {self.t.accepted}'
+            " JOIN unnest($1::text[], $2::text[]) AS x(tn, tk)"
+            " ON tenant_id = x.tn AND task_id = x.tk"
+            ' WHERE topic = $3 AND partition = $4 AND "offset" < $5'
+            ' ORDER BY tenant_id, project_id, task_id, "offset" DESC',
+            [k[0] for k in keys],
+            [k[2] for k in keys],
             topic,
             partition,
             start,
         )
-        found = {(r["project_id"], r["task_id"]): r["offset"] for r in rows}
+        found = {(r["tenant_id"], r["project_id"], r["task_id"]): r["offset"] for r in rows}
         return {k: o for k, o in found.items() if k in keys}
 
     async def set_superseded(
@@ -190,25 +199,28 @@ class AcceptedLog:
         return {r["partition"]: r["first_after"] for r in rows}
 
     async def present_segments(
-        self, pool: Conn, project_id: str, topic: str
+        self, pool: Conn, tenant_id: str, project_id: str, topic: str
     ) -> list[tuple[int, int]]:
         """The (partition, segment)s holding the project's labels, in order."""
         rows = await pool.fetch(
             f"SELECT partition, segment FROM {self.t.segments}"
-            " WHERE project_id = $1 AND topic = $2 ORDER BY partition, segment",
+            " WHERE tenant_id = $1 AND project_id = $2 AND topic = $3"
+            " ORDER BY partition, segment",
+            tenant_id,
             project_id,
             topic,
         )
         return [(r["partition"], r["segment"]) for r in rows]
 
     async def superseded_below(
-        self, pool: Conn, project_id: str, topic: str, partition: int, end: int
+        self, pool: Conn, tenant_id: str, project_id: str, topic: str, partition: int, end: int
     ) -> list[int]:
         """Offsets below ``end`` of the project's rows superseded below ``end``, in order."""
         rows = await pool.fetch(
-            f'SELECT "offset" FROM {self.t.accepted} WHERE project_id = $1 AND topic = $2'
-            ' AND partition = $3 AND superseded_offset < $4 AND "offset" < $4'
+            f'SELECT "offset" FROM {self.t.accepted} WHERE tenant_id = $1 AND project_id = $2'
+            ' AND topic = $3 AND partition = $4 AND superseded_offset < $5 AND "offset" < $5'
             ' ORDER BY "offset"',
+            tenant_id,
             project_id,
             topic,
             partition,
@@ -219,6 +231,7 @@ class AcceptedLog:
     async def segment_rows(
         self,
         pool: Conn,
+        tenant_id: str,
         project_id: str,
         topic: str,
         partition: int,
@@ -230,9 +243,10 @@ class AcceptedLog:
         (not superseded below it)."""
         rows: list[asyncpg.Record] = await pool.fetch(
             f'SELECT "offset", event_id, payload FROM {self.t.accepted}'
-            " WHERE project_id = $1 AND topic = $2 AND partition = $3"
-            ' AND "offset" >= $4 AND "offset" < $5'
-            " AND (superseded_offset IS NULL OR superseded_offset >= $6)",
+            " WHERE tenant_id = $1 AND project_id = $2 AND topic = $3 AND partition = $4"
+            ' AND "offset" >= $5 AND "offset" < $6'
+            " AND (superseded_offset IS NULL OR superseded_offset >= $7)",
+            tenant_id,
             project_id,
             topic,
             partition,
@@ -243,14 +257,15 @@ class AcceptedLog:
         return rows
 
     async def of_tasks(
-        self, pool: Conn, project_id: str, topic: str, task_ids: Iterable[str]
+        self, pool: Conn, tenant_id: str, project_id: str, topic: str, task_ids: Iterable[str]
     ) -> list[asyncpg.Record]:
         """Every row (task_id, partition, offset, ts, event_id, payload) of the tasks, in log
         order (a diff's blame)."""
         rows: list[asyncpg.Record] = await pool.fetch(
             f'SELECT task_id, partition, "offset", ts, event_id, payload FROM {self.t.accepted}'
-            " WHERE project_id = $1 AND topic = $2 AND task_id = ANY($3::text[])"
-            ' ORDER BY partition, "offset"',
+            " WHERE tenant_id = $1 AND project_id = $2 AND topic = $3"
+            ' AND task_id = ANY($4::text[]) ORDER BY partition, "offset"',
+            tenant_id,
             project_id,
             topic,
             sorted(task_ids),

@@ -1,7 +1,8 @@
 """What the datasets service knows besides labels: ``items`` (curation), ``ontology_versions``
 and ``ontology_migrations`` (the ontology service), ``project_ontologies`` (which ontology
 versions a project's labels were made under, found while linking). Every statement on these
-tables is here.
+tables is here. Every row is of one tenant (the consumed event's, or the caller's for reads):
+two tenants' items, ontologies and projects never mix.
 """
 
 from __future__ import annotations
@@ -26,20 +27,28 @@ class Catalog:
     # --- projections (inside a batch's transaction) ----------------------------------------
 
     async def add_items(
-        self, conn: asyncpg.Connection, rows: Sequence[tuple[str, str, str, int, int]]
+        self, conn: asyncpg.Connection, rows: Sequence[tuple[str, str, str, int, int, str]]
     ) -> None:
-        """(item_id, dataset_id, uri, width, height) rows; write-once: the first registration
-        of an item wins (offset order)."""
+        """(item_id, dataset_id, uri, width, height, tenant_id) rows; write-once: the first
+        registration of an item (of its tenant) wins (offset order)."""
         await conn.executemany(
-            f"INSERT INTO {self.t.items} VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            f"INSERT INTO {self.t.items} (item_id, dataset_id, uri, width, height, tenant_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
             rows,
         )
 
     async def add_ontology_version(
-        self, conn: asyncpg.Connection, ontology_id: str, version: str, definition: bytes
+        self,
+        conn: asyncpg.Connection,
+        tenant_id: str,
+        ontology_id: str,
+        version: str,
+        definition: bytes,
     ) -> None:
         await conn.execute(
-            f"INSERT INTO {self.t.ontology_versions} VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            f"INSERT INTO {self.t.ontology_versions} (tenant_id, ontology_id, version,"
+            " definition) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+            tenant_id,
             ontology_id,
             version,
             definition,
@@ -48,6 +57,7 @@ class Catalog:
     async def add_migration(
         self,
         conn: asyncpg.Connection,
+        tenant_id: str,
         ontology_id: str,
         from_version: str,
         to_version: str,
@@ -55,8 +65,9 @@ class Catalog:
     ) -> None:
         """A migration, stored as its serialized ``OntologyMigrationCreated``."""
         await conn.execute(
-            f"INSERT INTO {self.t.ontology_migrations} VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT DO NOTHING",
+            f"INSERT INTO {self.t.ontology_migrations} (tenant_id, ontology_id, from_version,"
+            " to_version, rules) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            tenant_id,
             ontology_id,
             from_version,
             to_version,
@@ -70,27 +81,31 @@ class Catalog:
         conn: asyncpg.Connection,
         topic: str,
         partition: int,
-        first_offsets: Mapping[tuple[str, str, str], int],
+        first_offsets: Mapping[tuple[str, ...], int],
     ) -> None:
-        """(project, ontology, version) → first offset seen in the partition (the lowest
-        wins)."""
+        """(tenant, project, ontology, version) → first offset seen in the partition (the
+        lowest wins)."""
         await conn.executemany(
-            f"INSERT INTO {self.t.project_ontologies} VALUES ($1, $2, $3, $4, $5, $6)"
-            " ON CONFLICT (project_id, ontology_id, ontology_version, topic, partition)"
+            f"INSERT INTO {self.t.project_ontologies} (tenant_id, project_id, ontology_id,"
+            " ontology_version, topic, partition, first_offset)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT"
+            " (tenant_id, project_id, ontology_id, ontology_version, topic, partition)"
             " DO UPDATE SET first_offset ="
             " LEAST(project_ontologies.first_offset, EXCLUDED.first_offset)",
-            [(p, o, v, topic, partition, f) for (p, o, v), f in first_offsets.items()],
+            [(tn, p, o, v, topic, partition, f) for (tn, p, o, v), f in first_offsets.items()],
         )
 
     # --- versions ----------------------------------------------------------------------------
 
     async def project_ontologies(
-        self, pool: Conn, project_id: str, topic: str
+        self, pool: Conn, tenant_id: str, project_id: str, topic: str
     ) -> list[tuple[str, str, int, int]]:
         """(ontology_id, ontology_version, partition, first_offset) of the project's labels."""
         rows = await pool.fetch(
             f"SELECT ontology_id, ontology_version, partition, first_offset"
-            f" FROM {self.t.project_ontologies} WHERE project_id = $1 AND topic = $2",
+            f" FROM {self.t.project_ontologies}"
+            " WHERE tenant_id = $1 AND project_id = $2 AND topic = $3",
+            tenant_id,
             project_id,
             topic,
         )
@@ -99,20 +114,26 @@ class Catalog:
             for r in rows
         ]
 
-    async def items(self, pool: Conn, item_ids: Iterable[str]) -> dict[str, ItemMeta]:
-        """The registered items among ``item_ids``."""
+    async def items(
+        self, pool: Conn, tenant_id: str, item_ids: Iterable[str]
+    ) -> dict[str, ItemMeta]:
+        """The tenant's registered items among ``item_ids``."""
         rows = await pool.fetch(
             f"SELECT item_id, uri, width, height FROM {self.t.items}"
-            " WHERE item_id = ANY($1::text[])",
+            " WHERE tenant_id = $1 AND item_id = ANY($2::text[])",
+            tenant_id,
             list(item_ids),
         )
         return {r["item_id"]: ItemMeta(r["uri"], r["width"], r["height"]) for r in rows}
 
-    async def migrations(self, pool: Conn, ontology_id: str) -> list[tuple[str, str, bytes]]:
+    async def migrations(
+        self, pool: Conn, tenant_id: str, ontology_id: str
+    ) -> list[tuple[str, str, bytes]]:
         """(from_version, to_version, serialized OntologyMigrationCreated) of the ontology."""
         rows = await pool.fetch(
             f"SELECT from_version, to_version, rules FROM {self.t.ontology_migrations}"
-            " WHERE ontology_id = $1 ORDER BY from_version, to_version",
+            " WHERE tenant_id = $1 AND ontology_id = $2 ORDER BY from_version, to_version",
+            tenant_id,
             ontology_id,
         )
         return [(r["from_version"], r["to_version"], r["rules"]) for r in rows]

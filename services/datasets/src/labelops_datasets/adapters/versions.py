@@ -1,6 +1,6 @@
 """Dataset versions in Postgres: ``datasets`` (a dataset's project), ``versions`` (the records)
 and ``segment_files`` (segment files already written, by fingerprint). Every statement on these
-tables is here.
+tables is here. Every statement is of one tenant: another tenant's dataset is not found.
 """
 
 from __future__ import annotations
@@ -25,61 +25,77 @@ class VersionRepository:
     def __init__(self, tables: Tables) -> None:
         self.t = tables
 
-    async def project_of(self, pool: Conn, dataset_id: str) -> str | None:
+    async def project_of(self, pool: Conn, tenant_id: str, dataset_id: str) -> str | None:
         """The project a dataset holds, None before its first version."""
         project: str | None = await pool.fetchval(
-            f"SELECT project_id FROM {self.t.datasets} WHERE dataset_id = $1", dataset_id
+            f"SELECT project_id FROM {self.t.datasets} WHERE tenant_id = $1 AND dataset_id = $2",
+            tenant_id,
+            dataset_id,
         )
         return project
 
-    async def latest_number(self, pool: Conn, dataset_id: str) -> int:
+    async def latest_number(self, pool: Conn, tenant_id: str, dataset_id: str) -> int:
         """The dataset's newest version number (0: none yet)."""
         return int(
             await pool.fetchval(
-                f"SELECT coalesce(max(version), 0) FROM {self.t.versions} WHERE dataset_id = $1",
+                f"SELECT coalesce(max(version), 0) FROM {self.t.versions}"
+                " WHERE tenant_id = $1 AND dataset_id = $2",
+                tenant_id,
                 dataset_id,
             )
         )
 
-    async def record(self, pool: Conn, dataset_id: str, version: int) -> pb.DatasetVersion | None:
+    async def record(
+        self, pool: Conn, tenant_id: str, dataset_id: str, version: int
+    ) -> pb.DatasetVersion | None:
         """A version's record (``version`` 0: the newest), None if there is none."""
         if version == 0:
             raw = await pool.fetchval(
-                f"SELECT record FROM {self.t.versions} WHERE dataset_id = $1"
+                f"SELECT record FROM {self.t.versions} WHERE tenant_id = $1 AND dataset_id = $2"
                 " ORDER BY version DESC LIMIT 1",
+                tenant_id,
                 dataset_id,
             )
         else:
             raw = await pool.fetchval(
-                f"SELECT record FROM {self.t.versions} WHERE dataset_id = $1 AND version = $2",
+                f"SELECT record FROM {self.t.versions} WHERE tenant_id = $1 AND dataset_id = $2"
+                " AND version = $3",
+                tenant_id,
                 dataset_id,
                 version,
             )
         return None if raw is None else pb.DatasetVersion.FromString(raw)
 
     async def page(
-        self, pool: Conn, dataset_id: str, after: int, limit: int
+        self, pool: Conn, tenant_id: str, dataset_id: str, after: int, limit: int
     ) -> list[pb.DatasetVersion]:
         """Up to ``limit`` records of versions after number ``after``, in order."""
         rows = await pool.fetch(
             f"SELECT version, record FROM {self.t.versions}"
-            " WHERE dataset_id = $1 AND version > $2 ORDER BY version LIMIT $3",
+            " WHERE tenant_id = $1 AND dataset_id = $2 AND version > $3 ORDER BY version LIMIT $4",
+            tenant_id,
             dataset_id,
             after,
             limit,
         )
         return [pb.DatasetVersion.FromString(r["record"]) for r in rows]
 
-    async def add(self, conn: asyncpg.Connection, record: pb.DatasetVersion) -> None:
+    async def add(
+        self, conn: asyncpg.Connection, tenant_id: str, record: pb.DatasetVersion
+    ) -> None:
         """The version (and its dataset, on its first version), in the caller's transaction;
         ``UniqueViolationError`` when the number was taken meanwhile."""
         await conn.execute(
-            f"INSERT INTO {self.t.datasets} VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            f"INSERT INTO {self.t.datasets} (tenant_id, dataset_id, project_id)"
+            " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            tenant_id,
             record.dataset_id,
             record.project_id,
         )
         await conn.execute(
-            f"INSERT INTO {self.t.versions} VALUES ($1, $2, $3, $4)",
+            f"INSERT INTO {self.t.versions} (tenant_id, dataset_id, version, record,"
+            " manifest_sha256) VALUES ($1, $2, $3, $4, $5)",
+            tenant_id,
             record.dataset_id,
             record.version,
             record.SerializeToString(),
@@ -88,10 +104,14 @@ class VersionRepository:
 
     # --- segment files -----------------------------------------------------------------------
 
-    async def segment_files(self, pool: Conn, fingerprints: Sequence[str]) -> dict[str, FileEntry]:
-        """fingerprint → the file written for it, for those written before."""
+    async def segment_files(
+        self, pool: Conn, tenant_id: str, fingerprints: Sequence[str]
+    ) -> dict[str, FileEntry]:
+        """fingerprint → the file written for it (for the tenant), for those written before."""
         rows = await pool.fetch(
-            f"SELECT * FROM {self.t.segment_files} WHERE fingerprint = ANY($1::text[])",
+            f"SELECT * FROM {self.t.segment_files}"
+            " WHERE tenant_id = $1 AND fingerprint = ANY($2::text[])",
+            tenant_id,
             list(fingerprints),
         )
         return {
@@ -99,10 +119,13 @@ class VersionRepository:
             for r in rows
         }
 
-    async def add_segment_file(self, pool: Conn, fingerprint: str, entry: FileEntry) -> None:
+    async def add_segment_file(
+        self, pool: Conn, tenant_id: str, fingerprint: str, entry: FileEntry
+    ) -> None:
         await pool.execute(
-            f"INSERT INTO {self.t.segment_files} VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT DO NOTHING",
+            f"INSERT INTO {self.t.segment_files} (tenant_id, fingerprint, sha256, rows, bytes,"
+            " stats) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            tenant_id,
             fingerprint,
             entry.sha256,
             entry.rows,

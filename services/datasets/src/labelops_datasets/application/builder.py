@@ -50,6 +50,8 @@ class VersionSpec:
     row_filter: RowFilter
     ontology: tuple[str, str]  # (ontology id, target version)
     created_by: str
+    #: Whose labels, items, migrations and cached segment files it is built from.
+    tenant_id: str
 
 
 @dataclass(frozen=True)
@@ -84,9 +86,11 @@ class VersionBuilder:
         """Write the version's new segment files and its manifest (see the module docstring)."""
         filter_json = spec.row_filter.to_json()
         segments = await self._segments(spec, filter_json)
-        cached = await self._cached(segments)
+        cached = await self._cached(spec.tenant_id, segments)
         todo = [s for s in segments if s.fingerprint not in cached]
-        resolve = resolver(await self.catalog.migrations(self.pool, spec.ontology[0]))
+        resolve = resolver(
+            await self.catalog.migrations(self.pool, spec.tenant_id, spec.ontology[0])
+        )
         for i in range(0, len(todo), _SEGMENTS_PER_ROUND):
             round_ = todo[i : i + _SEGMENTS_PER_ROUND]
             tables = [await self._segment_table(spec, s, resolve) for s in round_]
@@ -95,7 +99,9 @@ class VersionBuilder:
                 if f.rows:
                     await asyncio.to_thread(self.objects.put_blob, f.data)
                 entry = FileEntry(f.sha256, f.rows, len(f.data), f.stats)
-                await self.versions.add_segment_file(self.pool, s.fingerprint, entry)
+                await self.versions.add_segment_file(
+                    self.pool, spec.tenant_id, s.fingerprint, entry
+                )
                 cached[s.fingerprint] = entry
         entries = [cached[s.fingerprint] for s in segments]
         manifest_bytes, digest, manifest = assemble(
@@ -119,9 +125,10 @@ class VersionBuilder:
     async def _segments(self, spec: VersionSpec, filter_json: Mapping[str, Any]) -> list[Segment]:
         if not spec.cut:
             return []
-        present = await self.accepted.present_segments(self.pool, spec.project_id, self.topic)
+        tenant, project = spec.tenant_id, spec.project_id
+        present = await self.accepted.present_segments(self.pool, tenant, project, self.topic)
         superseded = {
-            p: await self.accepted.superseded_below(self.pool, spec.project_id, self.topic, p, end)
+            p: await self.accepted.superseded_below(self.pool, tenant, project, self.topic, p, end)
             for p, end in spec.cut.items()
         }
         return plan_segments(
@@ -135,10 +142,12 @@ class VersionBuilder:
             ontology=spec.ontology,
         )
 
-    async def _cached(self, segments: list[Segment]) -> dict[str, FileEntry]:
+    async def _cached(self, tenant_id: str, segments: list[Segment]) -> dict[str, FileEntry]:
         """The segments' files written before whose blobs are still stored (a cached file
         whose blob is gone, e.g. a wiped store, is built again)."""
-        cached = await self.versions.segment_files(self.pool, [s.fingerprint for s in segments])
+        cached = await self.versions.segment_files(
+            self.pool, tenant_id, [s.fingerprint for s in segments]
+        )
         gone = await asyncio.to_thread(
             lambda: [f for f, e in cached.items() if e.rows and not self.objects.has_blob(e.sha256)]
         )
@@ -148,7 +157,14 @@ class VersionBuilder:
 
     async def _segment_table(self, spec: VersionSpec, s: Segment, resolve: Resolver) -> pa.Table:
         rows = await self.accepted.segment_rows(
-            self.pool, spec.project_id, self.topic, s.partition, s.lo, s.end, s.cut_end
+            self.pool,
+            spec.tenant_id,
+            spec.project_id,
+            self.topic,
+            s.partition,
+            s.lo,
+            s.end,
+            s.cut_end,
         )
         records = [
             AcceptedRecord(r["payload"], r["event_id"], self.topic, s.partition, r["offset"])
@@ -167,6 +183,6 @@ class VersionBuilder:
         except NoMigrationPath as exc:
             raise FailedPrecondition(str(exc), reason="NO_MIGRATION_PATH") from exc
         item_ids = pc.unique(table.column("item_id")).to_pylist()
-        items = await self.catalog.items(self.pool, item_ids)
+        items = await self.catalog.items(self.pool, spec.tenant_id, item_ids)
         check_items(sorted(item_ids), items)
         return await asyncio.to_thread(apply_items, table, items)

@@ -3,7 +3,8 @@ versions and migrations, written in batches (libs/bus ``BatchProjector``, run by
 from ``entrypoints/consumers.py``).
 
 - ``accepted``: one row per ``LabelAccepted`` at (topic, partition, offset), with its Kafka
-  timestamp, event id, project and task (from the record's stream id) and the payload. The hot
+  timestamp, event id, project and task (from the record's stream id), the payload and the
+  envelope's tenant (carried in the COPY row: no round trip per record). The hot
   path parses nothing but the envelope and only appends (COPY): a rebuild replays as fast as
   Postgres appends. Each record is applied once (the projector's positions are committed with
   the rows, and records below them are dropped).
@@ -13,6 +14,7 @@ from ``entrypoints/consumers.py``).
   build parses what it builds itself, which measured cheaper than keeping parsed messages).
 - ``segments``: which log segments hold a project's labels, so a version never scans the history.
 - ``items``: the first ``ItemRegistered`` of an item (item metadata never changes after it).
+  Items, ontology versions and migrations are each of their envelope's tenant.
 - ``ontology_versions`` / ``ontology_migrations``: published versions and migration rules.
 
 A ``LabelRejected`` or ``LabelIssueFlagged`` does not remove a task's accepted label: it stays
@@ -32,6 +34,7 @@ from labelops.curation.v1 import events_pb2 as cev
 from labelops.ontology.v1 import events_pb2 as oev
 from labelops.qa.v1 import events_pb2 as qev
 from labelops_bus import BatchRecord, read_positions
+from labelops_core.context import DEFAULT_TENANT
 
 from ..adapters.accepted import AcceptedLog, AcceptedRow
 from ..adapters.catalog import Catalog
@@ -55,7 +58,8 @@ class QaBatch:
     """What ``append_accepted`` writes: accepted rows and the segments they fall in."""
 
     rows: list[AcceptedRow]
-    segments: set[tuple[str, int, int]]
+    #: (tenant, project, partition, segment)
+    segments: set[tuple[str, str, int, int]]
 
 
 @dataclass
@@ -91,9 +95,10 @@ class Projection:
         """The ``LabelAccepted`` rows of (envelope, record) pairs, built outside the
         transaction (the projector overlaps it with the previous batch's writes)."""
         rows: list[AcceptedRow] = []
-        segments: set[tuple[str, int, int]] = set()
+        segments: set[tuple[str, str, int, int]] = set()
         append, note, span = rows.append, segments.add, self.span
         for env, r in items:
+            tenant = env.tenant_id or DEFAULT_TENANT
             # task_of, inlined: this loop runs once per projected record.
             parts = env.stream_id.split("/")
             if len(parts) == 4 and parts[0] == "projects" and parts[2] == "tasks":
@@ -103,8 +108,20 @@ class Projection:
                 project, task = e.project_id, e.task_id
             partition, offset = r.partition, r.offset
             payload = env.payload
-            append((r.topic, partition, offset, r.timestamp, env.event_id, project, task, payload))
-            note((project, partition, offset // span))
+            append(
+                (
+                    r.topic,
+                    partition,
+                    offset,
+                    r.timestamp,
+                    env.event_id,
+                    project,
+                    task,
+                    payload,
+                    tenant,
+                )
+            )
+            note((tenant, project, partition, offset // span))
         return QaBatch(rows, segments)
 
     async def append_accepted(self, batch: QaBatch, conn: asyncpg.Connection) -> None:
@@ -116,27 +133,36 @@ class Projection:
     # ------------------------------------------------------------- items and ontologies
 
     async def items_registered(
-        self, events: Sequence[cev.ItemRegistered], conn: asyncpg.Connection
+        self, events: Sequence[tuple[cev.ItemRegistered, str]], conn: asyncpg.Connection
     ) -> None:
-        rows = [(e.item_id, e.dataset_id, e.uri, e.width, e.height) for e in events]
+        """(event, its envelope's tenant) pairs."""
+        rows = [(e.item_id, e.dataset_id, e.uri, e.width, e.height, t) for e, t in events]
         if rows:
             await self.catalog.add_items(conn, rows)
 
     async def versions_published(
-        self, events: Sequence[oev.OntologyVersionPublished], conn: asyncpg.Connection
+        self, events: Sequence[tuple[oev.OntologyVersionPublished, str]], conn: asyncpg.Connection
     ) -> None:
-        for v in events:
+        """(event, its envelope's tenant) pairs."""
+        for v, tenant in events:
             await self.catalog.add_ontology_version(
-                conn, v.ontology_id, v.version, v.definition.SerializeToString(deterministic=True)
+                conn,
+                tenant,
+                v.ontology_id,
+                v.version,
+                v.definition.SerializeToString(deterministic=True),
             )
 
     async def migrations_created(
-        self, events: Sequence[tuple[oev.OntologyMigrationCreated, bytes]], conn: asyncpg.Connection
+        self,
+        events: Sequence[tuple[oev.OntologyMigrationCreated, bytes, str]],
+        conn: asyncpg.Connection,
     ) -> None:
-        """(event, its payload as published) pairs: the payload is what is stored."""
-        for m, payload in events:
+        """(event, its payload as published, its envelope's tenant): the payload is what is
+        stored."""
+        for m, payload, tenant in events:
             await self.catalog.add_migration(
-                conn, m.ontology_id, m.from_version, m.to_version, payload
+                conn, tenant, m.ontology_id, m.from_version, m.to_version, payload
             )
 
     # -------------------------------------------------------------------------------- link
@@ -174,7 +200,11 @@ class Projection:
                 break
             add = link.add
             for r in rows:
-                add(r["offset"], (r["project_id"], r["task_id"]), parse_accepted(r["payload"]))
+                add(
+                    r["offset"],
+                    (r["tenant_id"], r["project_id"], r["task_id"]),
+                    parse_accepted(r["payload"]),
+                )
             lo = rows[-1]["offset"] + 1
         earlier = link.earlier_tasks()
         if earlier:

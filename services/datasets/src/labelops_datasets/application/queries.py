@@ -2,9 +2,8 @@
 DiffDatasetVersions, ExportDatasetVersion (and ``table``: a version's rows, for callers in
 the process). Every call reads the version record, then its files from the object store.
 
-Datasets are for the organisation's own people and services, not vendor workforces (who only
-see the tasks routed to them): every call but the diff and the export (which read ``table``)
-starts with the same ``require_role``.
+Who may call which is ``entrypoints/access.py`` (``dataset.read``; vendors and annotators hold
+it not). Every read is of the caller's tenant: another tenant's dataset is not found.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pyarrow as pa
 from labelops.datasets.v1 import datasets_pb2 as pb
-from labelops_core.authz import require_role
+from labelops_core.context import current_tenant
 from labelops_core.errors import FieldViolation, InvalidArgument, NotFound
 from labelops_core.paging import decode_token, encode_token, filter_fingerprint, page_size
 
@@ -26,10 +25,6 @@ from ..adapters.versions import VersionRepository
 from ..domain.diff import blame, diff_tables
 from ..domain.exports import check_format, export_as, export_replies
 from ..domain.streaming import IpcStream
-
-#: What a vendor may not do, and the reason it is told (``require_role``).
-DATASETS_ACTION = "read or create dataset versions"
-DATASETS_INTERNAL_ONLY = "DATASETS_INTERNAL_ONLY"
 
 
 class DatasetQueries:
@@ -50,47 +45,47 @@ class DatasetQueries:
         self.qa_topic = qa_topic
         self.chunk_bytes = chunk_bytes
 
-    async def record(self, dataset_id: str, version: int) -> pb.DatasetVersion:
-        """A version's record (``version`` 0: the newest)."""
+    async def record(self, tenant_id: str, dataset_id: str, version: int) -> pb.DatasetVersion:
+        """A version's record (``version`` 0: the newest) of the tenant's dataset."""
         if version < 0:
             raise InvalidArgument("invalid version", [FieldViolation("version", "must be >= 0")])
-        rec = await self.repo.record(self.pool, dataset_id, version)
+        rec = await self.repo.record(self.pool, tenant_id, dataset_id, version)
         if rec is None:
             what = f"version {version}" if version else "any version"
             raise NotFound(f"dataset {dataset_id} has no {what}", reason="VERSION_NOT_FOUND")
         return rec
 
     async def get(self, req: pb.GetDatasetVersionRequest) -> pb.GetDatasetVersionResponse:
-        require_role(action=DATASETS_ACTION, reason=DATASETS_INTERNAL_ONLY)
-        rec = await self.record(req.dataset_id, req.version)
+        rec = await self.record(current_tenant(), req.dataset_id, req.version)
         manifest = await asyncio.to_thread(self.objects.manifest_bytes, rec.manifest_sha256)
         return pb.GetDatasetVersionResponse(version=rec, manifest_json=manifest)
 
     async def list_versions(
         self, req: pb.ListDatasetVersionsRequest
     ) -> pb.ListDatasetVersionsResponse:
-        require_role(action=DATASETS_ACTION, reason=DATASETS_INTERNAL_ONLY)
         size = page_size(req.page_size)
         bound = filter_fingerprint(req.dataset_id)
         after = int(decode_token(req.page_token, bound)) if req.page_token else 0
-        records = await self.repo.page(self.pool, req.dataset_id, after, size + 1)
+        records = await self.repo.page(self.pool, current_tenant(), req.dataset_id, after, size + 1)
         resp = pb.ListDatasetVersionsResponse(versions=records[:size])
         if len(records) > size:
             resp.next_page_token = encode_token(records[size - 1].version, bound)
         return resp
 
-    async def table(self, dataset_id: str, version: int) -> tuple[pb.DatasetVersion, pa.Table]:
-        """A version's record and rows, every file verified."""
-        require_role(action=DATASETS_ACTION, reason=DATASETS_INTERNAL_ONLY)
-        rec = await self.record(dataset_id, version)
+    async def table(
+        self, dataset_id: str, version: int, *, tenant_id: str | None = None
+    ) -> tuple[pb.DatasetVersion, pa.Table]:
+        """A version's record and rows, every file verified (of ``tenant_id``, default: the
+        caller's)."""
+        tenant = tenant_id if tenant_id is not None else current_tenant()
+        rec = await self.record(tenant, dataset_id, version)
         return rec, await asyncio.to_thread(self.objects.open_version, rec.manifest_sha256)
 
     async def stream(
         self, req: pb.StreamDatasetVersionRequest
     ) -> AsyncIterator[pb.StreamDatasetVersionResponse]:
-        require_role(action=DATASETS_ACTION, reason=DATASETS_INTERNAL_ONLY)
         ipc = IpcStream(req.split, req.columns, self.chunk_bytes)
-        rec = await self.record(req.dataset_id, req.version)
+        rec = await self.record(current_tenant(), req.dataset_id, req.version)
         manifest = json.loads(
             await asyncio.to_thread(self.objects.manifest_bytes, rec.manifest_sha256)
         )
@@ -113,7 +108,9 @@ class DatasetQueries:
         cut_b = {c.partition: c.offset for c in b.cut}
         task_ids = {c.task_id for c in page}
         rows = (
-            await self.accepted.of_tasks(self.pool, b.project_id, self.qa_topic, task_ids)
+            await self.accepted.of_tasks(
+                self.pool, current_tenant(), b.project_id, self.qa_topic, task_ids
+            )
             if task_ids
             else []
         )

@@ -24,8 +24,7 @@ from datetime import UTC, datetime
 import asyncpg
 from labelops.datasets.v1 import datasets_pb2 as pb
 from labelops.datasets.v1 import events_pb2 as ev
-from labelops_core.authz import require_role
-from labelops_core.context import current_principal
+from labelops_core.context import current_principal, current_tenant
 from labelops_core.errors import ConcurrencyConflict, FailedPrecondition
 from labelops_eventstore import Command, EventStore, NewEvent
 from labelops_eventstore.store import StreamAppend
@@ -50,7 +49,7 @@ from ..domain.versioning import (
 )
 from .builder import Built, VersionBuilder, VersionSpec
 from .projection import Projection
-from .queries import DATASETS_ACTION, DATASETS_INTERNAL_ONLY, DatasetQueries
+from .queries import DatasetQueries
 
 log = logging.getLogger(__name__)
 
@@ -83,34 +82,37 @@ class DatasetVersions:
         self.queries = queries
         self.qa_topic = qa_topic
         self.clock = clock
-        self._create_lock: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._create_lock: dict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def create(self, req: pb.CreateDatasetVersionRequest) -> pb.CreateDatasetVersionResponse:
-        require_role(action=DATASETS_ACTION, reason=DATASETS_INTERNAL_ONLY)
+        # dataset.write is the method's action (entrypoints/access.py); the version is of the
+        # caller's tenant, built from its labels only.
         row_filter = check_create(req)
         command = await self.store.command(
             "CreateDatasetVersion", req, pb.CreateDatasetVersionResponse
         )
         if command.earlier is not None:
             return command.earlier
-        async with self._create_lock[req.dataset_id]:
-            return await self._create(req, row_filter, command)
+        tenant = current_tenant()
+        async with self._create_lock[(tenant, req.dataset_id)]:
+            return await self._create(tenant, req, row_filter, command)
 
     async def _create(
         self,
+        tenant: str,
         req: pb.CreateDatasetVersionRequest,
         row_filter: RowFilter,
         command: Command[pb.CreateDatasetVersionResponse],
     ) -> pb.CreateDatasetVersionResponse:
-        stored = await self.repo.project_of(self.pool, req.dataset_id)
+        stored = await self.repo.project_of(self.pool, tenant, req.dataset_id)
         project_id = project_of(req.dataset_id, stored, req.project_id)
-        current = await self.repo.latest_number(self.pool, req.dataset_id)
+        current = await self.repo.latest_number(self.pool, tenant, req.dataset_id)
         number = next_number(req.dataset_id, current, req.version)
         # The cut is resolved against what is linked, not what is appended: rows appended
         # meanwhile are not linked yet and must not be in this version.
         linked = await self.projection.link(self.pool)
         cut = await self._resolve_cut(req.cut, linked.positions)
-        seen = await self.catalog.project_ontologies(self.pool, project_id, self.qa_topic)
+        seen = await self.catalog.project_ontologies(self.pool, tenant, project_id, self.qa_topic)
         ontology = target_ontology(project_id, seen, cut, req.ontology_version)
         spec = VersionSpec(
             req.dataset_id,
@@ -120,6 +122,7 @@ class DatasetVersions:
             row_filter,
             ontology,
             creator(current_principal()),
+            tenant,
         )
         built = await self.builder.build(spec)
         record = version_record(
@@ -138,7 +141,7 @@ class DatasetVersions:
             now=self.clock(),
         )
         resp = pb.CreateDatasetVersionResponse(version=record)
-        await self._save(record, current, resp, command)
+        await self._save(tenant, record, current, resp, command)
         log.info(
             "dataset %s version %d: %d rows, %d files (%d reused), manifest %s",
             req.dataset_id,
@@ -162,6 +165,7 @@ class DatasetVersions:
 
     async def _save(
         self,
+        tenant: str,
         record: pb.DatasetVersion,
         current: int,
         resp: pb.CreateDatasetVersionResponse,
@@ -170,13 +174,17 @@ class DatasetVersions:
         """The record and its event (stream version = the previous number), with the answer."""
         try:
             async with self.store.transaction() as conn:
-                await self.repo.add(conn, record)
+                await self.repo.add(conn, tenant, record)
                 await self.store.append_streams(
                     [
                         StreamAppend(
-                            dataset_stream(record.dataset_id),
+                            dataset_stream(record.dataset_id, tenant),
                             current,
-                            [NewEvent.of(ev.DatasetVersionCreated(version=record))],
+                            [
+                                NewEvent.of(
+                                    ev.DatasetVersionCreated(version=record), tenant_id=tenant
+                                )
+                            ],
                         )
                     ],
                     conn=conn,
@@ -187,12 +195,16 @@ class DatasetVersions:
                 f"version {record.version} of {record.dataset_id} was created concurrently; retry"
             ) from exc
 
-    async def rebuild(self, dataset_id: str, version: int) -> Built:
+    async def rebuild(
+        self, dataset_id: str, version: int, *, tenant_id: str | None = None
+    ) -> Built:
         """Materialize a recorded version again from the current projection (same cut,
         filter, ontology and creator). Its digest equals the recorded one when the projection
         holds the same log: how reproducibility is checked (tests, ``labelops versions
-        verify``). Writes only content-addressed objects, never a version record."""
-        rec = await self.queries.record(dataset_id, version)
+        verify``). Writes only content-addressed objects, never a version record. Of
+        ``tenant_id`` (default: the caller's)."""
+        tenant = tenant_id if tenant_id is not None else current_tenant()
+        rec = await self.queries.record(tenant, dataset_id, version)
         linked = await self.projection.link(self.pool)
         behind = [c.partition for c in rec.cut if c.offset > linked.positions.get(c.partition, 0)]
         if behind:
@@ -208,5 +220,6 @@ class DatasetVersions:
             row_filter_of(rec.filter, []),
             (rec.ontology_id, rec.ontology_version),
             rec.created_by,
+            tenant,
         )
         return await self.builder.build(spec)

@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from google.protobuf.message import DecodeError
 from labelops.qa.v1 import events_pb2 as qev
 
-Task = tuple[str, str]  # (project, task)
+#: A task's key: (tenant, project, task) — whatever comes before the task id scopes it (two
+#: tenants' tasks of "the same" project never supersede each other).
+Task = tuple[str, ...]
 
 _parse = qev.LabelAccepted.FromString
 
@@ -42,13 +44,14 @@ class PartitionLink:
 
     Attributes:
         superseded: (offset, superseded_offset) pairs found so far.
-        ontologies: (project, ontology id, ontology version) → first offset in the range.
+        ontologies: (tenant, project, ontology id, ontology version) → first offset in the
+            range (the task key without the task id, then the ontology).
         bad: offsets of payloads that are not a ``LabelAccepted``.
     """
 
     start: int
     superseded: list[tuple[int, int]] = field(default_factory=list)
-    ontologies: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    ontologies: dict[tuple[str, ...], int] = field(default_factory=dict)
     bad: list[int] = field(default_factory=list)
     _last: dict[Task, int] = field(default_factory=dict)  # task → its latest offset so far
     _firsts: dict[Task, int] = field(default_factory=dict)  # task → its first offset in range
@@ -65,7 +68,7 @@ class PartitionLink:
             self.superseded.append((previous, offset))
         self._last[task] = offset
         lineage = event.lineage
-        key = (task[0], lineage.ontology_id, lineage.ontology_version)
+        key = (*task[:-1], lineage.ontology_id, lineage.ontology_version)
         if key not in self.ontologies:
             self.ontologies[key] = offset
 

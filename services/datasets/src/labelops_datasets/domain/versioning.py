@@ -12,7 +12,7 @@ from collections.abc import Container, Iterable, Mapping
 from datetime import UTC, datetime
 
 from labelops.datasets.v1 import datasets_pb2 as pb
-from labelops_core.context import Principal
+from labelops_core.context import DEFAULT_TENANT, Principal
 from labelops_core.errors import FailedPrecondition, FieldViolation, InvalidArgument
 from labelops_ontologykit.diff import parse_version
 
@@ -22,8 +22,13 @@ from labelops_datasets.domain.splits import DEFAULT_RATIOS
 DATASET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
 
-def dataset_stream(dataset_id: str) -> str:
-    return f"datasets/{dataset_id}"
+def dataset_stream(dataset_id: str, tenant_id: str = DEFAULT_TENANT) -> str:
+    """The stream of a dataset's events. Streams are one namespace for every tenant: another
+    tenant's dataset of the same id must not share (or conflict with) it; the default tenant's
+    keep the name they always had."""
+    if tenant_id == DEFAULT_TENANT:
+        return f"datasets/{dataset_id}"
+    return f"tenants/{tenant_id}/datasets/{dataset_id}"
 
 
 def version_name(dataset_id: str, version: int) -> str:

@@ -8,6 +8,8 @@ Each consumer is a ``BatchProjector`` (one transaction per fetched batch, positi
   is made, once);
 - ``items`` (curation): item URI and size from the first ``ItemRegistered`` of each item;
 - ``ontologies`` (ontology): published versions and migration rules.
+
+Every row is stored with its record's envelope's tenant (in the batch, no round trip).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from labelops.ontology.v1 import events_pb2 as oev
 from labelops.qa.v1 import events_pb2 as qev
 from labelops_bus import BatchRecord
 from labelops_bus.dispatch import BatchDispatch, EventHandlers, handles
+from labelops_core.context import DEFAULT_TENANT
 
 from ..application.projection import (
     CURATION_CONSUMER,
@@ -30,6 +33,11 @@ from ..application.projection import (
 )
 
 Run = list[tuple[Any, BatchRecord]]
+
+
+def tenant_of(r: BatchRecord) -> str:
+    """The tenant a consumed record is of (its envelope's; ``default`` when unnamed)."""
+    return r.envelope.tenant_id or DEFAULT_TENANT
 
 
 class DatasetsConsumers(EventHandlers):
@@ -57,7 +65,7 @@ class DatasetsConsumers(EventHandlers):
         batch=True,
     )
     async def item_registered(self, run: Run, conn: asyncpg.Connection) -> None:
-        await self.projection.items_registered([e for e, _ in run], conn)
+        await self.projection.items_registered([(e, tenant_of(r)) for e, r in run], conn)
 
     @handles(
         ONTOLOGY_CONSUMER,
@@ -66,7 +74,7 @@ class DatasetsConsumers(EventHandlers):
         batch=True,
     )
     async def version_published(self, run: Run, conn: asyncpg.Connection) -> None:
-        await self.projection.versions_published([e for e, _ in run], conn)
+        await self.projection.versions_published([(e, tenant_of(r)) for e, r in run], conn)
 
     @handles(
         ONTOLOGY_CONSUMER,
@@ -75,4 +83,6 @@ class DatasetsConsumers(EventHandlers):
         batch=True,
     )
     async def migration_created(self, run: Run, conn: asyncpg.Connection) -> None:
-        await self.projection.migrations_created([(e, r.envelope.payload) for e, r in run], conn)
+        await self.projection.migrations_created(
+            [(e, r.envelope.payload, tenant_of(r)) for e, r in run], conn
+        )
