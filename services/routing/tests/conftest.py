@@ -47,6 +47,7 @@ class Routing:
     #: In-house annotators ih-1 and ih-2, each acting as itself.
     ih1: workforce_pb2_grpc.WorkforceServiceStub
     ih2: workforce_pb2_grpc.WorkforceServiceStub
+    ih1_routing: routing_pb2_grpc.RoutingServiceStub
     #: RoutingService / WorkforceService as the admin of another tenant (beta).
     beta_admin: routing_pb2_grpc.RoutingServiceStub
     beta_work: workforce_pb2_grpc.WorkforceServiceStub
@@ -119,6 +120,7 @@ async def routing(
                 vendor_b_routing=routing_pb2_grpc.RoutingServiceStub(stubs["b"]),
                 ih1=workforce_pb2_grpc.WorkforceServiceStub(stubs["ih1"]),
                 ih2=workforce_pb2_grpc.WorkforceServiceStub(stubs["ih2"]),
+                ih1_routing=routing_pb2_grpc.RoutingServiceStub(stubs["ih1"]),
                 beta_admin=routing_pb2_grpc.RoutingServiceStub(stubs["beta"]),
                 beta_work=workforce_pb2_grpc.WorkforceServiceStub(stubs["beta"]),
                 settings=settings,

@@ -38,6 +38,7 @@ def envelope(
     env.actor.id = source
     return env
 
+
 ADMIN_KEY = "routing-admin-key-0123456789"
 VENDOR_A_KEY = "routing-vendor-a-key-0123456789"
 VENDOR_B_KEY = "routing-vendor-b-key-0123456789"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -40,7 +41,7 @@ from .application.workforce import WorkforceCommands
 from .config import Settings
 from .entrypoints.access import METHOD_ACTIONS
 from .entrypoints.consumers import RoutingConsumers
-from .entrypoints.grpc_api import RoutingServicer, WorkforceServicer
+from .entrypoints.grpc_api import MessageLimit, RoutingServicer, WorkforceServicer
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +85,8 @@ class Parts:
     queries: RoutingQueries
     projections: Projections
     read_models: ReadModels
+    #: What each ``Work`` stream message is charged to (the server's rate limiter).
+    work_limit: MessageLimit
 
 
 App: TypeAlias = ServiceApp[Settings, Parts]
@@ -111,6 +114,7 @@ def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
         queries=RoutingQueries(ctx.pool, rm),
         projections=Projections(store, rm, planner),
         read_models=rm,
+        work_limit=MessageLimit(),
     )
     sweeper = LeaseSweeper(leases, s.lease_sweep_interval_s, s.db_schema)
     return Wiring(
@@ -122,7 +126,7 @@ def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
             ),
             Servicer(
                 workforce_pb2_grpc.add_WorkforceServiceServicer_to_server,
-                WorkforceServicer(parts.claims, leases, parts.submissions),
+                WorkforceServicer(parts.claims, leases, parts.submissions, parts.work_limit),
             ),
         ],
         consumers=RoutingConsumers(parts.projections, ontologies),
@@ -131,12 +135,16 @@ def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
     )
 
 
-def build_app(
+@contextlib.asynccontextmanager
+async def build_app(
     settings: Settings,
     *,
     pool: asyncpg.Pool | None = None,
     authenticator: Authenticator | None = None,
-) -> contextlib.AbstractAsyncContextManager[App]:
+) -> AsyncIterator[App]:
     """Build, migrate and start the service; stop it on exit. ``pool``: use this pool (not
     closed on exit); ``authenticator``: credentials (from the environment when None)."""
-    return build_service(settings, wire, pool=pool, authenticator=authenticator)
+    async with build_service(settings, wire, pool=pool, authenticator=authenticator) as app:
+        # Work messages are charged to the same per-principal buckets as calls.
+        app.parts.work_limit.limiter = app.server.rate_limiter
+        yield app

@@ -4,6 +4,10 @@ Unary errors become status codes with ErrorInfo / BadRequest details (libs/grpck
 ``Work`` stream an error answers the one message that caused it (``StreamError`` with the same
 correlation id) and the stream stays open: one bad batch must not drop a vendor's connection
 and its other in-flight work.
+
+Each ``Work`` message costs its caller one token of the server's per-principal rate limiter
+(libs/grpckit; the stream's opening costs one too): an empty bucket answers that message
+``RESOURCE_EXHAUSTED RATE_LIMITED`` (the message says when to retry), the stream stays open.
 """
 
 from __future__ import annotations
@@ -11,11 +15,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from grpc import aio
 from labelops.routing.v1 import routing_pb2_grpc, workforce_pb2_grpc
 from labelops.routing.v1 import workforce_pb2 as wpb
+from labelops_core.context import current_principal
 from labelops_core.errors import DomainError, InvalidArgument
+from labelops_grpckit.ratelimit import RateLimiter
 from opentelemetry import trace
 
 from ..application.claims import Claims
@@ -117,11 +124,31 @@ def stream_error(exc: DomainError) -> wpb.StreamError:
     return err
 
 
+@dataclass
+class MessageLimit:
+    """The limiter each ``Work`` message is charged to (the server's, set once it exists;
+    None: no rate limit)."""
+
+    limiter: RateLimiter | None = None
+
+    def charge(self) -> None:
+        """One token of the caller's bucket, or ``RateLimited`` (RESOURCE_EXHAUSTED)."""
+        if self.limiter is not None and (p := current_principal()) is not None:
+            self.limiter.check(p)
+
+
 class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
-    def __init__(self, claims: Claims, leases: Leases, submissions: Submissions) -> None:
+    def __init__(
+        self,
+        claims: Claims,
+        leases: Leases,
+        submissions: Submissions,
+        limit: MessageLimit | None = None,
+    ) -> None:
         self.claims = claims
         self.leases = leases
         self.submissions = submissions
+        self.limit = limit if limit is not None else MessageLimit()
 
     async def ClaimTasks(self, request, context):  # type: ignore[no-untyped-def]
         return await self.claims.claim(request)
@@ -144,6 +171,7 @@ class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
             out = wpb.WorkResponse(correlation_id=msg.correlation_id)
             with tracer.start_as_current_span(f"Work.{kind or 'empty'}"):
                 try:
+                    self.limit.charge()
                     if kind == "claim":
                         out.offers.CopyFrom(await self.claims.claim(msg.claim))
                     elif kind == "heartbeat":
