@@ -14,12 +14,11 @@ from typing import Any
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from labelops_grpckit import Authenticator
+from labelops_grpckit import Authenticator, RateLimiter
 
 from . import dashboard
 from .adapters.backends import Backends
 from .adapters.events import load_proto_registry
-from .adapters.ratelimit import RateLimiter
 from .config import Settings
 from .dashboard import summary as dashboard_summary
 from .entrypoints import errors, event_stream, health, http_api, logredact, session
@@ -111,8 +110,17 @@ def create_app(
     app.state.backends = backends
     app.state.authenticator = authenticator
     app.state.streams = streams
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-    app.state.login_limiter = RateLimiter(settings.login_rate_per_s, settings.login_burst)
+    # grpckit's token buckets (the services' own), keyed by (tenant, subject); None = no limit.
+    app.state.rate_limiter = (
+        RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        if settings.rate_limit_per_s > 0
+        else None
+    )
+    app.state.login_limiter = (
+        RateLimiter(settings.login_rate_per_s, settings.login_burst)
+        if settings.login_rate_per_s > 0
+        else None
+    )
 
     errors.install(app)
     app.include_router(health.router)

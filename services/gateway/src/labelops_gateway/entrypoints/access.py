@@ -23,8 +23,8 @@ from fastapi import Depends, FastAPI, Request
 from labelops_core.authz import Action, require
 from labelops_core.context import Principal
 from labelops_core.errors import PermissionDenied
+from labelops_grpckit import RateLimiter
 
-from ..adapters.ratelimit import RateLimiter
 from .credentials import Creds, authenticate
 from .errors import RateLimited
 
@@ -150,11 +150,11 @@ async def authorize(request: Request, creds: Creds) -> Principal:
     """FastAPI dependency of every protected router: the authenticated, allowed principal
     (FastAPI solves it once per request, however many times a route names it)."""
     principal = authenticate(request.app.state.authenticator, creds)
-    limiter: RateLimiter = request.app.state.rate_limiter
-    wait = limiter.acquire(principal_key(principal))
-    if wait > 0:
+    limiter: RateLimiter | None = request.app.state.rate_limiter
+    wait = limiter.take(principal) if limiter is not None else 0.0
+    if limiter is not None and wait > 0:
         raise RateLimited(
-            f"rate limit of {limiter.rate:g} requests per second exceeded",
+            f"rate limit of {limiter.rate_per_s:g} requests per second exceeded",
             retry_after_s=wait,
         )
     key = route_key(request)

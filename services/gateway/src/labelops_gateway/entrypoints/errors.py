@@ -14,6 +14,7 @@ table.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import uuid
 from collections.abc import Iterable, Mapping
@@ -27,7 +28,6 @@ from labelops_grpckit import error_details
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..adapters.backends import BackendError
-from ..adapters.ratelimit import retry_after_header
 
 log = logging.getLogger("labelops_gateway")
 
@@ -48,6 +48,11 @@ HTTP_STATUS: dict[str, int] = {
 _GRPC_SIZE_MESSAGE = re.compile(r"(received|sent) message larger than max", re.IGNORECASE)
 # What a labelops service already scrubbed its INTERNAL message to (grpckit's interceptor).
 _SCRUBBED = re.compile(r"internal error \((trace_id|error_id)=[0-9a-f]+\)")
+
+
+def retry_after_header(wait_s: float) -> str:
+    """The ``Retry-After`` value (whole seconds, at least 1) of a wait."""
+    return str(max(1, math.ceil(wait_s)))
 
 
 class RateLimited(ResourceExhausted):

@@ -18,10 +18,10 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from labelops_core.authz import principal_roles
-from labelops_grpckit import Authenticator
+from labelops_core.context import Principal
+from labelops_grpckit import Authenticator, RateLimiter
 from pydantic import BaseModel, Field
 
-from ..adapters.ratelimit import RateLimiter
 from ..config import Settings
 from .credentials import authenticate, printable, token_metadata
 from .errors import RateLimited
@@ -46,9 +46,10 @@ def _secure(request: Request, settings: Settings) -> bool:
 )
 async def login(request: Request, body: Login) -> JSONResponse:
     settings: Settings = request.app.state.settings
-    limiter: RateLimiter = request.app.state.login_limiter
-    client = request.client.host if request.client else ""
-    wait = limiter.acquire(("login", client))
+    limiter: RateLimiter | None = request.app.state.login_limiter
+    client = request.client.host if request.client else "unknown"
+    # The bucket of a client address (no principal yet): a tenant no credential carries.
+    wait = limiter.take(Principal(subject=client, tenant_id="")) if limiter is not None else 0.0
     if wait > 0:
         raise RateLimited("too many login attempts", retry_after_s=wait)
     token = body.api_key.strip()
