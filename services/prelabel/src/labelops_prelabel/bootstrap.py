@@ -22,6 +22,7 @@ from typing import TypeAlias
 import asyncpg
 from labelops.prelabel.v1 import prelabel_pb2_grpc
 from labelops_core.clock import Clock, utc_now
+from labelops_core.netguard import OutboundPolicy
 from labelops_grpckit import Authenticator, Worker
 from labelops_servicekit import ServiceApp, ServiceContext, Servicer, Wiring, build_service
 
@@ -38,6 +39,7 @@ from .application.training import Trainer
 from .application.workers import prelabel_loop, trainer_loop
 from .config import Settings
 from .domain.roi import RoiPolicy
+from .entrypoints.access import METHOD_ACTIONS
 from .entrypoints.consumers import PrelabelConsumers
 from .entrypoints.grpc_api import PrelabelServicer
 
@@ -62,7 +64,8 @@ App: TypeAlias = ServiceApp[Settings, Parts]
 
 
 def model_servers(s: Settings) -> ModelServers:
-    """One client per model server URL, with the settings' deadline, retries and breaker."""
+    """One client per model server URL, with the settings' deadline, retries and breaker,
+    behind the outbound guard (``outbound_allow``: what besides public addresses it may call)."""
 
     def client(url: str) -> ModelServerClient:
         return ModelServerClient(
@@ -73,7 +76,7 @@ def model_servers(s: Settings) -> ModelServers:
             breaker_reset_s=s.model_breaker_reset_s,
         )
 
-    return ModelServers(client)
+    return ModelServers(client, OutboundPolicy.of(s.outbound_allow))
 
 
 def parts(s: Settings, repos: Repos, clock: Clock = utc_now) -> Parts:
@@ -126,6 +129,7 @@ def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
         consumers=p.consumers,
         workers=workers,
         closers=[servers.close],
+        method_actions=METHOD_ACTIONS,
     )
 
 

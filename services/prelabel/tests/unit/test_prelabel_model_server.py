@@ -317,6 +317,8 @@ async def test_persistent_5xx_reports_server_error_after_retries(server: ModelSe
         result = await client.predict("m", IMAGES, CLASSES, Task.CLASSIFY)
     assert result.error is CallError.SERVER_ERROR and result.attempts == 3 and server.calls == 3
     assert "HTTP 503" in result.detail and "overloaded" in result.detail
+    # The detail stays in the logs; a caller hears the status only.
+    assert result.no_prediction_reason("img-1") == "server_error: the model server answered 503"
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 422, 501])
@@ -326,6 +328,8 @@ async def test_client_errors_are_not_retried(server: ModelServer, status: int) -
         result = await client.predict("m", IMAGES, CLASSES, Task.CLASSIFY)
     assert result.error is CallError.REJECTED and result.attempts == 1 and server.calls == 1
     assert f"HTTP {status}" in result.detail and len(result.detail) < 300  # body snippet only
+    told = result.no_prediction_reason("img-1")
+    assert told == f"rejected: the model server answered {status}" and "x" not in told
 
 
 async def test_wrong_path_is_rejected(server: ModelServer) -> None:
@@ -511,7 +515,9 @@ async def test_garbage_item_drops_that_item_only(
     assert list(result.predictions) == ["img-2"]
     assert list(result.failed) == ["img-1"]
     assert reason in result.failed["img-1"], result.failed["img-1"]
-    assert result.no_prediction_reason("img-1") == result.failed["img-1"]
+    # What a caller is told names the failure, never what the server sent.
+    told = result.no_prediction_reason("img-1")
+    assert told == "invalid_prediction: the model server gave an invalid prediction for this item"
     assert result.no_prediction_reason("img-2") is None
     assert client.breaker.consecutive_failures == 0  # one good item: the server works
 

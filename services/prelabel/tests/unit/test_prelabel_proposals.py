@@ -66,7 +66,8 @@ def test_a_failed_call_is_tried_again_until_the_attempts_are_spent() -> None:
     tasks = [pending("t1", attempts=0), pending("t2", attempts=1)]
     out = prelabels.external_proposals(tasks, failed, max_attempts=2)
     assert [p.state for p in out] == ["pending", "failed"]
-    assert out[1].reason == "timeout: no answer\\x00"  # never a NUL in Postgres text
+    # The stored reason names the failure, never what the server said (nor a NUL).
+    assert out[1].reason == "timeout: the model server did not answer in time"
 
 
 def test_an_invalid_prediction_fails_its_item_only_and_is_not_retried() -> None:
@@ -79,7 +80,9 @@ def test_an_invalid_prediction_fails_its_item_only_and_is_not_retried() -> None:
     assert [(p.state, p.predicted_class) for p in out] == [("proposed", "cat"), ("failed", "")]
     assert out[0].probabilities == {"cat": 0.9, "dog": 0.1}
     assert out[0].labels[0].WhichOneof("geometry") == "whole_item"
-    assert out[1].reason == "class_probabilities: sum to 2, not 1"
+    assert out[1].reason == (
+        "invalid_prediction: the model server gave an invalid prediction for this item"
+    )
 
 
 def test_a_detector_without_probabilities_is_judged_by_its_most_confident_label() -> None:

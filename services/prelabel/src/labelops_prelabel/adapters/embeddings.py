@@ -1,4 +1,5 @@
-"""Table ``embeddings`` (asyncpg): curation's item embeddings, float32 little-endian."""
+"""Table ``embeddings`` (asyncpg): curation's item embeddings, float32 little-endian, per
+tenant (every statement filters by it)."""
 
 from __future__ import annotations
 
@@ -26,13 +27,19 @@ class Embeddings:
         self._among = {"labels": tables.labels, "tasks": tables.tasks}
 
     async def put(
-        self, conn: Conn, item_id: str, vector_space: str, vector: Sequence[float]
+        self,
+        conn: Conn,
+        tenant_id: str,
+        item_id: str,
+        vector_space: str,
+        vector: Sequence[float],
     ) -> None:
         """The item's embedding in ``vector_space`` (a newer one replaces it)."""
         await conn.execute(
-            f"INSERT INTO {self.t} (item_id, vector_space, dim, vector)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (item_id, vector_space)"
-            " DO UPDATE SET dim = $3, vector = $4",
+            f"INSERT INTO {self.t} (tenant_id, item_id, vector_space, dim, vector)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, item_id, vector_space)"
+            " DO UPDATE SET dim = $4, vector = $5",
+            tenant_id,
             item_id,
             vector_space,
             len(vector),
@@ -40,23 +47,28 @@ class Embeddings:
         )
 
     async def of_items(
-        self, conn: Conn, item_ids: Sequence[str], vector_space: str
+        self, conn: Conn, tenant_id: str, item_ids: Sequence[str], vector_space: str
     ) -> dict[str, np.ndarray]:
         rows = await conn.fetch(
             f"SELECT item_id, vector FROM {self.t}"
-            " WHERE item_id = ANY($1::text[]) AND vector_space = $2",
+            " WHERE tenant_id = $1 AND item_id = ANY($2::text[]) AND vector_space = $3",
+            tenant_id,
             list(item_ids),
             vector_space,
         )
         return {r["item_id"]: vector_of(r["vector"]) for r in rows}
 
-    async def most_common_space(self, conn: Conn, project_id: str, among: str) -> str | None:
+    async def most_common_space(
+        self, conn: Conn, tenant_id: str, project_id: str, among: str
+    ) -> str | None:
         """The vector space most of the project's ``among`` items ("labels": labeled items,
         "tasks": its tasks' items) have an embedding in (ties by name)."""
         space: str | None = await conn.fetchval(
             f"SELECT e.vector_space FROM {self.t} e JOIN {self._among[among]} x"
-            " ON x.item_id = e.item_id WHERE x.project_id = $1"
+            " ON x.tenant_id = e.tenant_id AND x.item_id = e.item_id"
+            " WHERE x.tenant_id = $1 AND x.project_id = $2"
             " GROUP BY e.vector_space ORDER BY count(*) DESC, e.vector_space LIMIT 1",
+            tenant_id,
             project_id,
         )
         return space

@@ -32,15 +32,24 @@ class Labels:
         self.embeddings = tables.embeddings
 
     async def accept(
-        self, conn: Conn, project_id: str, item_id: str, task_id: str, class_id: str, at: datetime
+        self,
+        conn: Conn,
+        tenant_id: str,
+        project_id: str,
+        item_id: str,
+        task_id: str,
+        class_id: str,
+        at: datetime,
     ) -> bool:
         """The item's accepted label (a later acceptance replaces it); True when the item had
         none before."""
         new: bool = await conn.fetchval(
-            f"INSERT INTO {self.t} AS l (project_id, item_id, task_id, class_id,"
-            " accepted_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (project_id, item_id)"
-            " DO UPDATE SET task_id = $3, class_id = $4, accepted_at = $5"
+            f"INSERT INTO {self.t} AS l (tenant_id, project_id, item_id, task_id, class_id,"
+            " accepted_at) VALUES ($1, $2, $3, $4, $5, $6)"
+            " ON CONFLICT (tenant_id, project_id, item_id)"
+            " DO UPDATE SET task_id = $4, class_id = $5, accepted_at = $6"
             " RETURNING (xmax = 0)",
+            tenant_id,
             project_id,
             item_id,
             task_id,
@@ -52,6 +61,7 @@ class Labels:
     async def with_vectors(
         self,
         conn: Conn,
+        tenant_id: str,
         project_id: str,
         vector_space: str,
         classes: Sequence[str] | None = None,
@@ -61,16 +71,21 @@ class Labels:
         if classes is None:
             rows = await conn.fetch(
                 f"SELECT l.item_id, l.task_id, l.class_id, e.vector FROM {self.t} l"
-                f" JOIN {self.embeddings} e ON e.item_id = l.item_id AND e.vector_space = $2"
-                " WHERE l.project_id = $1 ORDER BY l.item_id",
+                f" JOIN {self.embeddings} e ON e.tenant_id = l.tenant_id"
+                " AND e.item_id = l.item_id AND e.vector_space = $3"
+                " WHERE l.tenant_id = $1 AND l.project_id = $2 ORDER BY l.item_id",
+                tenant_id,
                 project_id,
                 vector_space,
             )
         else:
             rows = await conn.fetch(
                 f"SELECT l.item_id, l.task_id, l.class_id, e.vector FROM {self.t} l"
-                f" JOIN {self.embeddings} e ON e.item_id = l.item_id AND e.vector_space = $2"
-                " WHERE l.project_id = $1 AND l.class_id = ANY($3::text[]) ORDER BY l.item_id",
+                f" JOIN {self.embeddings} e ON e.tenant_id = l.tenant_id"
+                " AND e.item_id = l.item_id AND e.vector_space = $3"
+                " WHERE l.tenant_id = $1 AND l.project_id = $2 AND l.class_id = ANY($4::text[])"
+                " ORDER BY l.item_id",
+                tenant_id,
                 project_id,
                 vector_space,
                 list(classes),
@@ -81,13 +96,15 @@ class Labels:
         ]
 
     async def recent_vectors(
-        self, conn: Conn, project_id: str, vector_space: str, limit: int
+        self, conn: Conn, tenant_id: str, project_id: str, vector_space: str, limit: int
     ) -> list[np.ndarray]:
         """Embeddings of the project's most recently labeled items (k-center anchors)."""
         rows = await conn.fetch(
             f"SELECT e.vector FROM {self.t} l JOIN {self.embeddings} e"
-            " ON e.item_id = l.item_id AND e.vector_space = $2 WHERE l.project_id = $1"
-            " ORDER BY l.accepted_at DESC LIMIT $3",
+            " ON e.tenant_id = l.tenant_id AND e.item_id = l.item_id AND e.vector_space = $3"
+            " WHERE l.tenant_id = $1 AND l.project_id = $2"
+            " ORDER BY l.accepted_at DESC LIMIT $4",
+            tenant_id,
             project_id,
             vector_space,
             limit,
@@ -99,14 +116,19 @@ class ProjectLabels:
     def __init__(self, tables: Tables) -> None:
         self.t = tables.project_labels
 
-    async def add_one(self, conn: Conn, project_id: str) -> None:
+    async def add_one(self, conn: Conn, tenant_id: str, project_id: str) -> None:
         await conn.execute(
-            f"INSERT INTO {self.t} AS p (project_id, labels) VALUES ($1, 1)"
-            " ON CONFLICT (project_id) DO UPDATE SET labels = p.labels + 1",
+            f"INSERT INTO {self.t} AS p (tenant_id, project_id, labels) VALUES ($1, $2, 1)"
+            " ON CONFLICT (tenant_id, project_id) DO UPDATE SET labels = p.labels + 1",
+            tenant_id,
             project_id,
         )
 
-    async def count(self, conn: Conn, project_id: str) -> int:
+    async def count(self, conn: Conn, tenant_id: str, project_id: str) -> int:
         """The project's accepted labels (0 before the first)."""
-        n = await conn.fetchval(f"SELECT labels FROM {self.t} WHERE project_id = $1", project_id)
+        n = await conn.fetchval(
+            f"SELECT labels FROM {self.t} WHERE tenant_id = $1 AND project_id = $2",
+            tenant_id,
+            project_id,
+        )
         return int(n or 0)

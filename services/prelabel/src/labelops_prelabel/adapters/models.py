@@ -1,7 +1,8 @@
 """Tables ``models`` and ``model_versions`` (asyncpg), and the trained estimators in memory.
 
 Every method takes ``conn``: the pool for a read on its own, the command's connection inside
-its transaction (next to the event append).
+its transaction (next to the event append), and the tenant every statement filters by (a model
+of another tenant is NOT_FOUND, the same answer as a missing one).
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ def _model(r: Any) -> Model:
         current_version=r["current_version"],
         train_due=r["train_due"],
         stream_version=r["stream_version"],
+        tenant_id=r["tenant_id"],
     )
 
 
 class Models:
-    """The registered models of every project."""
+    """The registered models of every project, per tenant."""
 
     def __init__(self, tables: Tables) -> None:
         self.t = tables.models
@@ -51,13 +53,16 @@ class Models:
     async def add_serving(self, conn: Conn, m: Model) -> Model:
         """Register ``m`` as its project's serving model (the previous one stops serving)."""
         await conn.execute(
-            f"UPDATE {self.t} SET serving = false WHERE project_id = $1", m.project_id
+            f"UPDATE {self.t} SET serving = false WHERE tenant_id = $1 AND project_id = $2",
+            m.tenant_id,
+            m.project_id,
         )
         row = await conn.fetchrow(
-            f"INSERT INTO {self.t} (model_id, project_id, name, kind, classes, url,"
+            f"INSERT INTO {self.t} (tenant_id, model_id, project_id, name, kind, classes, url,"
             " task, vector_space, retrain_every, min_confidence, serving, stream_version,"
-            " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
             " RETURNING *",
+            m.tenant_id,
             m.model_id,
             m.project_id,
             m.name,
@@ -74,74 +79,96 @@ class Models:
         )
         return _model(row)
 
-    async def get(self, conn: Conn, model_id: str) -> Model:
-        row = await conn.fetchrow(f"SELECT * FROM {self.t} WHERE model_id = $1", model_id)
+    async def get(self, conn: Conn, tenant_id: str, model_id: str) -> Model:
+        row = await conn.fetchrow(
+            f"SELECT * FROM {self.t} WHERE tenant_id = $1 AND model_id = $2", tenant_id, model_id
+        )
         if row is None:
             raise NotFound(f"model {model_id} not found", reason="MODEL_NOT_FOUND")
         return _model(row)
 
-    async def serving(self, conn: Conn, project_id: str) -> Model | None:
+    async def serving(self, conn: Conn, tenant_id: str, project_id: str) -> Model | None:
         row = await conn.fetchrow(
-            f"SELECT * FROM {self.t} WHERE project_id = $1 AND serving", project_id
+            f"SELECT * FROM {self.t} WHERE tenant_id = $1 AND project_id = $2 AND serving",
+            tenant_id,
+            project_id,
         )
         return _model(row) if row is not None else None
 
-    async def of_project(self, conn: Conn, project_id: str) -> list[Model]:
-        """Newest first; every project's with ``project_id`` ""."""
+    async def of_project(self, conn: Conn, tenant_id: str, project_id: str) -> list[Model]:
+        """Newest first; every project's (of the tenant) with ``project_id`` ""."""
         rows = await conn.fetch(
-            f"SELECT * FROM {self.t} WHERE ($1 = '' OR project_id = $1)"
+            f"SELECT * FROM {self.t} WHERE tenant_id = $1 AND ($2 = '' OR project_id = $2)"
             " ORDER BY created_at DESC, model_id",
+            tenant_id,
             project_id,
         )
         return [_model(r) for r in rows]
 
-    async def project_of(self, conn: Conn, model_id: str) -> str | None:
+    async def project_of(self, conn: Conn, tenant_id: str, model_id: str) -> str | None:
         project: str | None = await conn.fetchval(
-            f"SELECT project_id FROM {self.t} WHERE model_id = $1", model_id
+            f"SELECT project_id FROM {self.t} WHERE tenant_id = $1 AND model_id = $2",
+            tenant_id,
+            model_id,
         )
         return project
 
     async def ready_with_pending(self, conn: Conn) -> list[Model]:
-        """Serving models that can pre-label (external, or trained) and whose project has
-        open tasks pending a pre-label."""
+        """Serving models of every tenant that can pre-label (external, or trained) and whose
+        project (of the same tenant) has open tasks pending a pre-label."""
         rows = await conn.fetch(
             f"SELECT m.* FROM {self.t} m WHERE m.serving"
             " AND (m.kind = 'external' OR m.current_version <> '')"
-            f" AND EXISTS (SELECT 1 FROM {self.tasks} t WHERE t.project_id = m.project_id"
+            f" AND EXISTS (SELECT 1 FROM {self.tasks} t WHERE t.tenant_id = m.tenant_id"
+            " AND t.project_id = m.project_id"
             " AND t.prelabel_state = 'pending' AND t.state = 'open')"
         )
         return [_model(r) for r in rows]
 
     # --- training ---------------------------------------------------------------------------
 
-    async def due(self, conn: Conn) -> list[str]:
-        """Serving models flagged for training, oldest first."""
+    async def due(self, conn: Conn) -> list[tuple[str, str]]:
+        """Serving models of every tenant flagged for training, oldest first:
+        ``(tenant_id, model_id)``."""
         rows = await conn.fetch(
-            f"SELECT model_id FROM {self.t} WHERE train_due AND serving ORDER BY created_at"
+            f"SELECT tenant_id, model_id FROM {self.t} WHERE train_due AND serving"
+            " ORDER BY created_at"
         )
-        return [r["model_id"] for r in rows]
+        return [(r["tenant_id"], r["model_id"]) for r in rows]
 
-    async def mark_due(self, conn: Conn, model_id: str) -> None:
-        await conn.execute(f"UPDATE {self.t} SET train_due = true WHERE model_id = $1", model_id)
+    async def mark_due(self, conn: Conn, tenant_id: str, model_id: str) -> None:
+        await conn.execute(
+            f"UPDATE {self.t} SET train_due = true WHERE tenant_id = $1 AND model_id = $2",
+            tenant_id,
+            model_id,
+        )
 
-    async def clear_due(self, conn: Conn, model_id: str) -> None:
-        await conn.execute(f"UPDATE {self.t} SET train_due = false WHERE model_id = $1", model_id)
+    async def clear_due(self, conn: Conn, tenant_id: str, model_id: str) -> None:
+        await conn.execute(
+            f"UPDATE {self.t} SET train_due = false WHERE tenant_id = $1 AND model_id = $2",
+            tenant_id,
+            model_id,
+        )
 
-    async def trained(self, conn: Conn, model_id: str, labels: int, vector_space: str) -> None:
+    async def trained(
+        self, conn: Conn, tenant_id: str, model_id: str, labels: int, vector_space: str
+    ) -> None:
         """A training ran at ``labels`` accepted labels, in ``vector_space`` (fixed from now)."""
         await conn.execute(
-            f"UPDATE {self.t} SET train_due = false, trained_on = $2,"
-            " vector_space = $3 WHERE model_id = $1",
+            f"UPDATE {self.t} SET train_due = false, trained_on = $3,"
+            " vector_space = $4 WHERE tenant_id = $1 AND model_id = $2",
+            tenant_id,
             model_id,
             labels,
             vector_space,
         )
 
-    async def set_current(self, conn: Conn, model_id: str, version: str) -> None:
+    async def set_current(self, conn: Conn, tenant_id: str, model_id: str, version: str) -> None:
         """``version`` serves now (one more event on the model's stream)."""
         await conn.execute(
-            f"UPDATE {self.t} SET current_version = $2,"
-            " stream_version = stream_version + 1 WHERE model_id = $1",
+            f"UPDATE {self.t} SET current_version = $3,"
+            " stream_version = stream_version + 1 WHERE tenant_id = $1 AND model_id = $2",
+            tenant_id,
             model_id,
             version,
         )
@@ -166,15 +193,16 @@ class ModelVersions:
     async def add(
         self,
         conn: Conn,
-        model_id: str,
+        m: Model,
         version: pb.ModelVersion,
         trained: TrainedModel,
         created_at: datetime,
     ) -> None:
         await conn.execute(
-            f"INSERT INTO {self.t} (model_id, version, trained_on, metrics,"
-            " blob, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            model_id,
+            f"INSERT INTO {self.t} (tenant_id, model_id, version, trained_on, metrics,"
+            " blob, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            m.tenant_id,
+            m.model_id,
             version.version,
             version.trained_on,
             version.metrics.SerializeToString(),
@@ -182,11 +210,13 @@ class ModelVersions:
             created_at,
         )
 
-    async def of_model(self, conn: Conn, model_id: str) -> list[pb.ModelVersion]:
+    async def of_model(self, conn: Conn, m: Model) -> list[pb.ModelVersion]:
         """Newest first."""
         rows = await conn.fetch(
-            f"SELECT * FROM {self.t} WHERE model_id = $1 ORDER BY created_at DESC, version",
-            model_id,
+            f"SELECT * FROM {self.t} WHERE tenant_id = $1 AND model_id = $2"
+            " ORDER BY created_at DESC, version",
+            m.tenant_id,
+            m.model_id,
         )
         return [_version(r) for r in rows]
 
@@ -194,37 +224,43 @@ class ModelVersions:
         if not m.current_version:
             return None
         row = await conn.fetchrow(
-            f"SELECT * FROM {self.t} WHERE model_id = $1 AND version = $2",
+            f"SELECT * FROM {self.t} WHERE tenant_id = $1 AND model_id = $2 AND version = $3",
+            m.tenant_id,
             m.model_id,
             m.current_version,
         )
         return _version(row) if row is not None else None
 
-    async def blob(self, conn: Conn, model_id: str, version: str) -> bytes | None:
+    async def blob(self, conn: Conn, m: Model, version: str) -> bytes | None:
         blob: bytes | None = await conn.fetchval(
-            f"SELECT blob FROM {self.t} WHERE model_id = $1 AND version = $2", model_id, version
+            f"SELECT blob FROM {self.t} WHERE tenant_id = $1 AND model_id = $2 AND version = $3",
+            m.tenant_id,
+            m.model_id,
+            version,
         )
         return blob
 
 
 class TrainedModels:
-    """The estimators of trained versions, loaded once (the latest version per model)."""
+    """The estimators of trained versions, loaded once (the latest version per model), keyed
+    by tenant too (a model id is only an id within its tenant)."""
 
     def __init__(self, versions: ModelVersions) -> None:
         self.versions = versions
-        self._cache: dict[tuple[str, str], TrainedModel] = {}
+        self._cache: dict[tuple[str, str, str], TrainedModel] = {}
 
-    async def get(self, conn: Conn, model_id: str, version: str) -> TrainedModel:
-        key = (model_id, version)
-        m = self._cache.get(key)
-        if m is None:
-            blob = await self.versions.blob(conn, model_id, version)
+    async def get(self, conn: Conn, m: Model, version: str) -> TrainedModel:
+        key = (m.tenant_id, m.model_id, version)
+        trained = self._cache.get(key)
+        if trained is None:
+            blob = await self.versions.blob(conn, m, version)
             if blob is None:
-                raise NotFound(f"model {model_id} has no version {version}")
-            m = TrainedModel.from_bytes(blob)
-            self.put(model_id, version, m)
-        return m
+                raise NotFound(f"model {m.model_id} has no version {version}")
+            trained = TrainedModel.from_bytes(blob)
+            self.put(m, version, trained)
+        return trained
 
-    def put(self, model_id: str, version: str, m: TrainedModel) -> None:
-        self._cache = {k: v for k, v in self._cache.items() if k[0] != model_id}
-        self._cache[(model_id, version)] = m
+    def put(self, m: Model, version: str, trained: TrainedModel) -> None:
+        mine = (m.tenant_id, m.model_id)
+        self._cache = {k: v for k, v in self._cache.items() if k[:2] != mine}
+        self._cache[(m.tenant_id, m.model_id, version)] = trained

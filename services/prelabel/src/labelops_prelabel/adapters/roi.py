@@ -18,10 +18,13 @@ class RoiObservations:
     def __init__(self, tables: Tables) -> None:
         self.t = tables.roi_observations
 
-    async def add(self, conn: Conn, project_id: str, o: Observation, at: datetime) -> None:
+    async def add(
+        self, conn: Conn, tenant_id: str, project_id: str, o: Observation, at: datetime
+    ) -> None:
         await conn.execute(
-            f"INSERT INTO {self.t} (project_id, class_id, prelabeled, outcome,"
-            " seconds, observed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            f"INSERT INTO {self.t} (tenant_id, project_id, class_id, prelabeled, outcome,"
+            " seconds, observed_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            tenant_id,
             project_id,
             o.class_id,
             o.prelabeled,
@@ -31,15 +34,17 @@ class RoiObservations:
         )
 
     async def window(
-        self, conn: Conn, project_id: str, class_id: str, size: int
+        self, conn: Conn, tenant_id: str, project_id: str, class_id: str, size: int
     ) -> list[Observation]:
         """The class's latest ``size`` observations with pre-labels and ``size`` without."""
         rows = await conn.fetch(
             f"(SELECT prelabeled, outcome, seconds FROM {self.t}"
-            " WHERE project_id = $1 AND class_id = $2 AND prelabeled ORDER BY id DESC LIMIT $3)"
+            " WHERE tenant_id = $1 AND project_id = $2 AND class_id = $3 AND prelabeled"
+            " ORDER BY id DESC LIMIT $4)"
             f" UNION ALL (SELECT prelabeled, outcome, seconds FROM {self.t}"
-            " WHERE project_id = $1 AND class_id = $2 AND NOT prelabeled"
-            " ORDER BY id DESC LIMIT $3)",
+            " WHERE tenant_id = $1 AND project_id = $2 AND class_id = $3 AND NOT prelabeled"
+            " ORDER BY id DESC LIMIT $4)",
+            tenant_id,
             project_id,
             class_id,
             size,
@@ -66,26 +71,36 @@ class ClassSwitches:
     def __init__(self, tables: Tables) -> None:
         self.t = tables.class_switches
 
-    async def observed(self, conn: Conn, project_id: str, class_id: str) -> tuple[int, bool]:
+    async def observed(
+        self, conn: Conn, tenant_id: str, project_id: str, class_id: str
+    ) -> tuple[int, bool]:
         """Count one more observation of the class: ``(since_eval, enabled)``."""
         row = await conn.fetchrow(
-            f"INSERT INTO {self.t} AS s (project_id, class_id, since_eval)"
-            " VALUES ($1, $2, 1) ON CONFLICT (project_id, class_id)"
+            f"INSERT INTO {self.t} AS s (tenant_id, project_id, class_id, since_eval)"
+            " VALUES ($1, $2, $3, 1) ON CONFLICT (tenant_id, project_id, class_id)"
             " DO UPDATE SET since_eval = s.since_eval + 1 RETURNING since_eval, enabled",
+            tenant_id,
             project_id,
             class_id,
         )
         return row["since_eval"], row["enabled"]
 
     async def evaluated(
-        self, conn: Conn, project_id: str, class_id: str, enabled: bool, reason: str | None
+        self,
+        conn: Conn,
+        tenant_id: str,
+        project_id: str,
+        class_id: str,
+        enabled: bool,
+        reason: str | None,
     ) -> None:
         """The policy evaluated the class: its state, and its reason when it flipped (None:
         the stored reason stays)."""
         await conn.execute(
-            f"UPDATE {self.t} SET since_eval = 0, enabled = $3,"
-            " reason = CASE WHEN $4 THEN $5 ELSE reason END"
-            " WHERE project_id = $1 AND class_id = $2",
+            f"UPDATE {self.t} SET since_eval = 0, enabled = $4,"
+            " reason = CASE WHEN $5 THEN $6 ELSE reason END"
+            " WHERE tenant_id = $1 AND project_id = $2 AND class_id = $3",
+            tenant_id,
             project_id,
             class_id,
             enabled,
@@ -94,29 +109,39 @@ class ClassSwitches:
         )
 
     async def switch(
-        self, conn: Conn, project_id: str, class_id: str, enabled: bool, reason: str
+        self,
+        conn: Conn,
+        tenant_id: str,
+        project_id: str,
+        class_id: str,
+        enabled: bool,
+        reason: str,
     ) -> None:
         """An operator's switch (the next evaluation counts from here)."""
         await conn.execute(
-            f"INSERT INTO {self.t} AS s (project_id, class_id, enabled, reason)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (project_id, class_id)"
-            " DO UPDATE SET enabled = $3, reason = $4, since_eval = 0",
+            f"INSERT INTO {self.t} AS s (tenant_id, project_id, class_id, enabled, reason)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, project_id, class_id)"
+            " DO UPDATE SET enabled = $4, reason = $5, since_eval = 0",
+            tenant_id,
             project_id,
             class_id,
             enabled,
             reason,
         )
 
-    async def enabled(self, conn: Conn, project_id: str) -> dict[str, bool]:
+    async def enabled(self, conn: Conn, tenant_id: str, project_id: str) -> dict[str, bool]:
         rows = await conn.fetch(
-            f"SELECT class_id, enabled FROM {self.t} WHERE project_id = $1", project_id
+            f"SELECT class_id, enabled FROM {self.t} WHERE tenant_id = $1 AND project_id = $2",
+            tenant_id,
+            project_id,
         )
         return {r["class_id"]: r["enabled"] for r in rows}
 
-    async def of_project(self, conn: Conn, project_id: str) -> list[Switch]:
+    async def of_project(self, conn: Conn, tenant_id: str, project_id: str) -> list[Switch]:
         rows = await conn.fetch(
             f"SELECT class_id, enabled, reason FROM {self.t}"
-            " WHERE project_id = $1 ORDER BY class_id",
+            " WHERE tenant_id = $1 AND project_id = $2 ORDER BY class_id",
+            tenant_id,
             project_id,
         )
         return [Switch(r["class_id"], r["enabled"], r["reason"]) for r in rows]

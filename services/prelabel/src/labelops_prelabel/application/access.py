@@ -1,26 +1,17 @@
-"""Who may use the prelabel service (``labelops_core.authz.require_role``).
+"""Who is acting, for what the prelabel service records.
 
-Models, priorities and ROI are for the organisation's people and services: a vendor is refused
-everything (``VENDOR_NOT_ALLOWED``). Registering models, training and switching pre-labels
-also need the manager role or a service principal (``PRELABEL_ADMIN_REQUIRED``).
+Which role may call which method is the method -> action table of ``entrypoints/access.py``,
+checked by the server kit before any handler runs; nothing here repeats it. The application
+works in the caller's tenant (``labelops_core.context.current_tenant``) and records operators'
+switches under the caller's subject.
 """
 
 from __future__ import annotations
 
-from labelops_core.authz import require_role
-from labelops_core.context import Principal
+from labelops_core.context import current_principal
 
 
-def require_reader() -> None:
-    require_role(action="use the prelabel service", reason="VENDOR_NOT_ALLOWED")
-
-
-def require_manager() -> Principal | None:
-    """The manager (or service) acting; None without an authenticator."""
-    require_reader()
-    return require_role("manager", action="manage pre-labeling", reason="PRELABEL_ADMIN_REQUIRED")
-
-
-def actor(p: Principal | None) -> str:
-    """Who an operator's change is recorded as."""
+def operator() -> str:
+    """Who an operator's change is recorded as ("operator" without an authenticator)."""
+    p = current_principal()
     return p.subject if p is not None else "operator"

@@ -7,11 +7,11 @@ import asyncio
 
 import numpy as np
 from labelops.prelabel.v1 import prelabel_pb2 as pb
+from labelops_core.context import current_tenant
 from labelops_core.errors import FieldViolation, InvalidArgument
 
 from ..domain import training
 from ..domain.models import out_of_sample_proba
-from .access import require_reader
 from .repos import Repos
 
 
@@ -22,7 +22,6 @@ class OutOfSample:
     async def out_of_sample(
         self, req: pb.GetOutOfSampleProbabilitiesRequest
     ) -> pb.GetOutOfSampleProbabilitiesResponse:
-        require_reader()
         bad = []
         if not req.project_id:
             bad.append(FieldViolation("project_id", "required"))
@@ -32,9 +31,10 @@ class OutOfSample:
             raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
         folds = req.folds or training.DEFAULT_FOLDS
         pool = self.r.pool
-        m = await self.r.models.serving(pool, req.project_id)
-        space = await self.r.vector_space(pool, m, req.project_id)
-        rows = await self.r.labels.with_vectors(pool, req.project_id, space or "")
+        tenant = current_tenant()
+        m = await self.r.models.serving(pool, tenant, req.project_id)
+        space = await self.r.vector_space(pool, m, tenant, req.project_id)
+        rows = await self.r.labels.with_vectors(pool, tenant, req.project_id, space or "")
         training.check_cross_validation(req.project_id, len(rows))
         y = [r.class_id for r in rows]
         classes = training.cross_validation_classes(m, y)

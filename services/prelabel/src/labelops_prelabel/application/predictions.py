@@ -1,14 +1,18 @@
-"""The serving model's class probabilities for items: PredictItems, and what scoring ranks by."""
+"""The serving model's class probabilities for items: PredictItems, and what scoring ranks by.
+
+In the model's tenant: embeddings and trained versions are looked up under it. An external
+server is called only through the outbound guard (``ModelServers.predict``), and what
+PredictItems says of an item without a prediction never quotes the server's answer."""
 
 from __future__ import annotations
 
 from labelops.prelabel.v1 import prelabel_pb2 as pb
+from labelops_core.context import current_tenant
 from labelops_core.errors import FailedPrecondition, FieldViolation, InvalidArgument
 
-from ..adapters.model_server import ItemRef
+from ..adapters.model_server import CallError, ItemRef
 from ..domain import prelabels
 from ..domain.model import Model
-from .access import require_reader
 from .repos import Repos
 
 #: (model version, probabilities by item, why an item has none)
@@ -29,16 +33,16 @@ class Predictor:
             return await self._external(m, item_ids)
         if not m.current_version:
             return "", {}, dict.fromkeys(item_ids, "the model is not trained yet")
-        trained = await self.r.trained.get(self.r.pool, m.model_id, m.current_version)
-        vectors = await self.r.embeddings.of_items(self.r.pool, item_ids, space)
+        trained = await self.r.trained.get(self.r.pool, m, m.current_version)
+        vectors = await self.r.embeddings.of_items(self.r.pool, m.tenant_id, item_ids, space)
         out, missing = prelabels.probabilities_of(trained, item_ids, vectors)
         return m.current_version, out, missing
 
     async def _external(self, m: Model, item_ids: list[str]) -> Probabilities:
         missing: dict[str, str] = {}
         out: dict[str, dict[str, float]] = {}
-        result = await self.r.servers.client(m.url).predict(
-            m.name, [ItemRef(i) for i in item_ids], list(m.classes), m.task
+        result = await self.r.servers.predict(
+            m.url, m.name, [ItemRef(i) for i in item_ids], list(m.classes), m.task
         )
         for i in item_ids:
             pred = result.predictions.get(i)
@@ -49,7 +53,6 @@ class Predictor:
         return result.model_version, out, missing
 
     async def predict_items(self, req: pb.PredictItemsRequest) -> pb.PredictItemsResponse:
-        require_reader()
         bad = []
         if not req.project_id:
             bad.append(FieldViolation("project_id", "required"))
@@ -57,11 +60,16 @@ class Predictor:
             bad.append(FieldViolation("item_ids", "give 1 to 1000 item ids"))
         if bad:
             raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
-        m = await self.r.models.serving(self.r.pool, req.project_id)
+        m = await self.r.models.serving(self.r.pool, current_tenant(), req.project_id)
         if m is None:
             raise FailedPrecondition(f"project {req.project_id} has no model", reason="NO_MODEL")
         ids = list(dict.fromkeys(req.item_ids))
         version, probs, missing = await self.probabilities(m, ids, m.vector_space)
+        if m.external and not probs and _refused(missing):
+            raise FailedPrecondition(
+                f"model {m.model_id}: its server's URL is not allowed for outbound calls",
+                reason="OUTBOUND_URL_NOT_ALLOWED",
+            )
         resp = pb.PredictItemsResponse(model_id=m.model_id, model_version=version)
         for i in ids:
             if i in probs:
@@ -69,3 +77,10 @@ class Predictor:
         for i, why in missing.items():
             resp.missing[i] = why
         return resp
+
+
+def _refused(missing: dict[str, str]) -> bool:
+    """Whether the outbound guard refused the call (so no item got anything)."""
+    return bool(missing) and all(
+        why.startswith(f"{CallError.NOT_ALLOWED}:") for why in missing.values()
+    )

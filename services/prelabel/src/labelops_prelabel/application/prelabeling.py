@@ -2,6 +2,11 @@
 
 A model server that hangs or answers garbage only leaves tasks without pre-labels: routing
 offers every task whether or not a pre-label ever arrives.
+
+A round serves every tenant's models, each over its own tenant's tasks; the events are built
+from rows, so each carries the model's tenant explicitly (and the service as its actor). An
+external server is called only through the outbound guard: a refused URL leaves the tasks
+without pre-labels (``not_allowed``), like a dead server.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from ..adapters.model_server import ItemRef
 from ..domain import prelabels
 from ..domain.model import Model
 from ..domain.prelabels import Pending, Proposal
-from .repos import Repos
+from .repos import Repos, acting
 
 
 class Prelabeler:
@@ -40,7 +45,7 @@ class Prelabeler:
         done = 0
         for m in await self.r.models.ready_with_pending(pool):
             tasks = await self.r.tasks.pending(
-                pool, m.project_id, m.vector_space, m.external, self.batch
+                pool, m.tenant_id, m.project_id, m.vector_space, m.external, self.batch
             )
             if not tasks:
                 continue
@@ -48,7 +53,7 @@ class Prelabeler:
                 proposals = await self._external(m, tasks)
             else:
                 proposals = await self._builtin(m, tasks)
-            switches = await self.r.switches.enabled(pool, m.project_id)
+            switches = await self.r.switches.enabled(pool, m.tenant_id, m.project_id)
             decided = [
                 prelabels.gate(p, m.min_confidence, switches, self.explore_rate) for p in proposals
             ]
@@ -60,8 +65,10 @@ class Prelabeler:
 
     async def _builtin(self, m: Model, tasks: list[Pending]) -> list[Proposal]:
         pool = self.r.pool
-        trained = await self.r.trained.get(pool, m.model_id, m.current_version)
-        vectors = await self.r.embeddings.of_items(pool, [t.item_id for t in tasks], m.vector_space)
+        trained = await self.r.trained.get(pool, m, m.current_version)
+        vectors = await self.r.embeddings.of_items(
+            pool, m.tenant_id, [t.item_id for t in tasks], m.vector_space
+        )
         return prelabels.builtin_proposals(trained, tasks, vectors)
 
     async def _external(self, m: Model, tasks: list[Pending]) -> list[Proposal]:
@@ -74,7 +81,7 @@ class Prelabeler:
             )
             for t in tasks
         ]
-        result = await self.r.servers.client(m.url).predict(m.name, items, list(m.classes), m.task)
+        result = await self.r.servers.predict(m.url, m.name, items, list(m.classes), m.task)
         out = prelabels.external_proposals(tasks, result, self.attempts)
         if result.model_version:
             self._external_versions[m.model_id] = result.model_version
@@ -86,14 +93,14 @@ class Prelabeler:
         by_id = {t.task_id: t for t in tasks}
         version = self._external_versions.get(m.model_id, "") if m.external else m.current_version
         async with self.r.store.transaction() as conn:
-            rows = await self.r.tasks.lock(conn, [p.task_id for p in proposals])
+            rows = await self.r.tasks.lock(conn, m.tenant_id, [p.task_id for p in proposals])
             appends: list[StreamAppend] = []
             decided = 0
             for p in proposals:
                 r = rows.get(p.task_id)
                 if r is None or not prelabels.still_pending(r.prelabel_state, r.state):
                     continue  # decided meanwhile (another replica, or the task was labeled)
-                await self.r.tasks.decided(conn, p)
+                await self.r.tasks.decided(conn, m.tenant_id, p)
                 metrics.prelabels.add(1, {"outcome": p.state})
                 if p.state != "pending":
                     decided += 1
@@ -105,7 +112,7 @@ class Prelabeler:
                     StreamAppend(
                         prelabels.task_stream(t.project_id, t.task_id),
                         r.stream_version,
-                        [NewEvent.of(e)],
+                        [NewEvent.of(e, **acting(m.tenant_id))],
                     )
                 )
             if appends:

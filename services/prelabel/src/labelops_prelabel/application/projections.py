@@ -5,6 +5,9 @@
 - qa ``LabelAccepted`` is the item's label: training data, and the count that makes a built-in
   model due for retraining every N labels (model in the loop);
 - curation ``ItemEmbedded`` stores the item's embedding (what built-in models learn from).
+
+Every row is written under the consumed envelope's tenant (``origin["tenant_id"]``, "default"
+for an envelope without one); events derived here carry that tenant and the envelope's actor.
 """
 
 from __future__ import annotations
@@ -30,31 +33,36 @@ class Projections:
         self.trainer = trainer
         self.switches = switches
 
-    async def task_created(self, conn: Any, e: rev.TaskCreated, at: datetime) -> None:
+    async def task_created(self, conn: Any, tenant: str, e: rev.TaskCreated, at: datetime) -> None:
         state, reason = prelabels.initial_state(e.gold)
-        await self.r.tasks.created(conn, e, state, reason, at)
+        await self.r.tasks.created(conn, tenant, e, state, reason, at)
 
-    async def task_canceled(self, conn: Any, e: rev.TaskCanceled) -> None:
-        await self.r.tasks.set_state(conn, e.task_id, "canceled")
+    async def task_canceled(self, conn: Any, tenant: str, e: rev.TaskCanceled) -> None:
+        await self.r.tasks.set_state(conn, tenant, e.task_id, "canceled")
 
-    async def task_reopened(self, conn: Any, e: rev.TaskReopened) -> None:
-        await self.r.tasks.set_state(conn, e.task_id, "open")
+    async def task_reopened(self, conn: Any, tenant: str, e: rev.TaskReopened) -> None:
+        await self.r.tasks.set_state(conn, tenant, e.task_id, "open")
 
-    async def label_submitted(self, conn: Any, e: rev.LabelSubmitted, at: datetime) -> None:
-        await self.switches.observe(conn, e, at)
+    async def label_submitted(
+        self, conn: Any, origin: dict[str, str], e: rev.LabelSubmitted, at: datetime
+    ) -> None:
+        await self.switches.observe(conn, origin, e, at)
 
-    async def label_accepted(self, conn: Any, e: qev.LabelAccepted, at: datetime) -> None:
+    async def label_accepted(
+        self, conn: Any, tenant: str, e: qev.LabelAccepted, at: datetime
+    ) -> None:
         class_id = primary_class(e.labels)
         if not e.project_id or not e.item_id:
             raise PoisonMessage("LabelAccepted without project or item")
-        await self.r.tasks.labeled(conn, e.task_id, e.project_id, e.item_id, at)
+        await self.r.tasks.labeled(conn, tenant, e.task_id, e.project_id, e.item_id, at)
         if not class_id:
             return
-        if await self.r.labels.accept(conn, e.project_id, e.item_id, e.task_id, class_id, at):
-            await self.r.project_labels.add_one(conn, e.project_id)
-        await self.trainer.mark_due(conn, e.project_id)
+        labels = self.r.labels
+        if await labels.accept(conn, tenant, e.project_id, e.item_id, e.task_id, class_id, at):
+            await self.r.project_labels.add_one(conn, tenant, e.project_id)
+        await self.trainer.mark_due(conn, tenant, e.project_id)
 
-    async def item_embedded(self, conn: Any, e: cev.ItemEmbedded) -> None:
+    async def item_embedded(self, conn: Any, tenant: str, e: cev.ItemEmbedded) -> None:
         if not e.item_id or not e.vector:
             raise PoisonMessage("ItemEmbedded without item or vector")
-        await self.r.embeddings.put(conn, e.item_id, e.vector_space, e.vector)
+        await self.r.embeddings.put(conn, tenant, e.item_id, e.vector_space, e.vector)

@@ -1,5 +1,8 @@
 """ScorePriorities and the trainer's scoring rounds: a project's open tasks ranked for
-labeling, published as ``PriorityScored`` (routing orders its queues by them)."""
+labeling, published as ``PriorityScored`` (routing orders its queues by them).
+
+ScorePriorities scores the caller's tenant's project; the trainer's rounds score the trained
+model's tenant's, and their events carry that tenant explicitly."""
 
 from __future__ import annotations
 
@@ -7,15 +10,15 @@ import asyncio
 
 import numpy as np
 from labelops.prelabel.v1 import prelabel_pb2 as pb
+from labelops_core.context import current_tenant
 from labelops_core.errors import ConcurrencyConflict, FieldViolation, InvalidArgument
 from labelops_eventstore import ANY_VERSION, NewEvent
 from labelops_eventstore.idempotency import Command
 
 from ..domain import scoring
 from ..domain.convert import DIVERSITIES, STRATEGIES
-from .access import require_reader
 from .predictions import Predictor
-from .repos import Repos
+from .repos import Repos, acting
 
 #: Appends of one round tried on concurrent rounds (the trainer's and callers').
 APPEND_ATTEMPTS = 5
@@ -27,7 +30,6 @@ class Scorer:
         self.predictor = predictor
 
     async def score_priorities(self, req: pb.ScorePrioritiesRequest) -> pb.ScorePrioritiesResponse:
-        require_reader()
         bad = []
         if not req.project_id:
             bad.append(FieldViolation("project_id", "required"))
@@ -43,6 +45,7 @@ class Scorer:
         if cmd.earlier is not None:
             return cmd.earlier
         return await self.score(
+            current_tenant(),
             req.project_id,
             STRATEGIES[req.strategy],
             DIVERSITIES[req.diversity],
@@ -52,6 +55,7 @@ class Scorer:
 
     async def score(
         self,
+        tenant_id: str,
         project_id: str,
         strategy: str,
         diversity: str,
@@ -60,9 +64,9 @@ class Scorer:
     ) -> pb.ScorePrioritiesResponse:
         """Score the project's open tasks and publish the priorities (``PriorityScored``)."""
         pool = self.r.pool
-        m = await self.r.models.serving(pool, project_id)
-        space = await self.r.vector_space(pool, m, project_id, or_open_tasks=True) or ""
-        rows = await self.r.tasks.to_score(pool, project_id, space, scoring.MAX_SCORED)
+        m = await self.r.models.serving(pool, tenant_id, project_id)
+        space = await self.r.vector_space(pool, m, tenant_id, project_id, or_open_tasks=True) or ""
+        rows = await self.r.tasks.to_score(pool, tenant_id, project_id, space, scoring.MAX_SCORED)
         resp = pb.ScorePrioritiesResponse()
         if not rows:
             return resp
@@ -72,7 +76,9 @@ class Scorer:
         )
         P = scoring.probability_matrix(item_ids, probs, m.classes if m is not None else None)
         X = np.vstack([r.vector for r in rows]).astype(np.float64)
-        anchors = await self.r.labels.recent_vectors(pool, project_id, space, scoring.MAX_ANCHORS)
+        anchors = await self.r.labels.recent_vectors(
+            pool, tenant_id, project_id, space, scoring.MAX_ANCHORS
+        )
         labeled_X = scoring.anchors_matrix(anchors, X.shape[1])
         k = min(batch, len(rows))
         chosen, unc = await asyncio.to_thread(
@@ -90,7 +96,8 @@ class Scorer:
         events = scoring.scored_events(
             project_id, m.model_id if m is not None else "", version, strategy, diversity, ordered
         )
-        await self._publish(project_id, [NewEvent.of(e) for e in events], resp, cmd)
+        meta = acting(tenant_id)
+        await self._publish(project_id, [NewEvent.of(e, **meta) for e in events], resp, cmd)
         return resp
 
     async def _publish(

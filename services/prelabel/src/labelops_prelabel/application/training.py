@@ -1,5 +1,9 @@
 """Training built-in models: TrainModel, the trainer loop's due models, and the flag that
-accepted labels raise (model in the loop)."""
+accepted labels raise (model in the loop).
+
+TrainModel works in the caller's tenant (another tenant's model id is NOT_FOUND); the trainer
+loop trains the due models of every tenant, each in its own, and its ``ModelTrained`` carries
+the model's tenant explicitly (no request, no principal: the service acting)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from labelops.prelabel.v1 import prelabel_pb2 as pb
+from labelops_core.context import current_tenant
 from labelops_eventstore import NewEvent
 from labelops_eventstore.idempotency import Command
 
@@ -20,8 +25,7 @@ from ..domain import training
 from ..domain.model import Model, model_stream
 from ..domain.models import ModelKind, TrainedModel, train
 from ..domain.scoring import MAX_SCORED
-from .access import require_manager
-from .repos import Repos
+from .repos import Repos, acting
 
 log = logging.getLogger(__name__)
 
@@ -45,32 +49,37 @@ class Trainer:
         self.min_labels = min_labels
         self.clock = clock
 
-    async def mark_due(self, conn: Any, project_id: str) -> None:
+    async def mark_due(self, conn: Any, tenant_id: str, project_id: str) -> None:
         """Flag the project's serving built-in model when enough new labels arrived."""
-        m = await self.r.models.serving(conn, project_id)
+        m = await self.r.models.serving(conn, tenant_id, project_id)
         if m is None or m.external or m.train_due:
             return
-        if m.due_for_training(await self.r.project_labels.count(conn, project_id), self.min_labels):
-            await self.r.models.mark_due(conn, m.model_id)
+        labels = await self.r.project_labels.count(conn, tenant_id, project_id)
+        if m.due_for_training(labels, self.min_labels):
+            await self.r.models.mark_due(conn, tenant_id, m.model_id)
 
-    async def due_models(self) -> list[str]:
+    async def due_models(self) -> list[tuple[str, str]]:
+        """``(tenant_id, model_id)`` of every tenant's models due for training."""
         return await self.r.models.due(self.r.pool)
 
-    async def project_of(self, model_id: str) -> str | None:
-        return await self.r.models.project_of(self.r.pool, model_id)
+    async def project_of(self, tenant_id: str, model_id: str) -> str | None:
+        return await self.r.models.project_of(self.r.pool, tenant_id, model_id)
 
     async def train_model(self, req: pb.TrainModelRequest) -> pb.TrainModelResponse:
-        require_manager()
+        tenant = current_tenant()
+        # Before the request id is looked up: another tenant's model id is NOT_FOUND.
+        await self.r.models.get(self.r.pool, tenant, req.model_id)
         cmd = await self.r.store.command("TrainModel", req, pb.TrainModelResponse)
         if cmd.earlier is not None:
             return cmd.earlier
-        return pb.TrainModelResponse(version=await self.train(req.model_id, cmd))
+        return pb.TrainModelResponse(version=await self.train(tenant, req.model_id, cmd))
 
     async def train(
-        self, model_id: str, cmd: Command[pb.TrainModelResponse] | None = None
+        self, tenant_id: str, model_id: str, cmd: Command[pb.TrainModelResponse] | None = None
     ) -> pb.ModelVersion:
-        """Train a new version of a built-in model on the project's accepted labels."""
-        m = await self.r.models.get(self.r.pool, model_id)
+        """Train a new version of a built-in model of ``tenant_id`` on the project's accepted
+        labels."""
+        m = await self.r.models.get(self.r.pool, tenant_id, model_id)
         kind = training.estimator_of(m)
         data = await self._training_set(m, kind)
         started = asyncio.get_running_loop().time()
@@ -83,7 +92,7 @@ class Trainer:
         if await self._record(m, data, trained, version, now, cmd):
             log.info(
                 "model %s (%s) trained version %s on %d labels: held-out accuracy %s",
-                model_id,
+                m.model_id,
                 m.kind,
                 trained.version,
                 len(data.y),
@@ -93,19 +102,22 @@ class Trainer:
 
     async def _training_set(self, m: Model, kind: ModelKind) -> TrainingSet:
         pool = self.r.pool
-        space = await self.r.vector_space(pool, m, m.project_id)
+        tenant = m.tenant_id
+        space = await self.r.vector_space(pool, m, tenant, m.project_id)
         rows = (
-            await self.r.labels.with_vectors(pool, m.project_id, space, m.classes)
+            await self.r.labels.with_vectors(pool, tenant, m.project_id, space, m.classes)
             if space is not None
             else []
         )
         if not training.enough_labels(len(rows)):
-            await self.r.models.clear_due(pool, m.model_id)
+            await self.r.models.clear_due(pool, tenant, m.model_id)
             raise training.not_enough_labels(m.model_id, len(rows))
         assert space is not None
         X_unlabeled = None
         if kind is ModelKind.KNN_PROPAGATION:
-            unlabeled = await self.r.tasks.open_vectors(pool, m.project_id, space, MAX_SCORED)
+            unlabeled = await self.r.tasks.open_vectors(
+                pool, tenant, m.project_id, space, MAX_SCORED
+            )
             if unlabeled:
                 X_unlabeled = np.vstack(unlabeled)
         return TrainingSet(
@@ -113,7 +125,7 @@ class Trainer:
             X=np.vstack([r.vector for r in rows]),
             y=[r.class_id for r in rows],
             X_unlabeled=X_unlabeled,
-            labels=await self.r.project_labels.count(pool, m.project_id),
+            labels=await self.r.project_labels.count(pool, tenant, m.project_id),
         )
 
     async def _record(
@@ -127,20 +139,23 @@ class Trainer:
     ) -> bool:
         """Store the training; a new version also serves from now (``ModelTrained``). False
         when it reproduced the current version (same labels, same embeddings)."""
+        tenant = m.tenant_id
         async with self.r.store.transaction() as conn:
-            cur = await self.r.models.get(conn, m.model_id)
-            await self.r.models.trained(conn, m.model_id, data.labels or len(data.y), data.space)
+            cur = await self.r.models.get(conn, tenant, m.model_id)
+            await self.r.models.trained(
+                conn, tenant, m.model_id, data.labels or len(data.y), data.space
+            )
             if cur.current_version == trained.version:
                 return False
-            await self.r.versions.add(conn, m.model_id, version, trained, now)
-            await self.r.models.set_current(conn, m.model_id, trained.version)
+            await self.r.versions.add(conn, m, version, trained, now)
+            await self.r.models.set_current(conn, tenant, m.model_id, trained.version)
             recording = (cmd or Command("", "")).recording(pb.TrainModelResponse(version=version))
             await self.r.store.append(
                 model_stream(m.model_id),
                 cur.stream_version,
-                [NewEvent.of(training.trained_event(m, version))],
+                [NewEvent.of(training.trained_event(m, version), **acting(tenant))],
                 conn=conn,
                 **recording,
             )
-        self.r.trained.put(m.model_id, trained.version, trained)
+        self.r.trained.put(m, trained.version, trained)
         return True

@@ -56,16 +56,16 @@ def prelabel_loop(prelabeler: Prelabeler, schema: str, interval: float) -> Loop:
 def trainer_loop(trainer: Trainer, scorer: Scorer, interval: float) -> Loop:
     async def step() -> int:
         trained = 0
-        for model_id in await trainer.due_models():
+        for tenant, model_id in await trainer.due_models():
             try:
-                await trainer.train(model_id)
+                await trainer.train(tenant, model_id)
             except FailedPrecondition as exc:
                 log.info("model %s not trained: %s", model_id, exc.message)
                 continue
             trained += 1
-            project = await trainer.project_of(model_id)
+            project = await trainer.project_of(tenant, model_id)
             if project is not None:
-                await scorer.score(project, "entropy", "k_center", 100)
+                await scorer.score(tenant, project, "entropy", "k_center", 100)
         return trained
 
     return Loop(step, interval)

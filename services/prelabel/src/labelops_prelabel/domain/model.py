@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from labelops.prelabel.v1 import prelabel_pb2 as pb
+from labelops_core.context import DEFAULT_TENANT
 from labelops_core.errors import FieldViolation, InvalidArgument
 
 from .convert import BUILTIN, KIND_PB, KINDS
@@ -47,6 +48,8 @@ class Model:
     current_version: str = ""
     train_due: bool = False
     stream_version: int = 0
+    #: The tenant the model belongs to (every statement about it filters by it).
+    tenant_id: str = DEFAULT_TENANT
 
     @property
     def external(self) -> bool:
@@ -121,8 +124,10 @@ def registered(
     model_id: str,
     now: datetime,
     url_ok: Callable[[str], bool],
+    tenant_id: str = DEFAULT_TENANT,
 ) -> Model:
-    """The project's new serving model, or INVALID_ARGUMENT listing every bad field."""
+    """The project's new serving model (of ``tenant_id``), or INVALID_ARGUMENT listing every
+    bad field."""
     bad = registration_violations(req, url_ok)
     if bad:
         raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
@@ -141,4 +146,5 @@ def registered(
         serving=True,
         created_at=now,
         stream_version=1,
+        tenant_id=tenant_id,
     )

@@ -13,6 +13,8 @@ from types import TracebackType
 from typing import Final
 
 import httpx
+from labelops_core.errors import InvalidArgument
+from labelops_core.netguard import OutboundPolicy, check_url
 
 from .breaker import BreakerState, CircuitBreaker
 from .protocol import CallError, ItemRef, PredictionResult, Task
@@ -29,6 +31,7 @@ class _Failure:
     error: CallError
     detail: str
     retryable: bool
+    status: int = 0
 
 
 class ModelServerClient:
@@ -173,7 +176,10 @@ class ModelServerClient:
             outcome, attempts = await self._exchange(payload, max_attempts)
             if isinstance(outcome, _Failure):
                 result = PredictionResult(
-                    error=outcome.error, detail=outcome.detail, attempts=attempts
+                    error=outcome.error,
+                    detail=outcome.detail,
+                    attempts=attempts,
+                    status=outcome.status,
                 )
                 success = False
             else:
@@ -213,7 +219,10 @@ class ModelServerClient:
                 return outcome, attempt + 1
         if isinstance(outcome, _Failure) and max_attempts > 1:
             outcome = _Failure(
-                outcome.error, f"{outcome.detail} (after {max_attempts} attempts)", False
+                outcome.error,
+                f"{outcome.detail} (after {max_attempts} attempts)",
+                False,
+                outcome.status,
             )
         return outcome, max_attempts
 
@@ -228,8 +237,10 @@ class ModelServerClient:
                 if status != 200:
                     snippet = await _read_snippet(response)
                     if status in _RETRY_STATUS:
-                        return _Failure(CallError.SERVER_ERROR, f"HTTP {status}: {snippet}", True)
-                    return _Failure(CallError.REJECTED, f"HTTP {status}: {snippet}", False)
+                        return _Failure(
+                            CallError.SERVER_ERROR, f"HTTP {status}: {snippet}", True, status
+                        )
+                    return _Failure(CallError.REJECTED, f"HTTP {status}: {snippet}", False, status)
                 declared = response.headers.get("Content-Length", "")
                 if declared.isdigit() and int(declared) > self.max_response_bytes:
                     return self._too_large(int(declared))
@@ -283,11 +294,41 @@ def is_http_url(url: str) -> bool:
 
 
 class ModelServers:
-    """One client (and circuit breaker) per model server URL, made by ``factory``."""
+    """One client (and circuit breaker) per model server URL, made by ``factory``, behind the
+    outbound guard: every call first checks the URL against ``policy``
+    (``labelops_core.netguard``), at each call and not only at registration, since what a name
+    resolves to can change and a model stored before the rule (or under a wider allow list)
+    must not be called either."""
 
-    def __init__(self, factory: Callable[[str], ModelServerClient]) -> None:
+    def __init__(
+        self,
+        factory: Callable[[str], ModelServerClient],
+        policy: OutboundPolicy | None = None,
+    ) -> None:
         self.factory = factory
+        self.policy = policy if policy is not None else OutboundPolicy()
         self._clients: dict[str, ModelServerClient] = {}
+
+    async def check(self, url: str, *, field: str = "url") -> None:
+        """INVALID_ARGUMENT (a violation on ``field``) unless ``url`` may be called."""
+        await check_url(url, self.policy, field=field)
+
+    async def predict(
+        self,
+        url: str,
+        model: str,
+        items: Sequence[ItemRef],
+        classes: Sequence[str],
+        task: Task | str,
+    ) -> PredictionResult:
+        """``ModelServerClient.predict`` on ``url``'s client once the URL passed the guard; a
+        refused URL is a ``not_allowed`` result (the server is not called)."""
+        try:
+            await self.check(url)
+        except InvalidArgument as exc:
+            log.warning("model server %s not called: %s", url, exc.message)
+            return PredictionResult(error=CallError.NOT_ALLOWED, detail=exc.message)
+        return await self.client(url).predict(model, items, classes, task)
 
     def client(self, url: str) -> ModelServerClient:
         c = self._clients.get(url)

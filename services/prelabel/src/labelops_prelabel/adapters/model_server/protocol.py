@@ -45,6 +45,22 @@ class CallError(StrEnum):
     TOO_LARGE = "too_large"
     #: The circuit breaker is open: the server was not called.
     CIRCUIT_OPEN = "circuit_open"
+    #: The URL resolves to an address outbound calls may not reach (loopback, link-local,
+    #: private, metadata... unless allow-listed): the server was not called.
+    NOT_ALLOWED = "not_allowed"
+
+
+#: What a caller is told about a failed call: never a word of what the server sent (the body
+#: of an answer from an internal address must not travel back to whoever registered the URL).
+_PUBLIC_REASON: Final = {
+    CallError.TIMEOUT: "the model server did not answer in time",
+    CallError.CONNECTION: "the model server could not be reached",
+    CallError.BAD_RESPONSE: "the model server gave an invalid response",
+    CallError.TOO_LARGE: "the model server gave an invalid response (too large)",
+    CallError.CIRCUIT_OPEN: "the model server was not called (circuit open after failures)",
+    CallError.NOT_ALLOWED: "the model server's URL is not allowed for outbound calls",
+}
+NO_PREDICTION: Final = "no prediction returned"
 
 
 # --- what goes in ---------------------------------------------------------------------------
@@ -170,10 +186,13 @@ class ItemPrediction:
 class PredictionResult:
     """What one ``predict`` call produced. Never raised, always returned.
 
-    ``error`` is set when the whole call failed (``detail`` says why in words); then
-    ``predictions`` and ``failed`` are empty. Otherwise ``predictions`` holds the valid
-    predictions and ``failed`` the requested items that got an invalid prediction or none.
-    ``attempts`` counts HTTP requests sent (0 when the breaker was open).
+    ``error`` is set when the whole call failed (``detail`` says why in words, for the logs
+    only: it may quote the server's body); then ``predictions`` and ``failed`` are empty.
+    Otherwise ``predictions`` holds the valid predictions and ``failed`` the requested items
+    that got an invalid prediction or none (reasons for the logs, too). ``status``: the HTTP
+    status of the last attempt (0 without one). ``attempts`` counts HTTP requests sent (0
+    when the breaker was open or the URL was refused). What callers may be told is
+    ``no_prediction_reason``.
     """
 
     model_version: str = ""
@@ -182,15 +201,26 @@ class PredictionResult:
     error: CallError | None = None
     detail: str = ""
     attempts: int = 0
+    status: int = 0
 
     @property
     def ok(self) -> bool:
         return self.error is None
 
     def no_prediction_reason(self, item_id: str) -> str | None:
-        """Why ``item_id`` has no prediction, or None when it has one."""
+        """Why ``item_id`` has no prediction (``"<error>: <words>"``), or None when it has
+        one. Safe to return to a caller: it names the failure and the HTTP status, never any
+        part of the server's body (``detail`` / ``failed`` may, and stay in the logs)."""
         if item_id in self.predictions:
             return None
         if self.error is not None:
-            return f"{self.error}: {self.detail}" if self.detail else str(self.error)
-        return self.failed.get(item_id, "not requested")
+            if self.error in (CallError.SERVER_ERROR, CallError.REJECTED):
+                said = f"the model server answered {self.status}" if self.status else "refused"
+                return f"{self.error}: {said}"
+            return f"{self.error}: {_PUBLIC_REASON[self.error]}"
+        why = self.failed.get(item_id)
+        if why is None:
+            return "not requested"
+        if why == NO_PREDICTION:
+            return NO_PREDICTION
+        return "invalid_prediction: the model server gave an invalid prediction for this item"

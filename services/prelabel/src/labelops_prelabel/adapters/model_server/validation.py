@@ -15,6 +15,7 @@ from .protocol import (
     BOUNDS_TOLERANCE,
     MAX_POLYGON_POINTS,
     MAX_VERSION_LENGTH,
+    NO_PREDICTION,
     PROBABILITY_TOLERANCE,
     Box,
     CallError,
@@ -96,7 +97,7 @@ def parse_body(
     invalid = len(failed)
     for item in items:
         if item.item_id not in seen:
-            failed[item.item_id] = "no prediction returned"
+            failed[item.item_id] = NO_PREDICTION
     result = PredictionResult(
         model_version=version, predictions=predictions, failed=failed, attempts=attempts
     )
