@@ -300,7 +300,7 @@ async def test_bad_input_writes_nothing_and_vendors_are_denied(prelabel) -> None
                 pb.SetPreLabelingRequest(project_id="p", class_id="c", enabled=False)
             ),
             grpc.StatusCode.PERMISSION_DENIED,
-            "PRELABEL_ADMIN_REQUIRED",
+            "PERMISSION_DENIED_BY_ROLE",
         )
 
 
