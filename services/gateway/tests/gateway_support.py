@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -193,6 +194,15 @@ async def served(app: ASGIApp, *, access_log: bool = False) -> AsyncIterator[str
         if access_log
         else uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_level="warning")
     )
+    if access_log:
+        # An earlier served() ran uvicorn's dictConfig (handlers of its own, no propagation,
+        # WARNING): put its loggers back to the plain tree, as in the gateway process.
+        for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
+            logger = logging.getLogger(name)
+            logger.handlers.clear()
+            logger.setLevel(logging.NOTSET)
+            logger.propagate = True
+            logger.disabled = False
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     await eventually(lambda: asyncio.sleep(0, server.started), timeout=10)

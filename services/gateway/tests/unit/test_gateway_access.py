@@ -407,3 +407,100 @@ async def test_no_key_or_cookie_value_reaches_the_logs(caplog: pytest.LogCapture
     # ...and no credential is in any line.
     for secret in secrets:
         assert secret not in text
+
+
+#: The gRPC method each route calls (the dashboard and the event stream are the gateway's).
+ROUTE_CALLS = {
+    ("GET", "/v1/ontologies"): ("ontology", "OntologyService", "ListOntologies"),
+    ("POST", "/v1/ontologies"): ("ontology", "OntologyService", "CreateOntology"),
+    ("GET", "/v1/ontologies/{ontology_id}"): ("ontology", "OntologyService", "GetOntology"),
+    ("POST", "/v1/ontologies/{ontology_id}/versions"): (
+        "ontology",
+        "OntologyService",
+        "PublishOntologyVersion",
+    ),
+    ("GET", "/v1/ontologies/{ontology_id}/versions/{version}"): (
+        "ontology",
+        "OntologyService",
+        "GetOntologyVersion",
+    ),
+    ("GET", "/v1/curation/datasets"): ("curation", "CurationService", "ListDatasets"),
+    ("GET", "/v1/curation/datasets/{dataset_id}"): ("curation", "CurationService", "GetDataset"),
+    ("GET", "/v1/curation/datasets/{dataset_id}/items"): (
+        "curation",
+        "CurationService",
+        "ListItems",
+    ),
+    ("GET", "/v1/curation/datasets/{dataset_id}/items/{item_id}"): (
+        "curation",
+        "CurationService",
+        "GetItem",
+    ),
+    ("GET", "/v1/projects"): ("routing", "RoutingService", "ListProjects"),
+    ("POST", "/v1/projects"): ("routing", "RoutingService", "CreateProject"),
+    ("GET", "/v1/projects/{project_id}"): ("routing", "RoutingService", "GetProject"),
+    ("GET", "/v1/projects/{project_id}/queues"): ("routing", "RoutingService", "GetQueueStats"),
+    ("GET", "/v1/projects/{project_id}/tasks"): ("routing", "RoutingService", "ListTasks"),
+    ("GET", "/v1/projects/{project_id}/tasks/{task_id}"): ("routing", "RoutingService", "GetTask"),
+    ("POST", "/v1/projects/{project_id}/quality/agreement"): (
+        "qa",
+        "QualityService",
+        "MeasureAgreement",
+    ),
+    ("GET", "/v1/projects/{project_id}/quality/annotators"): (
+        "qa",
+        "QualityService",
+        "GetAnnotatorQuality",
+    ),
+    ("GET", "/v1/projects/{project_id}/quality/review-queue"): (
+        "qa",
+        "QualityService",
+        "ListReviewQueue",
+    ),
+    ("GET", "/v1/projects/{project_id}/tasks/{task_id}/quality"): (
+        "qa",
+        "QualityService",
+        "GetTaskQuality",
+    ),
+    ("GET", "/v1/projects/{project_id}/models"): ("prelabel", "PrelabelService", "ListModels"),
+    ("GET", "/v1/models/{model_id}"): ("prelabel", "PrelabelService", "GetModel"),
+    ("GET", "/v1/projects/{project_id}/prelabel/roi"): (
+        "prelabel",
+        "PrelabelService",
+        "GetClassRoi",
+    ),
+    ("GET", "/v1/datasets/{dataset_id}/versions"): (
+        "datasets",
+        "DatasetService",
+        "ListDatasetVersions",
+    ),
+    ("GET", "/v1/datasets/{dataset_id}/versions/{version}"): (
+        "datasets",
+        "DatasetService",
+        "GetDatasetVersion",
+    ),
+    ("GET", "/v1/datasets/{dataset_id}/diff"): (
+        "datasets",
+        "DatasetService",
+        "DiffDatasetVersions",
+    ),
+}
+
+
+@pytest.mark.parametrize(("route", "call"), sorted(ROUTE_CALLS.items()))
+def test_a_route_needs_what_the_method_it_calls_needs(
+    route: tuple[str, str], call: tuple[str, str, str]
+) -> None:
+    # Same semantics as gRPC: the gateway neither lets through what the service would refuse
+    # nor refuses what it would allow. (A test may read the services' tables; the gateway's
+    # code never imports a service.)
+    import importlib
+
+    service, name, method = call
+    try:
+        access = importlib.import_module(f"labelops_{service}.entrypoints.access")
+    except ModuleNotFoundError:
+        pytest.skip(f"{service} has no method table yet")
+    pb2 = importlib.import_module(f"labelops.{service}.v1.{service}_pb2")
+    full = f"/{pb2.DESCRIPTOR.services_by_name[name].full_name}/{method}"
+    assert ROUTE_ACTIONS[route] is access.METHOD_ACTIONS[full]
