@@ -9,6 +9,7 @@ import math
 import grpc
 import numpy as np
 import pytest
+from labelops.events.v1 import envelope_pb2
 from labelops.prelabel.v1 import events_pb2 as ev
 from labelops.prelabel.v1 import prelabel_pb2 as pb
 from labelops.prelabel.v1 import prelabel_pb2_grpc
@@ -19,6 +20,7 @@ from prelabel_support import (
     ANNOTATOR_KEY,
     DIGITS,
     SPACE,
+    TENANT,
     VENDOR_KEY,
     accepted,
     digits,
@@ -180,6 +182,10 @@ async def test_roi_switches_off_the_class_where_pre_labels_cost_time(prelabel) -
     assert not ev_slow.enabled and ev_slow.prelabeled >= 20 and ev_slow.from_scratch >= 20
     assert ev_slow.saving_high_s < 0 and ev_slow.median_prelabeled_s > ev_slow.median_scratch_s
     assert off[0].switched_by == ""  # the policy, not a person
+    # Caused by a consumed LabelSubmitted: its tenant and its actor.
+    assert await prelabel.envelopes(ev.PreLabelingDisabled) == [
+        (TENANT, envelope_pb2.ACTOR_KIND_USER, f"{TENANT}-user")
+    ]
     roi = await until(
         lambda: prelabel.stub.GetClassRoi(pb.GetClassRoiRequest(project_id=p)),
         lambda r: len(r.classes) == 2 and r.classes[0].prelabeled == 25,
@@ -352,7 +358,6 @@ async def test_a_label_and_its_task_arriving_at_once_never_leave_the_task_open(p
     # the task must end up labeled (an open one would get a pre-label nobody needs).
     from datetime import UTC, datetime
 
-    from labelops.events.v1 import envelope_pb2
     from labelops_bus.runner import MessageContext
 
     consumers = prelabel.app.parts.consumers.dispatchers()
