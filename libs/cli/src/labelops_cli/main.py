@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from labelops_cli.commands import (
+    audit,
     events,
     items,
     local,
@@ -107,6 +108,7 @@ app.add_typer(projects.app, name="projects")
 app.add_typer(pools.app, name="pools")
 app.add_typer(versions.app, name="versions")
 app.add_typer(events.app, name="events")
+app.add_typer(audit.app, name="audit")
 report.register(app)
 
 
