@@ -2,6 +2,8 @@
 
 from labelops_bus.topics import ensure_topics, events_topic
 
+from .audit import AuditLog
+from .chain import ChainWorker
 from .idempotency import Command, fingerprint_of
 from .relay import OutboxRelay
 from .schema import load_migrations, migrate
@@ -16,16 +18,20 @@ from .store import (
     StreamAppend,
     request_fingerprint,
 )
+from .verify import Problem, verify
 
 __all__ = [
     "ANY_VERSION",
     "NO_STREAM",
     "AppendResult",
+    "AuditLog",
+    "ChainWorker",
     "Command",
     "EventStore",
     "MultiAppendResult",
     "NewEvent",
     "OutboxRelay",
+    "Problem",
     "StoredEvent",
     "StreamAppend",
     "ensure_topics",
@@ -34,4 +40,5 @@ __all__ = [
     "load_migrations",
     "migrate",
     "request_fingerprint",
+    "verify",
 ]

@@ -13,10 +13,11 @@
 The canonical bytes (``audit_bytes`` / ``event_bytes``) are every field, each length-prefixed,
 so no two records share them. ``verify`` (``verify.py``) recomputes both chains.
 
-Caveat: a row is chained within about ``interval_s`` of being written; a row changed or
-deleted before it is chained is not detected. Deleting the newest rows of a chain *together
-with* their chain entries is not detected either unless the heads (``chain_heads``) are
-kept elsewhere: export them periodically (e.g. to the log shipper) to anchor the chains.
+Caveat: a row is chained within about ``interval_s`` of being written (an event only once
+every older transaction of the database has finished: a long transaction delays it); a row
+changed or deleted before it is chained is not detected. Deleting the newest rows of a chain
+*together with* their chain entries is not detected either unless the heads (``chain_heads``)
+are kept elsewhere: export them periodically (e.g. to the log shipper) to anchor the chains.
 
 Several instances may run: each round takes a transaction-scoped advisory lock per schema and
 a round that does not get it does nothing.
@@ -142,10 +143,37 @@ class ChainWorker:
             events = await self._chain_events(conn)
         return audits, events
 
-    async def drain(self) -> None:
-        """Chain until nothing is left (tests, shutdown)."""
-        while any(await self.run_once()):
-            pass
+    async def backlog(self) -> int:
+        """Audit rows and events not chained yet (including those of running transactions)."""
+        return int(
+            await self.pool.fetchval(
+                f"SELECT (SELECT count(*) FROM {self._s}.audit_log WHERE hash IS NULL)"
+                f" + (SELECT count(*) FROM {self._s}.events e WHERE (e.tx_id, e.position) > ("
+                f"coalesce((SELECT last_tx_id FROM {self._s}.chain_progress"
+                " WHERE chain = 'events'), 0),"
+                f" coalesce((SELECT last_position FROM {self._s}.chain_progress"
+                " WHERE chain = 'events'), 0)))"
+            )
+        )
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Chain until nothing is left (tests, shutdown). Events wait for every older
+        transaction of the database to finish (the snapshot xmin is database-wide).
+
+        Raises:
+            TimeoutError: rows are still unchained after ``timeout`` seconds.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            if any(await self.run_once()):
+                continue
+            left = await self.backlog()
+            if left == 0:
+                return
+            if loop.time() > deadline:
+                raise TimeoutError(f"{left} rows still unchained after {timeout}s")
+            await asyncio.sleep(0.05)
 
     async def _heads(
         self, conn: asyncpg.Connection, table: str, tenants: list[str]
