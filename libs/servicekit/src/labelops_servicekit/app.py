@@ -1,8 +1,10 @@
 """``build_service``: the composition every labelops service shares, written once.
 
 It opens (or borrows) the Postgres pool, migrates the service's schema, creates the event
-store, lets the service wire its own parts, then mounts the service's gRPC servicers and
-``EventLogService`` on one ``GrpcServer`` (health, reflection, auth, error mapping), and runs
+store, lets the service wire its own parts, then mounts the service's gRPC servicers,
+``EventLogService`` and ``CredentialService`` (API keys hashed in Postgres, schema
+``labelops_auth``) on one ``GrpcServer`` (health, reflection, auth with the stored keys,
+request caps, per-principal rate limit, error mapping), and runs
 the outbox relay, the service's consumers (from its dispatch table) and its own workers under
 one ``ServiceRuntime``. On exit it stops them, runs the service's closers and closes the pool
 if it opened it. A service's ``bootstrap.py`` names only what is its own::
@@ -29,14 +31,31 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import asyncpg
+from labelops.admin.v1 import credentials_pb2_grpc
 from labelops.eventlog.v1 import eventlog_pb2, eventlog_pb2_grpc
 from labelops_bus import BatchProjector, ConsumerRunner, RestartableConsumer
 from labelops_bus.dispatch import BatchDispatch, Dispatch, EventHandlers
 from labelops_core.authz import Action
 from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrate
 from labelops_eventstore.grpc_api import EVENTLOG_METHOD_ACTIONS, EventLogServicer
-from labelops_grpckit import Authenticator, GrpcServer, ServiceRuntime, Worker
+from labelops_grpckit import (
+    Authenticator,
+    GrpcServer,
+    KeySource,
+    RateLimit,
+    RequestLimits,
+    ServiceRuntime,
+    Worker,
+)
 
+from .credentials import (
+    CREDENTIAL_METHOD_ACTIONS,
+    CREDENTIAL_SERVICE,
+    CredentialServicer,
+    KeyStore,
+    PgKeySource,
+    auth_migrations,
+)
 from .settings import ServiceSettings
 
 log = logging.getLogger("labelops.servicekit")
@@ -110,6 +129,8 @@ class ServiceApp(Generic[S, P]):
     store: EventStore
     parts: P
     runtime: ServiceRuntime
+    #: API keys from ``<auth_schema>.api_keys`` (None when ``auth_keys_enabled`` is off).
+    key_source: PgKeySource | None = None
 
     @property
     def server(self) -> GrpcServer:
@@ -130,6 +151,8 @@ class ServiceApp(Generic[S, P]):
 
 
 Wire = Callable[[ServiceContext[S]], "Wiring[P] | Awaitable[Wiring[P]]"]
+#: ``build_service(authenticator=...)``: an Authenticator, or a factory given the key source.
+AuthenticatorFactory = Callable[[KeySource | None], Authenticator]
 
 
 def consumer_workers(
@@ -177,12 +200,15 @@ async def build_service(
     wire: Wire[S, P],
     *,
     pool: asyncpg.Pool | None = None,
-    authenticator: Authenticator | None = None,
+    authenticator: Authenticator | AuthenticatorFactory | None = None,
 ) -> AsyncIterator[ServiceApp[S, P]]:
     """Build, migrate and start a service; stop it on exit.
 
     ``pool``: use this pool (not closed on exit) instead of opening one from ``pg_dsn``.
-    ``authenticator``: credentials; from ``LABELOPS_API_KEYS`` / ``LABELOPS_JWT_*`` when None.
+    ``authenticator``: credentials; None: from ``LABELOPS_API_KEYS`` / ``LABELOPS_JWT_*`` plus
+    the keys stored in ``auth_schema`` (``auth_keys_enabled``). An ``Authenticator`` is used as
+    given (stored keys are then not accepted); a factory gets the stored keys' source (None
+    when disabled) and returns the authenticator.
     """
     own_pool = pool is None
     if pool is None:
@@ -197,16 +223,20 @@ async def build_service(
         if applied:
             log.info("schema %s: applied migrations %s", settings.db_schema, applied)
         store = EventStore(pool, settings.db_schema)
+        key_source = await _key_source(settings, pool)
         made = wire(ServiceContext(settings, pool, store))
         wiring: Wiring[P] = await made if inspect.isawaitable(made) else made
         closers = wiring.closers
         for ddl in wiring.ddl:
             await pool.execute(ddl)
+        workers = _workers(settings, pool, wiring)
+        if key_source is not None:
+            workers.append(Worker("auth-keys", key_source.run, key_source.stop))
         runtime = ServiceRuntime(
-            _server(settings, store, wiring, authenticator),
-            _workers(settings, pool, wiring),
+            _server(settings, store, wiring, _authenticator(authenticator, key_source)),
+            workers,
         )
-        app = ServiceApp(settings, pool, store, wiring.parts, runtime)
+        app = ServiceApp(settings, pool, store, wiring.parts, runtime, key_source)
         await runtime.start()
         try:
             yield app
@@ -219,15 +249,63 @@ async def build_service(
             await pool.close()
 
 
+async def _key_source(settings: ServiceSettings, pool: asyncpg.Pool) -> PgKeySource | None:
+    """The stored API keys (migrated if ``auth_migrate``), first snapshot taken: a service
+    that cannot read them fails at start, not at its first call."""
+    if not settings.auth_keys_enabled:
+        return None
+    if settings.auth_migrate:
+        await migrate(pool, settings.auth_schema, auth_migrations(), include_eventstore=False)
+    source = PgKeySource(
+        KeyStore(pool, settings.auth_schema),
+        refresh_s=settings.auth_refresh_s,
+        max_staleness_s=max(settings.auth_max_staleness_s, settings.auth_refresh_s),
+    )
+    await source.refresh()
+    return source
+
+
+def _authenticator(
+    given: Authenticator | AuthenticatorFactory | None, key_source: PgKeySource | None
+) -> Authenticator:
+    if isinstance(given, Authenticator):
+        return given
+    if given is not None:
+        return given(key_source)
+    return Authenticator.from_env(key_source=key_source)
+
+
+def _limits(settings: ServiceSettings) -> tuple[RequestLimits, RateLimit | None]:
+    limits = RequestLimits(
+        max_string_chars=settings.request_max_string_chars,
+        max_bytes=settings.request_max_bytes,
+        max_repeated=settings.request_max_repeated,
+        max_struct_depth=settings.request_max_struct_depth,
+    )
+    rate = None
+    if settings.rate_limit_per_s > 0:
+        rate = RateLimit(rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
+    return limits, rate
+
+
+def method_actions_of(settings: ServiceSettings, wiring: Wiring[Any]) -> dict[str, Action] | None:
+    """The server's method -> action table: the service's, the event log's and (when stored
+    keys are on) the credential API's; None while the service has no table."""
+    if wiring.method_actions is None:
+        return None
+    kit = dict(EVENTLOG_METHOD_ACTIONS)
+    if settings.auth_keys_enabled:
+        kit.update(CREDENTIAL_METHOD_ACTIONS)
+    return {**kit, **wiring.method_actions}
+
+
 def _server(
     settings: ServiceSettings,
     store: EventStore,
     wiring: Wiring[Any],
-    authenticator: Authenticator | None,
+    authenticator: Authenticator,
 ) -> GrpcServer:
-    actions = None
-    if wiring.method_actions is not None:
-        actions = {**EVENTLOG_METHOD_ACTIONS, **wiring.method_actions}
+    limits, rate = _limits(settings)
     server = GrpcServer(
         host=settings.host,
         port=settings.port,
@@ -236,8 +314,10 @@ def _server(
         max_receive_message_bytes=settings.max_message_bytes,
         max_send_message_bytes=settings.max_message_bytes,
         grace_period=settings.grace_period_s,
-        method_actions=actions,
+        method_actions=method_actions_of(settings, wiring),
         service_name=settings.service_name,
+        request_limits=limits,
+        rate_limit=rate,
     )
     for s in wiring.servicers:
         server.add_service(s.add_to_server, s.servicer, s.service_name)
@@ -246,6 +326,12 @@ def _server(
         EventLogServicer(store, settings.service_name),
         EVENTLOG_SERVICE,
     )
+    if settings.auth_keys_enabled:
+        server.add_service(
+            credentials_pb2_grpc.add_CredentialServiceServicer_to_server,
+            CredentialServicer(KeyStore(store.pool, settings.auth_schema)),
+            CREDENTIAL_SERVICE,
+        )
     return server
 
 

@@ -17,8 +17,9 @@ Every field is read from ``LABELOPS_<SERVICE>_<FIELD>``; the schema also from
   ``$LABELOPS_HOME/services/<service>/migrations`` (the container image sets LABELOPS_HOME).
 
 Credentials are not settings: the gRPC server reads ``LABELOPS_API_KEYS`` /
-``LABELOPS_API_KEYS_FILE`` / ``LABELOPS_JWT_SECRET`` (libs/grpckit); OpenTelemetry reads the
-standard ``OTEL_*`` variables (libs/telemetry).
+``LABELOPS_API_KEYS_FILE`` / ``LABELOPS_JWT_*`` (libs/grpckit), and keys made through
+``CredentialService`` live hashed in ``auth_schema`` (``auth_*`` settings say how they are
+read); OpenTelemetry reads the standard ``OTEL_*`` variables (libs/telemetry).
 """
 
 from __future__ import annotations
@@ -96,6 +97,37 @@ class ServiceSettings(BaseSettings):
     #: these CIDRs / host names are allowed besides (``labelops_core.netguard``). JSON list in
     #: the environment: ``LABELOPS_<SVC>_OUTBOUND_ALLOW='["10.8.0.0/16","models.internal"]'``.
     outbound_allow: list[str] = []
+
+    # --- credentials (API keys hashed in Postgres, ``labelops_servicekit.credentials``) -----
+    #: Accept keys stored in ``<auth_schema>.api_keys`` and mount ``CredentialService``.
+    auth_keys_enabled: bool = True
+    #: The shared schema of API keys (one for all services of a deployment).
+    auth_schema: SchemaName = "labelops_auth"
+    #: Create / migrate ``auth_schema`` at start. Off where the service's database role may
+    #: only read it (deploy/postgres/roles.sql: the admin role migrates it).
+    auth_migrate: bool = True
+    #: Seconds between two snapshots of the keys: a revoked, rotated or new key takes effect
+    #: on this service within about this long.
+    auth_refresh_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    #: A snapshot older than this (Postgres unreachable) fails API-key calls UNAVAILABLE
+    #: rather than keep accepting keys that may have been revoked.
+    auth_max_staleness_s: Annotated[float, Field(gt=0)] = 30.0
+
+    # --- per-principal rate limit (token bucket per tenant + subject, libs/grpckit) ---------
+    #: Calls per second a principal may sustain (unary calls and stream opens); 0 disables.
+    rate_limit_per_s: Annotated[float, Field(ge=0)] = 500.0
+    #: Calls a principal may make at once above the sustained rate.
+    rate_limit_burst: Annotated[int, Field(ge=1)] = 1000
+
+    # --- request caps (the grpckit validator; services add caps of their own fields) --------
+    #: Longest string field, in characters.
+    request_max_string_chars: Annotated[int, Field(ge=1)] = 8192
+    #: Largest bytes field.
+    request_max_bytes: Annotated[int, Field(ge=1)] = 1 * MIB
+    #: Most entries of a repeated or map field.
+    request_max_repeated: Annotated[int, Field(ge=1)] = 10_000
+    #: Deepest nesting of a google.protobuf.Struct / Value.
+    request_max_struct_depth: Annotated[int, Field(ge=1)] = 32
 
     @classmethod
     def default_service(cls) -> str:
