@@ -119,3 +119,25 @@ async def test_only_exact_versions_are_cached(version: str) -> None:
 def test_max_entries_must_be_positive() -> None:
     with pytest.raises(ValueError):
         OntologyCache(Fetcher(), max_entries=0)
+
+
+async def test_scopes_keep_the_same_id_apart_and_the_fetch_sees_the_callers_context() -> None:
+    import contextvars
+
+    tenant: contextvars.ContextVar[str] = contextvars.ContextVar("tenant", default="")
+    seen: list[str] = []
+
+    async def fetch(ontology_id: str, version: str) -> D.OntologyDefinition:
+        seen.append(tenant.get())
+        return definition()
+
+    cache = OntologyCache(fetch)
+
+    async def as_tenant(t: str) -> CompiledOntology:
+        tenant.set(t)
+        return await cache.get("animals", "1.0.0", scope=t)
+
+    a = await asyncio.create_task(as_tenant("acme"))
+    b = await asyncio.create_task(as_tenant("beta"))
+    assert a is not b and seen == ["acme", "beta"] and len(cache) == 2
+    assert await asyncio.create_task(as_tenant("acme")) is a and seen == ["acme", "beta"]

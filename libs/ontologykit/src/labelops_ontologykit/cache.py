@@ -19,7 +19,12 @@ Fetch = Callable[[str, str], Awaitable[definition_pb2.OntologyDefinition]]
 
 
 class OntologyCache:
-    """Compiled ontology versions by ``(ontology_id, version)``.
+    """Compiled ontology versions by ``(scope, ontology_id, version)``.
+
+    ``scope`` keeps apart what may share an id: a service whose ontology ids are per tenant
+    passes the tenant, so one tenant never validates against another's "animals". The fetch
+    runs in the context of the call that missed (its task copies the caller's context
+    variables, e.g. the current principal), so it can read the same tenant.
 
     ``fetch(ontology_id, version)`` returns the published definition (for example a
     ``GetOntologyVersion`` call). Only exact versions ("1.2.0") are accepted: "latest", ""
@@ -33,14 +38,16 @@ class OntologyCache:
             raise ValueError("max_entries must be >= 1")
         self._fetch = fetch
         self._max = max_entries
-        self._entries: OrderedDict[tuple[str, str], asyncio.Task[CompiledOntology]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str, str], asyncio.Task[CompiledOntology]] = (
+            OrderedDict()
+        )
         #: Fetches started (hits and shared misses do not count); for metrics and tests.
         self.fetches = 0
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    async def get(self, ontology_id: str, version: str) -> CompiledOntology:
+    async def get(self, ontology_id: str, version: str, *, scope: str = "") -> CompiledOntology:
         """The compiled version, fetching and compiling it on a miss.
 
         Concurrent calls for a missing key wait for the same fetch. A failed fetch or an
@@ -49,7 +56,7 @@ class OntologyCache:
         is not MAJOR.MINOR.PATCH.
         """
         parse_version(version)
-        key = (ontology_id, version)
+        key = (scope, ontology_id, version)
         task = self._entries.get(key)
         if task is None:
             self.fetches += 1
@@ -66,7 +73,9 @@ class OntologyCache:
         definition = await self._fetch(ontology_id, version)
         return compile_ontology(definition)
 
-    def _forget_failed(self, key: tuple[str, str], task: asyncio.Task[CompiledOntology]) -> None:
+    def _forget_failed(
+        self, key: tuple[str, str, str], task: asyncio.Task[CompiledOntology]
+    ) -> None:
         if task.cancelled() or task.exception() is not None:
             if self._entries.get(key) is task:
                 del self._entries[key]

@@ -28,6 +28,7 @@ from .adapters.repository import OntologyRepository
 from .application.handlers import Limits, OntologyHandlers
 from .application.queries import OntologyQueries
 from .config import Settings
+from .entrypoints.access import METHOD_ACTIONS
 from .entrypoints.grpc_api import OntologyServicer
 
 
@@ -60,6 +61,7 @@ def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
                 OntologyServicer(handlers, queries),
             )
         ],
+        method_actions=METHOD_ACTIONS,
     )
 
 

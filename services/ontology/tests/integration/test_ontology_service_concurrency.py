@@ -66,8 +66,8 @@ class _RacingRepository(OntologyRepository):
 
     race: Callable[[], Awaitable[object]] | None = None
 
-    async def load(self, ontology_id: str) -> Ontology:
-        agg = await super().load(ontology_id)
+    async def load(self, tenant_id: str, ontology_id: str) -> Ontology:
+        agg = await super().load(tenant_id, ontology_id)
         race, self.race = self.race, None
         if race is not None:
             await race()

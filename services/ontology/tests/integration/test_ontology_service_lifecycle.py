@@ -164,7 +164,7 @@ async def test_ontology_full_lifecycle_create_edit_publish_diff_migrate_validate
     # The stream on Kafka: every event, in order, with the right types.
     topic = f"labelops.{unique_name}.events.v1"
     envelopes = await wait_for_envelopes(kafka_bootstrap, topic, 9)
-    mine = [e for e in envelopes if e.stream_id == f"ontologies/{oid}"]
+    mine = [e for e in envelopes if e.stream_id == f"tenants/acme/ontologies/{oid}"]
     assert [(e.stream_version, e.type.rsplit(".", 1)[1]) for e in mine] == [
         (1, "OntologyCreated"),
         (2, "OntologyDraftUpdated"),
@@ -188,7 +188,9 @@ async def test_ontology_full_lifecycle_create_edit_publish_diff_migrate_validate
     # The same history through the EventLogService every labelops service mounts.
     async with channel(ontology_app.target, api_key=API_KEY) as ch:
         log = eventlog_pb2_grpc.EventLogServiceStub(ch)
-        stream = await log.ReadStream(eventlog_pb2.ReadStreamRequest(stream_id=f"ontologies/{oid}"))
+        stream = await log.ReadStream(
+            eventlog_pb2.ReadStreamRequest(stream_id=f"tenants/acme/ontologies/{oid}")
+        )
     assert [e.event_id for e in stream.events] == [e.event_id for e in mine]
 
 

@@ -68,7 +68,7 @@ async def test_ontology_process_serves_relays_and_stops_on_sigterm(
         (env_,) = await wait_for_envelopes(kafka_bootstrap, f"labelops.{unique_name}.events.v1", 1)
         assert (env_.type, env_.stream_id) == (
             "labelops.ontology.v1.OntologyCreated",
-            "ontologies/vehicles",
+            "tenants/acme/ontologies/vehicles",  # ids are per tenant (acme is not the default)
         )
     finally:
         if proc.returncode is None:

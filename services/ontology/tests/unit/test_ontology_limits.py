@@ -1,14 +1,13 @@
-"""Who may change ontologies and how large a decided change may be: given state and events →
+"""How large a decided change may be: given state and events →
 allowed, or the error a caller sees (no Postgres, no Kafka)."""
 
 from __future__ import annotations
 
 import pytest
-from labelops_core.context import Principal
-from labelops_core.errors import InvalidArgument, PermissionDenied, ResourceExhausted
+from labelops_core.errors import InvalidArgument, ResourceExhausted
 from labelops_ontology.domain import commands as c
 from labelops_ontology.domain import events as ev
-from labelops_ontology.domain.limits import Limits, check_sizes, check_writer
+from labelops_ontology.domain.limits import Limits, check_sizes
 from labelops_ontology.domain.ontology import Ontology
 from ontology_samples import add_class, at, vehicles
 
@@ -25,23 +24,6 @@ def decided(agg: Ontology, events: list[ev.Event]) -> Ontology:
 def created() -> Ontology:
     agg = Ontology(OID)
     return decided(agg, agg.create(c.CreateOntology(OID, "Vehicles", "", vehicles())))
-
-
-# --- writers -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("kind", ["user", "service"])
-def test_people_and_services_may_change_ontologies(kind: str) -> None:
-    check_writer(Principal("alice", "acme", kind=kind))
-    check_writer(None)  # no authenticator: embedded use
-
-
-@pytest.mark.parametrize("kind", ["vendor", "model"])
-def test_vendors_and_models_only_read_ontologies(kind: str) -> None:
-    with pytest.raises(PermissionDenied) as info:
-        check_writer(Principal("v1", "acme", kind=kind, roles=frozenset({"admin"})))
-    assert info.value.reason == "ONTOLOGY_READ_ONLY"
-    assert info.value.metadata == {"kind": kind}
 
 
 # --- sizes -------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """Read models (asyncpg): ``ontologies``, ``ontology_versions``, ``ontology_migrations``.
 
+Every row belongs to one tenant and every statement filters by the tenant it is given (keys
+lead with ``tenant_id``): another tenant's ontology of the same id is simply not there.
+
 ``save`` runs inside the command's transaction, next to the event append, so the tables always
 match the committed events. Queries read them without touching the event streams.
 """
@@ -41,17 +44,17 @@ class OntologyReadModel:
     async def save(
         self,
         conn: asyncpg.Connection,
+        tenant_id: str,
         agg: Ontology,
         events: Sequence[ev.Event],
-        *,
-        tenant_id: str = "",
     ) -> None:
         """Bring the rows of ``agg`` up to its state after ``events`` (just appended)."""
         await conn.execute(
             f"INSERT INTO {self._t_ont} (ontology_id, display_name, description, state, draft,"
             " draft_revision, versions, stream_version, tenant_id, create_time, update_time)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-            " ON CONFLICT (ontology_id) DO UPDATE SET display_name = excluded.display_name,"
+            " ON CONFLICT (tenant_id, ontology_id) DO UPDATE"
+            " SET display_name = excluded.display_name,"
             " description = excluded.description, state = excluded.state,"
             " draft = excluded.draft, draft_revision = excluded.draft_revision,"
             " versions = excluded.versions, stream_version = excluded.stream_version,"
@@ -72,8 +75,10 @@ class OntologyReadModel:
             if isinstance(e, events_pb2.OntologyVersionPublished):
                 v = agg.find_version(e.version)
                 await conn.execute(
-                    f"INSERT INTO {self._t_ver} (ontology_id, version, seq, fingerprint, breaking,"
-                    " publish_time, published_by, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                    f"INSERT INTO {self._t_ver} (tenant_id, ontology_id, version, seq, fingerprint,"
+                    " breaking, publish_time, published_by, body)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    tenant_id,
                     agg.ontology_id,
                     v.version,
                     agg.version_names.index(v.version) + 1,
@@ -86,8 +91,9 @@ class OntologyReadModel:
             elif isinstance(e, events_pb2.OntologyMigrationCreated):
                 m = agg.migrations[(e.from_version, e.to_version)]
                 await conn.execute(
-                    f"INSERT INTO {self._t_mig} (ontology_id, from_version, to_version,"
-                    " create_time, body) VALUES ($1, $2, $3, $4, $5)",
+                    f"INSERT INTO {self._t_mig} (tenant_id, ontology_id, from_version,"
+                    " to_version, create_time, body) VALUES ($1, $2, $3, $4, $5, $6)",
+                    tenant_id,
                     agg.ontology_id,
                     m.from_version,
                     m.to_version,
@@ -114,42 +120,53 @@ class OntologyReadModel:
             msg.draft.ParseFromString(r["draft"])
         return msg
 
-    async def get_ontology(self, ontology_id: str) -> ontology_pb2.Ontology | None:
+    async def get_ontology(self, tenant_id: str, ontology_id: str) -> ontology_pb2.Ontology | None:
         row = await self.pool.fetchrow(
-            f"SELECT * FROM {self._t_ont} WHERE ontology_id = $1", ontology_id
+            f"SELECT * FROM {self._t_ont} WHERE tenant_id = $1 AND ontology_id = $2",
+            tenant_id,
+            ontology_id,
         )
         return None if row is None else self._ontology(row, with_draft=True)
 
     async def get_draft(
-        self, ontology_id: str
+        self, tenant_id: str, ontology_id: str
     ) -> tuple[definition_pb2.OntologyDefinition, list[str]] | None:
         """The draft and the published version numbers (oldest first)."""
         row = await self.pool.fetchrow(
-            f"SELECT draft, versions FROM {self._t_ont} WHERE ontology_id = $1", ontology_id
+            f"SELECT draft, versions FROM {self._t_ont} WHERE tenant_id = $1 AND ontology_id = $2",
+            tenant_id,
+            ontology_id,
         )
         if row is None:
             return None
         return definition_pb2.OntologyDefinition.FromString(row["draft"]), list(row["versions"])
 
-    async def published_versions(self, ontology_id: str) -> list[str] | None:
-        """Version numbers oldest first; None if the ontology does not exist."""
+    async def published_versions(self, tenant_id: str, ontology_id: str) -> list[str] | None:
+        """Version numbers oldest first; None if the tenant has no such ontology."""
         row = await self.pool.fetchrow(
-            f"SELECT versions FROM {self._t_ont} WHERE ontology_id = $1", ontology_id
+            f"SELECT versions FROM {self._t_ont} WHERE tenant_id = $1 AND ontology_id = $2",
+            tenant_id,
+            ontology_id,
         )
         return None if row is None else list(row["versions"])
 
     async def list_ontologies(
-        self, *, after: PageCursor | None, limit: int, show_deprecated: bool
+        self,
+        tenant_id: str,
+        *,
+        after: PageCursor | None,
+        limit: int,
+        show_deprecated: bool,
     ) -> list[tuple[ontology_pb2.Ontology, PageCursor]]:
-        """Ontologies (without drafts) ordered by creation, after ``after``."""
-        conditions = []
-        args: list[object] = [limit]
+        """The tenant's ontologies (without drafts) ordered by creation, after ``after``."""
+        conditions = ["tenant_id = $2"]
+        args: list[object] = [limit, tenant_id]
         if not show_deprecated:
             conditions.append(f"state <> {int(DEPRECATED)}")
         if after is not None:
             args += [after.create_time, after.ontology_id]
-            conditions.append("(create_time, ontology_id) > ($2, $3)")
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+            conditions.append("(create_time, ontology_id) > ($3, $4)")
+        where = f" WHERE {' AND '.join(conditions)}"
         rows = await self.pool.fetch(
             "SELECT ontology_id, display_name, description, state, draft_revision, versions,"
             f" create_time, update_time FROM {self._t_ont}{where}"
@@ -161,21 +178,24 @@ class OntologyReadModel:
             for r in rows
         ]
 
-    async def get_version(self, ontology_id: str, version: str) -> bytes | None:
+    async def get_version(self, tenant_id: str, ontology_id: str, version: str) -> bytes | None:
         """The serialized OntologyVersion, or None."""
         body: bytes | None = await self.pool.fetchval(
-            f"SELECT body FROM {self._t_ver} WHERE ontology_id = $1 AND version = $2",
+            f"SELECT body FROM {self._t_ver}"
+            " WHERE tenant_id = $1 AND ontology_id = $2 AND version = $3",
+            tenant_id,
             ontology_id,
             version,
         )
         return body
 
     async def get_migration(
-        self, ontology_id: str, from_version: str, to_version: str
+        self, tenant_id: str, ontology_id: str, from_version: str, to_version: str
     ) -> ontology_pb2.OntologyMigration | None:
         body = await self.pool.fetchval(
-            f"SELECT body FROM {self._t_mig} WHERE ontology_id = $1 AND from_version = $2"
-            " AND to_version = $3",
+            f"SELECT body FROM {self._t_mig} WHERE tenant_id = $1 AND ontology_id = $2"
+            " AND from_version = $3 AND to_version = $4",
+            tenant_id,
             ontology_id,
             from_version,
             to_version,

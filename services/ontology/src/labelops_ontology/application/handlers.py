@@ -30,7 +30,7 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 from labelops.ontology.v1 import events_pb2, ontology_pb2
-from labelops_core.context import current_principal
+from labelops_core.context import current_principal, current_tenant
 from labelops_core.errors import Aborted, ConcurrencyConflict, DomainError
 from labelops_core.ids import new_id
 from labelops_eventstore import Command as IdempotentCommand
@@ -48,7 +48,7 @@ from ..domain.commands import (
     PublishOntologyVersion,
     UpdateOntologyDraft,
 )
-from ..domain.limits import Limits, check_sizes, check_writer
+from ..domain.limits import Limits, check_sizes
 from ..domain.ontology import Ontology, check_ontology_id
 
 __all__ = ["Limits", "OntologyHandlers"]
@@ -189,8 +189,7 @@ class OntologyHandlers:
         *,
         check_id: bool = True,
     ) -> R:
-        principal = current_principal()
-        check_writer(principal)
+        # Who may write is the method table's (entrypoints/access.py, checked before this runs).
         if check_id:
             check_ontology_id(cmd.ontology_id)
         # The fingerprint is the command's own (domain/commands.py), as stored since the first
@@ -224,7 +223,8 @@ class OntologyHandlers:
     ) -> R | None:
         """One round of load → decide → append + read models; None when another writer
         appended to the stream meanwhile (decide again), unless this is the ``last`` round."""
-        agg = await self.repository.load(cmd.ontology_id)
+        tenant = current_tenant()
+        agg = await self.repository.load(tenant, cmd.ontology_id)
         expected_version = agg.version
         try:
             events = decide(agg)
@@ -247,6 +247,7 @@ class OntologyHandlers:
             async with self.store.transaction() as conn:
                 result = await self.repository.append(
                     conn,
+                    tenant,
                     cmd.ontology_id,
                     expected_version,
                     events,
@@ -256,8 +257,7 @@ class OntologyHandlers:
                 if result.replayed:
                     # A concurrent duplicate of this request committed first.
                     return self._stored(result.response, response_type)
-                tenant = principal.tenant_id if principal else ""
-                await self.read_model.save(conn, agg, events, tenant_id=tenant)
+                await self.read_model.save(conn, tenant, agg, events)
         except ConcurrencyConflict:
             if isinstance(cmd, CreateOntology):
                 raise errors.ontology_already_exists(cmd.ontology_id) from None

@@ -17,6 +17,7 @@ from typing import Final
 
 from labelops.labels.v1 import label_pb2
 from labelops.ontology.v1 import definition_pb2, ontology_pb2
+from labelops_core.context import current_tenant
 from labelops_core.errors import FieldViolation, InvalidArgument
 from labelops_ontologykit import OntologyCache, diff_definitions, is_breaking
 
@@ -66,12 +67,13 @@ class OntologyQueries:
 
     def __init__(self, read_model: OntologyReadModel, *, compiled_cache_size: int = 256) -> None:
         self.read_model = read_model
-        # Keyed by exact version: "latest" is resolved per call, before the cache.
+        # Keyed by tenant and exact version: "latest" is resolved per call, before the cache;
+        # the fetch runs in the caller's context (its tenant).
         self.compiled = OntologyCache(self._fetch_definition, max_entries=compiled_cache_size)
 
     async def get_ontology(self, ontology_id: str) -> ontology_pb2.GetOntologyResponse:
         check_ontology_id(ontology_id)
-        ontology = await self.read_model.get_ontology(ontology_id)
+        ontology = await self.read_model.get_ontology(current_tenant(), ontology_id)
         if ontology is None:
             raise errors.ontology_not_found(ontology_id)
         return ontology_pb2.GetOntologyResponse(ontology=ontology)
@@ -86,7 +88,7 @@ class OntologyQueries:
         size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
         after = _decode_token(page_token, show_deprecated) if page_token else None
         rows = await self.read_model.list_ontologies(
-            after=after, limit=size + 1, show_deprecated=show_deprecated
+            current_tenant(), after=after, limit=size + 1, show_deprecated=show_deprecated
         )
         page = rows[:size]
         response = ontology_pb2.ListOntologiesResponse(ontologies=[o for o, _ in page])
@@ -95,7 +97,7 @@ class OntologyQueries:
         return response
 
     async def _versions(self, ontology_id: str) -> list[str]:
-        versions = await self.read_model.published_versions(ontology_id)
+        versions = await self.read_model.published_versions(current_tenant(), ontology_id)
         if versions is None:
             raise errors.ontology_not_found(ontology_id)
         return versions
@@ -119,7 +121,7 @@ class OntologyQueries:
     async def _version(self, ontology_id: str, version: str) -> ontology_pb2.OntologyVersion:
         versions = await self._versions(ontology_id)
         name = self._resolve(ontology_id, version, versions)
-        body = await self.read_model.get_version(ontology_id, name)
+        body = await self.read_model.get_version(current_tenant(), ontology_id, name)
         if body is None:  # pragma: no cover - versions and rows commit together
             raise errors.version_not_found(ontology_id, name, versions)
         return ontology_pb2.OntologyVersion.FromString(body)
@@ -136,7 +138,7 @@ class OntologyQueries:
         self, ontology_id: str, version: str
     ) -> definition_pb2.OntologyDefinition:
         if version == DRAFT:
-            found = await self.read_model.get_draft(ontology_id)
+            found = await self.read_model.get_draft(current_tenant(), ontology_id)
             if found is None:
                 raise errors.ontology_not_found(ontology_id)
             return found[0]
@@ -169,7 +171,7 @@ class OntologyQueries:
         """
         check_ontology_id(ontology_id)
         name = self._resolve(ontology_id, version, await self._versions(ontology_id))
-        compiled = await self.compiled.get(ontology_id, name)
+        compiled = await self.compiled.get(ontology_id, name, scope=current_tenant())
         issues = await asyncio.to_thread(compiled.validate_items, items)
         invalid = {(i.item_index, i.label_index) for i in issues if i.label_index >= 0}
         total = sum(len(item.labels) for item in items)

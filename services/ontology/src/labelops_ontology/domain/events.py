@@ -1,9 +1,10 @@
 """The ontology events (``labelops.ontology.v1``) and helpers to build and decode them.
 
-Stream: ``ontologies/{ontology_id}``. Event type = the payload's full protobuf name. Every event
-is one fact; the aggregate is rebuilt from them (``Ontology.apply``) and they are published on
-``labelops.ontology.events.v1`` for datasets (versions, migrations) and routing (published
-versions for label validation).
+Stream: ``ontologies/{ontology_id}`` (another tenant than the default:
+``tenants/{tenant_id}/ontologies/{ontology_id}``). Event type = the payload's full protobuf
+name. Every event is one fact; the aggregate is rebuilt from them (``Ontology.apply``) and
+they are published on ``labelops.ontology.events.v1`` for datasets (versions, migrations)
+and routing (published versions for label validation).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Final, TypeAlias
 
 from google.protobuf.message import Message
 from labelops.ontology.v1 import definition_pb2, events_pb2, ontology_pb2
+from labelops_core.context import DEFAULT_TENANT
 
 OntologyCreated = events_pb2.OntologyCreated
 OntologyDraftUpdated = events_pb2.OntologyDraftUpdated
@@ -42,9 +44,16 @@ EVENT_TYPES: Final[dict[str, type[Message]]] = {
 }
 
 
-def stream_id(ontology_id: str) -> str:
-    """The event stream (and Kafka key) of one ontology."""
-    return f"ontologies/{ontology_id}"
+def stream_id(ontology_id: str, tenant_id: str = DEFAULT_TENANT) -> str:
+    """The event stream (and Kafka key) of one ontology of a tenant.
+
+    Ontology ids are per tenant (two tenants may both have "animals"), but stream ids are one
+    namespace in the event store: another tenant's stream is prefixed; the default tenant's
+    keeps the name it always had (``ontologies/{id}``).
+    """
+    if tenant_id == DEFAULT_TENANT:
+        return f"ontologies/{ontology_id}"
+    return f"tenants/{tenant_id}/ontologies/{ontology_id}"
 
 
 def event_type(event: Message) -> str:

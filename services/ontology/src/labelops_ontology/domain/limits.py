@@ -1,19 +1,17 @@
-"""Who may change ontologies, and how large what a command decides may be (pure rules).
+"""How large what a command decides may be (pure rules).
 
-Both are checked by the handlers before anything is stored: a refused command writes nothing.
+Checked by the handlers before anything is stored: a refused command writes nothing. (Who
+may change ontologies is the method table's: ``entrypoints/access.py``.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
 
-from labelops_core.context import Principal
 from labelops_core.errors import (
     FieldViolation,
     InvalidArgument,
-    PermissionDenied,
     ResourceExhausted,
 )
 
@@ -21,25 +19,6 @@ from . import errors
 from . import events as ev
 from .commands import Command, CreateOntology, UpdateOntologyDraft
 from .ontology import Ontology
-
-#: Principal kinds that may change ontologies (vendor and model credentials are read-only).
-WRITER_KINDS: Final = frozenset({"user", "service"})
-
-
-def check_writer(principal: Principal | None) -> None:
-    """PERMISSION_DENIED ``ONTOLOGY_READ_ONLY`` unless ``principal`` may change ontologies
-    (no principal: no authenticator configured, embedded use → allowed).
-
-    Vendor workforces and models read ontologies to label against them; changing what
-    everybody labels against is for people and services of the platform. (Not
-    ``labelops_core.authz.require_role``: that one lets ``model`` principals through.)
-    """
-    if principal is not None and principal.kind not in WRITER_KINDS:
-        raise PermissionDenied(
-            f"{principal.kind} credentials may read ontologies but not change them",
-            reason=errors.ONTOLOGY_READ_ONLY,
-            metadata={"kind": principal.kind},
-        )
 
 
 @dataclass(frozen=True)
