@@ -15,6 +15,7 @@ from labelops_cli.commands import (
     audit,
     events,
     items,
+    keys,
     local,
     ontology,
     pools,
@@ -109,6 +110,7 @@ app.add_typer(pools.app, name="pools")
 app.add_typer(versions.app, name="versions")
 app.add_typer(events.app, name="events")
 app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="keys")
 report.register(app)
 
 
