@@ -34,6 +34,7 @@ from .application.ingest import ItemIngest
 from .application.queries import CurationQueries
 from .config import Settings
 from .domain.embedding import Embedder
+from .entrypoints.access import METHOD_ACTIONS
 from .entrypoints.grpc_api import CurationServicer
 
 
@@ -98,6 +99,7 @@ def wire(
         ],
         workers=[Worker("qdrant-indexer", indexer.run, indexer.stop)],
         closers=[index.close],
+        method_actions=METHOD_ACTIONS,
     )
 
 

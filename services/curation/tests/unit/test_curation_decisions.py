@@ -1,4 +1,4 @@
-"""Datasets, writers and include / exclude decisions: given a request (and the items' states)
+"""Datasets and include / exclude decisions: given a request (and the items' states)
 → the event, the changed items and counters, or the error a caller sees (no Postgres)."""
 
 from __future__ import annotations
@@ -9,9 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from labelops.curation.v1 import curation_pb2 as pb
 from labelops.curation.v1 import events_pb2
-from labelops_core.context import Principal
-from labelops_core.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from labelops_curation.domain.access import check_writer
+from labelops_core.errors import FailedPrecondition, InvalidArgument, NotFound
 from labelops_curation.domain.datasets import choose_space, dataset_created, dataset_from_event
 from labelops_curation.domain.decisions import (
     IDS_PER_EVENT,
@@ -42,23 +40,6 @@ def fields(err: InvalidArgument) -> list[str]:
 
 def policy(*embedders: str) -> DatasetPolicy:
     return DatasetPolicy("street", tuple(embedders), 0, False, 0.95)
-
-
-# --- writers -----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("kind", ["user", "service"])
-def test_people_and_services_may_curate(kind: str) -> None:
-    check_writer(Principal("carol", "acme", kind=kind))
-    check_writer(None)
-
-
-@pytest.mark.parametrize("kind", ["vendor", "model"])
-def test_vendor_and_model_credentials_may_not_curate(kind: str) -> None:
-    with pytest.raises(PermissionDenied) as info:
-        check_writer(Principal("m1", "acme", kind=kind, roles=frozenset({"admin"})))
-    assert info.value.reason == "CURATION_WRITE_DENIED"
-    assert info.value.metadata == {"kind": kind}
 
 
 # --- datasets ----------------------------------------------------------------------------------

@@ -4,6 +4,14 @@ Writes happen inside the command's transaction (``conn``), reads on the pool. Ev
 dataset first takes that dataset's row lock (``lock_dataset``), so writers of one dataset are
 serialized: counters stay exact, the uniqueness checks (external id, checksum) see everything
 committed before, and appends to the dataset's event stream never conflict.
+
+Tenants: a dataset belongs to one tenant and every dataset and import statement filters by the
+tenant it is given, so another tenant's dataset or import is simply not there (NOT_FOUND
+upstream). Dataset ids stay unique across tenants (they name the event stream
+``datasets/{id}`` and the Qdrant collections), so ``dataset_id_taken`` is the one look-up that
+ignores the tenant. Items and vectors are only ever reached through a dataset the caller's
+tenant was checked to own first (``lock_dataset`` / ``dataset_policy``): their dataset id is
+that tenant's.
 """
 
 from __future__ import annotations
@@ -52,12 +60,13 @@ class CurationReadModel:
     # --- datasets -----------------------------------------------------------------------------
 
     async def insert_dataset(
-        self, conn: asyncpg.Connection, e: events_pb2.DatasetCreated, at: datetime
+        self, conn: asyncpg.Connection, tenant_id: str, e: events_pb2.DatasetCreated, at: datetime
     ) -> None:
         await conn.execute(
-            f"INSERT INTO {self._t_ds} (dataset_id, display_name, description, embedders,"
-            " custom_vector_dim, auto_include, near_duplicate_threshold, create_time)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            f"INSERT INTO {self._t_ds} (tenant_id, dataset_id, display_name, description,"
+            " embedders, custom_vector_dim, auto_include, near_duplicate_threshold, create_time)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            tenant_id,
             e.dataset_id,
             e.display_name,
             e.description,
@@ -68,16 +77,28 @@ class CurationReadModel:
             at,
         )
 
-    async def lock_dataset(self, conn: asyncpg.Connection, dataset_id: str) -> DatasetPolicy | None:
-        """Lock the dataset's row until the transaction ends; None if there is no such dataset."""
+    async def dataset_id_taken(self, conn: asyncpg.Connection, dataset_id: str) -> bool:
+        """Whether any tenant has a dataset of this id (ids name streams and collections)."""
+        return bool(
+            await conn.fetchval(f"SELECT 1 FROM {self._t_ds} WHERE dataset_id = $1", dataset_id)
+        )
+
+    async def lock_dataset(
+        self, conn: asyncpg.Connection, tenant_id: str, dataset_id: str
+    ) -> DatasetPolicy | None:
+        """Lock the tenant's dataset row until the transaction ends; None if it has none."""
         r = await conn.fetchrow(
-            f"SELECT * FROM {self._t_ds} WHERE dataset_id = $1 FOR UPDATE", dataset_id
+            f"SELECT * FROM {self._t_ds} WHERE tenant_id = $1 AND dataset_id = $2 FOR UPDATE",
+            tenant_id,
+            dataset_id,
         )
         return None if r is None else self._policy(r)
 
-    async def dataset_policy(self, dataset_id: str) -> DatasetPolicy | None:
+    async def dataset_policy(self, tenant_id: str, dataset_id: str) -> DatasetPolicy | None:
         r = await self.pool.fetchrow(
-            f"SELECT * FROM {self._t_ds} WHERE dataset_id = $1", dataset_id
+            f"SELECT * FROM {self._t_ds} WHERE tenant_id = $1 AND dataset_id = $2",
+            tenant_id,
+            dataset_id,
         )
         return None if r is None else self._policy(r)
 
@@ -91,17 +112,21 @@ class CurationReadModel:
             float(r["near_duplicate_threshold"]),
         )
 
-    async def get_dataset(self, dataset_id: str) -> pb.Dataset | None:
+    async def get_dataset(self, tenant_id: str, dataset_id: str) -> pb.Dataset | None:
         r = await self.pool.fetchrow(
-            f"SELECT * FROM {self._t_ds} WHERE dataset_id = $1", dataset_id
+            f"SELECT * FROM {self._t_ds} WHERE tenant_id = $1 AND dataset_id = $2",
+            tenant_id,
+            dataset_id,
         )
         if r is None:
             return None
         return await self._dataset(r)
 
-    async def list_datasets(self, after: str, limit: int) -> list[pb.Dataset]:
+    async def list_datasets(self, tenant_id: str, after: str, limit: int) -> list[pb.Dataset]:
         rows = await self.pool.fetch(
-            f"SELECT * FROM {self._t_ds} WHERE dataset_id > $1 ORDER BY dataset_id LIMIT $2",
+            f"SELECT * FROM {self._t_ds} WHERE tenant_id = $1 AND dataset_id > $2"
+            " ORDER BY dataset_id LIMIT $3",
+            tenant_id,
             after,
             limit,
         )
@@ -132,11 +157,11 @@ class CurationReadModel:
         )
 
     async def add_counts(
-        self, conn: asyncpg.Connection, dataset_id: str, deltas: Mapping[int, int]
+        self, conn: asyncpg.Connection, tenant_id: str, dataset_id: str, deltas: Mapping[int, int]
     ) -> None:
         """Add per-state deltas (and the total for PENDING/… of new items via key 0)."""
         sets = []
-        args: list[object] = [dataset_id]
+        args: list[object] = [tenant_id, dataset_id]
         for state, delta in deltas.items():
             if not delta:
                 continue
@@ -145,7 +170,9 @@ class CurationReadModel:
             sets.append(f"{column} = {column} + ${len(args)}")
         if sets:
             await conn.execute(
-                f"UPDATE {self._t_ds} SET {', '.join(sets)} WHERE dataset_id = $1", *args
+                f"UPDATE {self._t_ds} SET {', '.join(sets)}"
+                " WHERE tenant_id = $1 AND dataset_id = $2",
+                *args,
             )
 
     # --- items --------------------------------------------------------------------------------
@@ -433,25 +460,28 @@ class CurationReadModel:
 
     # --- imports ------------------------------------------------------------------------------
 
-    async def import_dataset(self, import_id: str) -> str | None:
+    async def import_dataset(self, tenant_id: str, import_id: str) -> str | None:
         value: str | None = await self.pool.fetchval(
-            f"SELECT dataset_id FROM {self._t_imp} WHERE import_id = $1", import_id
+            f"SELECT dataset_id FROM {self._t_imp} WHERE tenant_id = $1 AND import_id = $2",
+            tenant_id,
+            import_id,
         )
         return value
 
     async def record_import(
         self,
         conn: asyncpg.Connection | asyncpg.Pool,
+        tenant_id: str,
         imp: pb.Import,
         at: datetime,
     ) -> None:
-        """Add a committed message's counts to the import (creating it on first use)."""
+        """Add a committed message's counts to the tenant's import (creating it on first use)."""
         await conn.execute(
-            f"INSERT INTO {self._t_imp} (import_id, dataset_id, state, items_received,"
+            f"INSERT INTO {self._t_imp} (tenant_id, import_id, dataset_id, state, items_received,"
             " items_registered, items_already_registered, exact_duplicates, vectors_written,"
             " messages_committed, error, start_time, update_time)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
-            " ON CONFLICT (import_id) DO UPDATE SET state = excluded.state,"
+            " VALUES ($12, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)"
+            " ON CONFLICT (tenant_id, import_id) DO UPDATE SET state = excluded.state,"
             " items_received = imports.items_received + excluded.items_received,"
             " items_registered = imports.items_registered + excluded.items_registered,"
             " items_already_registered = imports.items_already_registered"
@@ -471,10 +501,15 @@ class CurationReadModel:
             imp.messages_committed,
             imp.error,
             at,
+            tenant_id,
         )
 
-    async def get_import(self, import_id: str) -> pb.Import | None:
-        r = await self.pool.fetchrow(f"SELECT * FROM {self._t_imp} WHERE import_id = $1", import_id)
+    async def get_import(self, tenant_id: str, import_id: str) -> pb.Import | None:
+        r = await self.pool.fetchrow(
+            f"SELECT * FROM {self._t_imp} WHERE tenant_id = $1 AND import_id = $2",
+            tenant_id,
+            import_id,
+        )
         if r is None:
             return None
         return pb.Import(

@@ -22,13 +22,13 @@ from typing import TypeVar
 import asyncpg
 from google.protobuf.message import Message
 from labelops.curation.v1 import curation_pb2 as pb
-from labelops_core.context import current_principal
+from labelops_core.authz import Action, require
+from labelops_core.context import current_tenant
 from labelops_core.ids import new_id
 from labelops_eventstore import Command, EventStore, NewEvent
 
 from ..adapters.read_model import CurationReadModel
 from ..domain import events as ev
-from ..domain.access import check_writer
 from ..domain.datasets import (
     choose_space,
     dataset_created,
@@ -89,7 +89,6 @@ class CurationHandlers:
     # --- datasets -----------------------------------------------------------------------------
 
     async def create_dataset(self, req: pb.CreateDatasetRequest) -> pb.CreateDatasetResponse:
-        check_writer(current_principal())
         check_dataset_id(req.dataset_id)
         cmd = await self.store.command("CreateDataset", req, pb.CreateDatasetResponse)
         if cmd.earlier is not None:
@@ -97,9 +96,11 @@ class CurationHandlers:
         created = dataset_created(req, self.embedders)
         now = self.clock()
         async with self.store.transaction() as conn:
-            if await self.read_model.lock_dataset(conn, req.dataset_id) is not None:
+            # Dataset ids are unique across tenants (they name the stream and the Qdrant
+            # collections): an id taken by any tenant cannot be created again.
+            if await self.read_model.dataset_id_taken(conn, req.dataset_id):
                 raise dataset_exists(req.dataset_id)
-            await self.read_model.insert_dataset(conn, created, now)
+            await self.read_model.insert_dataset(conn, current_tenant(), created, now)
             response = pb.CreateDatasetResponse(dataset=dataset_from_event(created, now))
             result = await self.store.append(
                 ev.stream_id(req.dataset_id),
@@ -113,9 +114,10 @@ class CurationHandlers:
         return response
 
     async def policy(self, dataset_id: str) -> DatasetPolicy:
-        """What the dataset accepts; NOT_FOUND ``DATASET_NOT_FOUND`` when it does not exist."""
+        """What the caller's tenant's dataset accepts; NOT_FOUND ``DATASET_NOT_FOUND`` when that
+        tenant has no such dataset (another tenant's answers the same)."""
         check_dataset_id(dataset_id)
-        policy = await self.read_model.dataset_policy(dataset_id)
+        policy = await self.read_model.dataset_policy(current_tenant(), dataset_id)
         if policy is None:
             raise dataset_not_found(dataset_id)
         return policy
@@ -130,7 +132,6 @@ class CurationHandlers:
     # --- decisions ----------------------------------------------------------------------------
 
     async def curate_items(self, req: pb.CurateItemsRequest) -> pb.CurateItemsResponse:
-        check_writer(current_principal())
         check_dataset_id(req.dataset_id)
         cmd = await self.store.command("CurateItems", req, pb.CurateItemsResponse)
         if cmd.earlier is not None:
@@ -141,7 +142,7 @@ class CurationHandlers:
         state = state_of(req.decision)
         now = self.clock()
         async with self.store.transaction() as conn:
-            await self.read_model.lock_dataset(conn, req.dataset_id)
+            await self.read_model.lock_dataset(conn, current_tenant(), req.dataset_id)
             current = await self.read_model.item_states(conn, req.dataset_id, ids)
             changed = changed_items(req.dataset_id, ids, current, state, reason)
             response = pb.CurateItemsResponse(
@@ -175,7 +176,9 @@ class CurationHandlers:
         await self.read_model.set_states(
             conn, dataset_id, ids, state, reason, note, duplicate_of, now
         )
-        await self.read_model.add_counts(conn, dataset_id, state_deltas(ids, current, state))
+        await self.read_model.add_counts(
+            conn, current_tenant(), dataset_id, state_deltas(ids, current, state)
+        )
 
     async def _append(
         self,
@@ -199,7 +202,8 @@ class CurationHandlers:
 
     async def find_duplicates(self, req: pb.FindDuplicatesRequest) -> pb.FindDuplicatesResponse:
         if req.exclude_duplicates:
-            check_writer(current_principal())
+            # The method is a read (items.read); excluding what it finds changes items.
+            require(Action.ITEMS_WRITE)
         policy = await self.policy(req.dataset_id)
         cmd = await self.store.command("FindDuplicates", req, pb.FindDuplicatesResponse)
         if cmd.earlier is not None:
@@ -209,7 +213,7 @@ class CurationHandlers:
         run_id = new_id()
         now = self.clock()
         async with self.store.transaction() as conn:
-            await self.read_model.lock_dataset(conn, req.dataset_id)
+            await self.read_model.lock_dataset(conn, current_tenant(), req.dataset_id)
             vs = await self.read_model.load_vectors(
                 conn, req.dataset_id, space, include_excluded=False
             )
@@ -242,7 +246,8 @@ class CurationHandlers:
 
     async def analyze_coverage(self, req: pb.AnalyzeCoverageRequest) -> pb.AnalyzeCoverageResponse:
         if req.include_edge_cases:
-            check_writer(current_principal())
+            # The method is a read (items.read); including edge cases changes items.
+            require(Action.ITEMS_WRITE)
         policy = await self.policy(req.dataset_id)
         cmd = await self.store.command("AnalyzeCoverage", req, pb.AnalyzeCoverageResponse)
         if cmd.earlier is not None:
@@ -252,7 +257,7 @@ class CurationHandlers:
         run_id = new_id()
         now = self.clock()
         async with self.store.transaction() as conn:
-            await self.read_model.lock_dataset(conn, req.dataset_id)
+            await self.read_model.lock_dataset(conn, current_tenant(), req.dataset_id)
             vs = await self.read_model.load_vectors(
                 conn, req.dataset_id, space, include_excluded=req.include_excluded
             )

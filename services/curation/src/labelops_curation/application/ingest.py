@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import asyncpg
 import numpy as np
 from labelops.curation.v1 import curation_pb2 as pb
-from labelops_core.context import current_principal
+from labelops_core.context import current_tenant
 from labelops_core.errors import FieldViolation, InvalidArgument, Unavailable
 from labelops_eventstore import EventStore, NewEvent
 
@@ -25,7 +25,6 @@ from ..adapters.content import Content, ContentError, ContentReader
 from ..adapters.read_model import CurationReadModel
 from ..adapters.vector_index import VectorIndexer
 from ..domain import events as ev
-from ..domain.access import check_writer
 from ..domain.embedding import Embedder, EmbeddingError
 from ..domain.items import DatasetPolicy
 from ..domain.registration import (
@@ -97,7 +96,7 @@ class ItemIngest:
             raise InvalidArgument(
                 "import_id is too long", [FieldViolation("import_id", "at most 128 characters")]
             )
-        other = await self.read_model.import_dataset(import_id)
+        other = await self.read_model.import_dataset(current_tenant(), import_id)
         if other is not None and other != dataset_id:
             raise InvalidArgument(
                 f"import {import_id} belongs to dataset {other}",
@@ -116,7 +115,6 @@ class ItemIngest:
 
         ``offset``: index of ``specs[0]`` in the whole import (for violation paths).
         """
-        check_writer(current_principal())
         policy = await self.handlers.policy(dataset_id)
         check_specs(specs, policy, offset)
         external_ids = [s.external_id for s in specs]
@@ -129,7 +127,9 @@ class ItemIngest:
         now = self.clock()
         result = BatchResult(received=len(specs))
         async with self.store.transaction() as conn:
-            policy = await self.read_model.lock_dataset(conn, dataset_id) or policy
+            policy = (
+                await self.read_model.lock_dataset(conn, current_tenant(), dataset_id) or policy
+            )
             existing = await self.read_model.existing_by_external_id(conn, dataset_id, external_ids)
             check_re_registrations(specs, contents, existing, offset)
             todo = [k for k in range(len(specs)) if specs[k].external_id not in existing]
@@ -144,7 +144,9 @@ class ItemIngest:
             result.exact_duplicates = len(batch.duplicates)
             result.vectors_written = batch.vectors_written
             result.item_ids = [e.item_id for e in batch.registered]
-            await self.read_model.record_import(conn, _progress(dataset_id, import_id, result), now)
+            await self.read_model.record_import(
+                conn, current_tenant(), _progress(dataset_id, import_id, result), now
+            )
         if self.indexer is not None and result.vectors_written:
             self.indexer.wake()
         return result
@@ -161,7 +163,7 @@ class ItemIngest:
         await self.read_model.insert_items(conn, batch.registered, batch.states, now)
         for space, (model_version, ids, vecs) in batch.vectors.items():
             await self.read_model.insert_vectors(conn, dataset_id, space, model_version, ids, vecs)
-        await self.read_model.add_counts(conn, dataset_id, batch.counts)
+        await self.read_model.add_counts(conn, current_tenant(), dataset_id, batch.counts)
 
     def _read_contents(
         self, specs: Sequence[pb.ItemSpec], todo: Sequence[int], offset: int
@@ -222,6 +224,7 @@ class ItemIngest:
             await self.indexer.flush()
         await self.read_model.record_import(
             self.read_model.pool,
+            current_tenant(),
             pb.Import(
                 import_id=import_id,
                 dataset_id=dataset_id,

@@ -14,6 +14,7 @@ from typing import TypeVar
 
 import numpy as np
 from labelops.curation.v1 import curation_pb2 as pb
+from labelops_core.context import current_tenant
 from labelops_core.errors import FieldViolation, InvalidArgument, NotFound
 from labelops_core.paging import decode_token, encode_token, filter_fingerprint, page_size
 
@@ -54,7 +55,7 @@ class CurationQueries:
 
     async def get_dataset(self, dataset_id: str) -> pb.GetDatasetResponse:
         check_dataset_id(dataset_id)
-        dataset = await self.read_model.get_dataset(dataset_id)
+        dataset = await self.read_model.get_dataset(current_tenant(), dataset_id)
         if dataset is None:
             raise NotFound(
                 f"dataset {dataset_id} does not exist",
@@ -66,7 +67,7 @@ class CurationQueries:
     async def list_datasets(self, req: pb.ListDatasetsRequest) -> pb.ListDatasetsResponse:
         limit = page_size(req.page_size)
         after = str(decode_token(req.page_token)) if req.page_token else ""
-        rows = await self.read_model.list_datasets(after, limit + 1)
+        rows = await self.read_model.list_datasets(current_tenant(), after, limit + 1)
         out = pb.ListDatasetsResponse(datasets=rows[:limit])
         if len(rows) > limit:
             out.next_page_token = encode_token(rows[limit - 1].dataset_id)
@@ -75,7 +76,7 @@ class CurationQueries:
     async def get_import(self, import_id: str) -> pb.GetImportResponse:
         if not import_id:
             raise InvalidArgument("import_id is required", [FieldViolation("import_id", "empty")])
-        imp = await self.read_model.get_import(import_id)
+        imp = await self.read_model.get_import(current_tenant(), import_id)
         if imp is None:
             raise NotFound(f"import {import_id} does not exist", reason="IMPORT_NOT_FOUND")
         return import_response(pb.GetImportResponse, imp)
