@@ -217,25 +217,32 @@ async def build_service(
             min_size=settings.pg_pool_min_size,
             max_size=settings.pg_pool_max_size,
         )
-    closers: Sequence[Callable[[], Awaitable[None]]] = ()
+    closers: list[Callable[[], Awaitable[None]]] = []
     try:
         applied = await migrate(pool, settings.db_schema, load_migrations(settings.migrations_dir))
         if applied:
             log.info("schema %s: applied migrations %s", settings.db_schema, applied)
         store = EventStore(pool, settings.db_schema)
-        key_source = await _key_source(settings, pool)
+        creds = await _credentials(settings, pool)
+        if creds is not None:
+            closers = [creds.close]
         made = wire(ServiceContext(settings, pool, store))
         wiring: Wiring[P] = await made if inspect.isawaitable(made) else made
-        closers = wiring.closers
+        closers = [*closers, *wiring.closers]
         for ddl in wiring.ddl:
             await pool.execute(ddl)
         workers = _workers(settings, pool, wiring)
+        key_source = creds.source if creds is not None else None
         if key_source is not None:
             workers.append(Worker("auth-keys", key_source.run, key_source.stop))
-        runtime = ServiceRuntime(
-            _server(settings, store, wiring, _authenticator(authenticator, key_source)),
-            workers,
-        )
+        server = _server(settings, store, wiring, _authenticator(authenticator, key_source))
+        if creds is not None:
+            server.add_service(
+                credentials_pb2_grpc.add_CredentialServiceServicer_to_server,
+                CredentialServicer(creds.writer),
+                CREDENTIAL_SERVICE,
+            )
+        runtime = ServiceRuntime(server, workers)
         app = ServiceApp(settings, pool, store, wiring.parts, runtime, key_source)
         await runtime.start()
         try:
@@ -249,20 +256,43 @@ async def build_service(
             await pool.close()
 
 
-async def _key_source(settings: ServiceSettings, pool: asyncpg.Pool) -> PgKeySource | None:
+@dataclass
+class _Credentials:
+    """The stored keys: read through the service's pool, written (CredentialService) and
+    migrated through the ``auth_admin_dsn`` pool when one is configured."""
+
+    source: PgKeySource
+    writer: KeyStore
+    admin_pool: asyncpg.Pool | None
+
+    async def close(self) -> None:
+        if self.admin_pool is not None:
+            await self.admin_pool.close()
+
+
+async def _credentials(settings: ServiceSettings, pool: asyncpg.Pool) -> _Credentials | None:
     """The stored API keys (migrated if ``auth_migrate``), first snapshot taken: a service
     that cannot read them fails at start, not at its first call."""
     if not settings.auth_keys_enabled:
         return None
-    if settings.auth_migrate:
-        await migrate(pool, settings.auth_schema, auth_migrations(), include_eventstore=False)
-    source = PgKeySource(
-        KeyStore(pool, settings.auth_schema),
-        refresh_s=settings.auth_refresh_s,
-        max_staleness_s=max(settings.auth_max_staleness_s, settings.auth_refresh_s),
-    )
-    await source.refresh()
-    return source
+    admin = None
+    if settings.auth_admin_dsn:
+        admin = await asyncpg.create_pool(settings.auth_admin_dsn, min_size=1, max_size=2)
+    try:
+        writes = admin or pool
+        if settings.auth_migrate:
+            await migrate(writes, settings.auth_schema, auth_migrations(), include_eventstore=False)
+        source = PgKeySource(
+            KeyStore(pool, settings.auth_schema),
+            refresh_s=settings.auth_refresh_s,
+            max_staleness_s=max(settings.auth_max_staleness_s, settings.auth_refresh_s),
+        )
+        await source.refresh()
+    except BaseException:
+        if admin is not None:
+            await admin.close()
+        raise
+    return _Credentials(source, KeyStore(writes, settings.auth_schema), admin)
 
 
 def _authenticator(
@@ -326,12 +356,6 @@ def _server(
         EventLogServicer(store, settings.service_name),
         EVENTLOG_SERVICE,
     )
-    if settings.auth_keys_enabled:
-        server.add_service(
-            credentials_pb2_grpc.add_CredentialServiceServicer_to_server,
-            CredentialServicer(KeyStore(store.pool, settings.auth_schema)),
-            CREDENTIAL_SERVICE,
-        )
     return server
 
 

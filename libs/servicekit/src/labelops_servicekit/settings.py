@@ -106,6 +106,11 @@ class ServiceSettings(BaseSettings):
     #: Create / migrate ``auth_schema`` at start. Off where the service's database role may
     #: only read it (deploy/postgres/roles.sql: the admin role migrates it).
     auth_migrate: bool = True
+    #: Postgres DSN of the role that may write ``auth_schema`` (deploy/postgres/roles.sql:
+    #: ``labelops_auth_admin``). Set: CredentialService writes and the auth migrations go
+    #: through it; empty: through ``pg_dsn`` (one role for everything: development). A service
+    #: whose role may only read keys answers CredentialService writes FAILED_PRECONDITION.
+    auth_admin_dsn: str = ""
     #: Seconds between two snapshots of the keys: a revoked, rotated or new key takes effect
     #: on this service within about this long.
     auth_refresh_s: Annotated[float, Field(gt=0, le=60)] = 1.0

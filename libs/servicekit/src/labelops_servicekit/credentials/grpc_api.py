@@ -17,8 +17,11 @@ be misleading and are refused.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 from google.protobuf.timestamp_pb2 import Timestamp
 from grpc import aio
 from labelops.admin.v1 import credentials_pb2 as pb
@@ -153,6 +156,18 @@ def _not_found(key_id: str) -> NotFound:
     return NotFound(f"API key {key_id[:64]} not found", reason="API_KEY_NOT_FOUND")
 
 
+@contextlib.contextmanager
+def _writing() -> Iterator[None]:
+    """A service whose database role may only read the keys says so (not INTERNAL)."""
+    try:
+        yield
+    except asyncpg.InsufficientPrivilegeError as exc:
+        raise FailedPrecondition(
+            "this service may only read API keys; call a service deployed with auth_admin_dsn",
+            reason="CREDENTIALS_READ_ONLY",
+        ) from exc
+
+
 class CredentialServicer(pb_grpc.CredentialServiceServicer):
     """The admin API over ``KeyStore`` (see the module docstring)."""
 
@@ -172,22 +187,23 @@ class CredentialServicer(pb_grpc.CredentialServiceServicer):
         now = await self.store.now()
         expires = _expiry(request, now)
         secret = new_secret()
-        row = await self.store.insert(
-            KeyRow(
-                key_id=new_key_id(),
-                tenant_id=tenant,
-                subject=request.subject,
-                kind=kind,
-                roles=roles,
-                vendor_id=vendor,
-                secret_sha256=secret_digest(secret),
-                created_at=now,
-                expires_at=expires,
-                revoked_at=None,
-                rotated_from=None,
-                created_by=_caller(),
+        with _writing():
+            row = await self.store.insert(
+                KeyRow(
+                    key_id=new_key_id(),
+                    tenant_id=tenant,
+                    subject=request.subject,
+                    kind=kind,
+                    roles=roles,
+                    vendor_id=vendor,
+                    secret_sha256=secret_digest(secret),
+                    created_at=now,
+                    expires_at=expires,
+                    revoked_at=None,
+                    rotated_from=None,
+                    created_by=_caller(),
+                )
             )
-        )
         return pb.CreateApiKeyResponse(
             key=key_message(row, now), api_key=format_key(row.key_id, secret)
         )
@@ -236,36 +252,37 @@ class CredentialServicer(pb_grpc.CredentialServiceServicer):
                 [FieldViolation("grace_period", f"between 0 and {MAX_GRACE.days} days")],
             )
         secret = new_secret()
-        async with self.store.pool.acquire() as conn, conn.transaction():
-            now = await self.store.now(conn)
-            expires = _expiry(request, now)
-            old = await self.store.get(tenant, key_id, conn)
-            if old is None:
-                raise _not_found(key_id)
-            if not old.active_at(now):
-                raise FailedPrecondition(
-                    f"API key {key_id} is revoked or expired", reason="API_KEY_INACTIVE"
+        with _writing():
+            async with self.store.pool.acquire() as conn, conn.transaction():
+                now = await self.store.now(conn)
+                expires = _expiry(request, now)
+                old = await self.store.get(tenant, key_id, conn)
+                if old is None:
+                    raise _not_found(key_id)
+                if not old.active_at(now):
+                    raise FailedPrecondition(
+                        f"API key {key_id} is revoked or expired", reason="API_KEY_INACTIVE"
+                    )
+                new = await self.store.insert(
+                    KeyRow(
+                        key_id=new_key_id(),
+                        tenant_id=tenant,
+                        subject=old.subject,
+                        kind=old.kind,
+                        roles=old.roles,
+                        vendor_id=old.vendor_id,
+                        secret_sha256=secret_digest(secret),
+                        created_at=now,
+                        expires_at=expires,
+                        revoked_at=None,
+                        rotated_from=old.key_id,
+                        created_by=_caller(),
+                    ),
+                    conn,
                 )
-            new = await self.store.insert(
-                KeyRow(
-                    key_id=new_key_id(),
-                    tenant_id=tenant,
-                    subject=old.subject,
-                    kind=old.kind,
-                    roles=old.roles,
-                    vendor_id=old.vendor_id,
-                    secret_sha256=secret_digest(secret),
-                    created_at=now,
-                    expires_at=expires,
-                    revoked_at=None,
-                    rotated_from=old.key_id,
-                    created_by=_caller(),
-                ),
-                conn,
-            )
-            previous = await self.store.set_expiry(
-                tenant, key_id, now + (grace or timedelta(0)), conn
-            )
+                previous = await self.store.set_expiry(
+                    tenant, key_id, now + (grace or timedelta(0)), conn
+                )
         return pb.RotateApiKeyResponse(
             key=key_message(new, now),
             api_key=format_key(new.key_id, secret),
@@ -277,7 +294,8 @@ class CredentialServicer(pb_grpc.CredentialServiceServicer):
     ) -> pb.RevokeApiKeyResponse:
         require(Action.CREDENTIALS_MANAGE)
         key_id = _key_id(request.key_id)
-        row = await self.store.revoke(current_tenant(), key_id)
+        with _writing():
+            row = await self.store.revoke(current_tenant(), key_id)
         if row is None:
             raise _not_found(key_id)
         return pb.RevokeApiKeyResponse(key=key_message(row, await self.store.now()))
