@@ -7,6 +7,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
+from .security import kafka_security
+
 # Prefix of every header the runner adds to a dead-lettered record.
 DLQ_HEADER_PREFIX = "dlq."
 _MAX_ERROR_BYTES = 4000
@@ -17,8 +19,10 @@ async def start_clients(
 ) -> tuple[AIOKafkaProducer, AIOKafkaConsumer]:
     """A started DLQ producer (idempotent, acks=all) and a started group consumer that never
     auto-commits, reads committed records only and starts at the earliest offset."""
+    security = kafka_security()
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
+        **security,
         client_id=f"{client_id}-dlq",
         acks="all",
         enable_idempotence=True,
@@ -31,6 +35,7 @@ async def start_clients(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
+        **security,
         **consumer_options,
     )
     try:

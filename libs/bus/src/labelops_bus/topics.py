@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from .security import kafka_security
+
 #: Largest event record (a whole label batch can be big); the relay's producer allows it.
 MAX_EVENT_MESSAGE_BYTES = 16 * 1024 * 1024
 #: Topic settings of every events topic, whoever creates it first: the producing relay, or a
@@ -52,22 +54,31 @@ async def ensure_topics(
     wanted = sorted(set(names))
     if not wanted:
         return
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="labelops-bus-admin")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, client_id="labelops-bus-admin", **kafka_security()
+    )
     await admin.start()
     try:
-        response = await admin.create_topics(
-            [
-                NewTopic(
-                    n,
-                    num_partitions=partitions,
-                    replication_factor=replication,
-                    topic_configs=dict(configs or {}),
-                )
-                for n in wanted
-            ]
+        # Only the missing ones: under ACLs (deploy/kafka) a service may not create topics, and
+        # a create request for an existing topic it is not allowed to create is refused.
+        missing = sorted(set(wanted) - set(await admin.list_topics()))
+        response = (
+            await admin.create_topics(
+                [
+                    NewTopic(
+                        n,
+                        num_partitions=partitions,
+                        replication_factor=replication,
+                        topic_configs=dict(configs or {}),
+                    )
+                    for n in missing
+                ]
+            )
+            if missing
+            else None
         )
         # create_topics reports failures per topic in the response instead of raising.
-        for topic_error in response.topic_errors:
+        for topic_error in response.topic_errors if response is not None else ():
             topic, code = topic_error[0], topic_error[1]
             if code not in (0, TopicAlreadyExistsError.errno):
                 message = topic_error[2] if len(topic_error) > 2 else ""
