@@ -22,6 +22,7 @@ from typing import TypeAlias
 
 import asyncpg
 from labelops.curation.v1 import curation_pb2_grpc
+from labelops_core.netguard import OutboundPolicy
 from labelops_grpckit import Authenticator, Worker
 from labelops_servicekit import ServiceApp, ServiceContext, Servicer, Wiring, build_service
 
@@ -55,6 +56,7 @@ App: TypeAlias = ServiceApp[Settings, Parts]
 def embedders_from_settings(settings: Settings) -> dict[str, Embedder]:
     """The embedders this deployment offers: built-ins (loaded lazily) plus external servers."""
     out: dict[str, Embedder] = {name: build_embedder(name) for name in settings.builtin_embedders}
+    outbound = OutboundPolicy.of(settings.outbound_allow)
     for name, ext in settings.external_embedders.items():
         out[name] = build_embedder(
             "http",
@@ -64,6 +66,7 @@ def embedders_from_settings(settings: Settings) -> dict[str, Embedder]:
             modalities=ext.modalities,
             api_key=ext.api_key,
             timeout_s=ext.timeout_s,
+            outbound=outbound,
         )
     return out
 

@@ -48,3 +48,8 @@ class Settings(ServiceSettings):
     builtin_embedders: list[str] = ["text-minilm-l6", "image-phash"]
     #: External embedding servers by name (JSON: {"clip": {"url": ..., "dim": 512, ...}}).
     external_embedders: dict[str, ExternalEmbedder] = {}
+    #: Outbound destinations allowed besides public addresses (CIDRs or host names, JSON list:
+    #: ``["10.0.5.0/24", "clip.internal"]``): external embedders and the http(s) item URIs they
+    #: are sent to. Loopback, link-local, metadata, private and reserved addresses are refused
+    #: otherwise (``labelops_core.netguard``).
+    outbound_allow: list[str] = []

@@ -106,8 +106,11 @@ async def clip_stub(
         ),
     )
     monkeypatch.setenv("LABELOPS_CURATION_BUILTIN_EMBEDDERS", "[]")
+    # The fake model server listens on 127.0.0.1: allowed here, refused by default.
+    monkeypatch.setenv("LABELOPS_CURATION_OUTBOUND_ALLOW", '["127.0.0.1/32"]')
     settings = curation_settings(pg_schema, unique_name, kafka_bootstrap)
     assert isinstance(settings, Settings) and list(settings.external_embedders) == ["clip"]
+    assert settings.outbound_allow == ["127.0.0.1/32"]
     auth = Authenticator({API_KEY: PRINCIPAL})
     async with (
         build_app(settings, pool=pg_pool, authenticator=auth) as app,

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from labelops_core.netguard import OutboundPolicy
 from labelops_curation.adapters.embedders.external import HttpEmbedder
 from labelops_curation.adapters.embedders.image import ImageEmbedder
 from labelops_curation.adapters.embedders.text_minilm import TextMiniLMEmbedder
@@ -118,7 +119,11 @@ async def case(
         yield Case(ImageEmbedder(), _image_input, "text")
     else:
         async with HttpEmbedder(
-            url=server_url, dim=SERVER_DIM, modalities=["image"], name="clip"
+            url=server_url,
+            dim=SERVER_DIM,
+            modalities=["image"],
+            name="clip",
+            outbound=OutboundPolicy.of(["127.0.0.1/32"]),
         ) as http:
             yield Case(http, _image_input, "video")
 

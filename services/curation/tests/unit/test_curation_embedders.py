@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from labelops_core.netguard import OutboundPolicy
 from labelops_curation.adapters.embedders import KINDS, build_embedder
 from labelops_curation.adapters.embedders import text_minilm as tm
 from labelops_curation.adapters.embedders.external import HttpEmbedder
@@ -39,6 +40,8 @@ from labelops_curation.domain.embedding import (
     QueryEmbedder,
 )
 from PIL import Image, ImageDraw, ImageEnhance
+
+LOCAL = OutboundPolicy.of(["127.0.0.1/32"])
 
 # ==================================================================================================
 # Text: all-MiniLM-L6-v2 in NumPy
@@ -415,6 +418,7 @@ def http_embedder(server: FakeModelServer, path: str, **kwargs: Any) -> HttpEmbe
         "modalities": ["image", "text"],
         "name": "clip",
         "backoff_s": 0.01,
+        "outbound": LOCAL,  # the fake model server listens on 127.0.0.1
     }
     params.update(kwargs)
     return HttpEmbedder(**params)
@@ -529,7 +533,11 @@ async def test_http_connection_refused_is_retried_then_fails() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again when the block ends: nobody listens
     embedder = HttpEmbedder(
-        url=f"http://127.0.0.1:{port}/embed", dim=4, modalities=["image"], backoff_s=0.01
+        url=f"http://127.0.0.1:{port}/embed",
+        dim=4,
+        modalities=["image"],
+        backoff_s=0.01,
+        outbound=LOCAL,
     )
     async with embedder:
         with pytest.raises(EmbeddingError, match=r"3 attempts.*ConnectError") as info:

@@ -2,7 +2,9 @@
 
 The service reads ``data:`` URIs, inline text, and ``file://`` URIs under the configured roots
 (``LABELOPS_CURATION_FILE_ROOTS``; none by default, so a request cannot make the service read
-arbitrary files). Other schemes (s3://, gs://, http(s)://) are registered as given: their items
+arbitrary files). Roots and paths are compared after resolving symlinks: a link inside a root
+that leads outside it is INVALID_ARGUMENT on ``items[i].uri``. Other schemes (s3://, gs://,
+http(s)://) are registered as given: their items
 get vectors from the caller or from an external embedder, which fetches the URI itself.
 
 What is read is checked: a given checksum must match the bytes (else INVALID_CHECKSUM on
@@ -46,10 +48,31 @@ class ContentReader:
 
     def __init__(self, roots: Sequence[str | Path] = (), *, max_bytes: int = 64 * 1024 * 1024):
         self.roots = [Path(r).resolve() for r in roots]
+        # As configured, for the lexical check (a root may itself be a link, e.g. /tmp).
+        self._given = [Path(os.path.normpath(os.path.abspath(r))) for r in roots]
         self.max_bytes = max_bytes
 
-    def _allowed(self, path: Path) -> bool:
-        return any(path == r or r in path.parents for r in self.roots)
+    def _allowed(self, path: Path, roots: Sequence[Path] | None = None) -> bool:
+        return any(path == r or r in path.parents for r in (self.roots if roots is None else roots))
+
+    def _read_file(self, given: str, raw_path: str) -> bytes | None:
+        """The bytes of a file under a root (None outside the roots or above ``max_bytes``).
+
+        Containment is checked on the real path, symlinks resolved (``os.path.realpath``): a
+        link inside a root that points outside it (to /etc/passwd, say) is refused, not read,
+        and neither its size nor its hash is revealed.
+        """
+        path = Path(os.path.normpath(raw_path))
+        if not (self._allowed(path) or self._allowed(path, self._given)):
+            return None
+        real = Path(os.path.realpath(path))
+        if not self._allowed(real):
+            raise ContentError("uri", f"{given!r} resolves outside the allowed file roots")
+        if not real.is_file():
+            raise ContentError("uri", f"{given!r}: no such file")
+        if real.stat().st_size > self.max_bytes:
+            return None
+        return real.read_bytes()
 
     def read(self, spec: pb.ItemSpec) -> Content:
         """Content of one item spec; raises ContentError(field, message) for bad input."""
@@ -61,12 +84,7 @@ class ContentReader:
             if uri.data is not None:
                 data = uri.data
             elif uri.path is not None:
-                path = Path(os.path.normpath(uri.path))
-                if self._allowed(path):
-                    if not path.is_file():
-                        raise ContentError("uri", f"{spec.uri!r}: no such file")
-                    if path.stat().st_size <= self.max_bytes:
-                        data = path.read_bytes()
+                data = self._read_file(spec.uri, uri.path)
         if data is None:
             return Content()
         checksum = _digest("sha256", data)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from labelops_core.netguard import OutboundPolicy
+
 from ...domain.embedding import Embedder
 
 __all__ = ["KINDS", "build_embedder"]
@@ -35,13 +37,15 @@ def build_embedder(
     api_key: str | None = None,
     timeout_s: float = 10.0,
     model: str | None = None,
+    outbound: OutboundPolicy | None = None,
 ) -> Embedder:
     """A new embedder of ``kind``.
 
-    ``url``, ``dim`` and ``modalities`` are required for ``http`` and must be left unset for
-    the built-ins (whose size and modalities are fixed); so are ``name`` (default ``"http"``),
-    ``api_key`` and ``model``. ``timeout_s`` only applies to ``http``. Raises ``ValueError``
-    for an unknown kind or options that do not fit it.
+        ``url``, ``dim`` and ``modalities`` are required for ``http`` and must be left unset for
+        the built-ins (whose size and modalities are fixed); so are ``name`` (default ``"http"``),
+        ``api_key`` and ``model``. ``timeout_s`` and ``outbound`` (where it may call, default public
+    addresses only) only apply to ``http``. Raises ``ValueError``
+        for an unknown kind or options that do not fit it.
     """
     if kind == "http":
         if url is None or dim is None or not modalities:
@@ -56,6 +60,7 @@ def build_embedder(
             model=model,
             api_key=api_key,
             timeout_s=timeout_s,
+            outbound=outbound,
         )
     if kind not in KINDS:
         raise ValueError(f"unknown embedder kind {kind!r}; known: {', '.join(KINDS)}")

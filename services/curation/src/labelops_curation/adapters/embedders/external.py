@@ -56,14 +56,18 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import ipaddress
 import math
 import re
 from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import numpy as np
+from labelops_core.errors import InvalidArgument
+from labelops_core.netguard import OutboundPolicy, check_url, forbidden_reason
 
 from ...domain.embedding import MODALITIES, EmbeddingError, EmbedInput
 
@@ -71,7 +75,6 @@ __all__ = ["HttpEmbedder"]
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504}) | frozenset(range(505, 600))
-_MAX_BODY_SNIPPET = 200
 
 
 class HttpEmbedder:
@@ -82,6 +85,15 @@ class HttpEmbedder:
     ``model``: sent as ``"model"`` (for servers hosting several models), default null.
     ``include_content``: send item bytes base64-encoded (for servers that cannot read the
     items' URIs). ``model_version``: reported until the server tells its own.
+
+    ``outbound``: where the service may call (``labelops_core.netguard``; default: public
+    addresses only). The server's URL is checked when the embedder is configured (a literal
+    loopback / private / link-local / metadata address is a ``ValueError``) and again before
+    every request (a name may resolve elsewhere later): a refused URL is INVALID_ARGUMENT
+    ``OUTBOUND_URL_NOT_ALLOWED`` and nothing is sent. The http(s) URIs of items are passed to
+    the server, which fetches them: they are checked by the same policy before the request
+    (an item refused is an ``EmbeddingError`` with its index). Errors never repeat what a
+    server answered (status code and size only).
 
     The HTTP client (connection pool) is created on first use; call ``aclose()`` (or use
     ``async with``) when done.
@@ -101,9 +113,12 @@ class HttpEmbedder:
         backoff_s: float = 0.25,
         include_content: bool = False,
         model_version: str = "unknown",
+        outbound: OutboundPolicy | None = None,
     ) -> None:
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"url must be http(s): {url!r}")
+        self.outbound = outbound if outbound is not None else OutboundPolicy.of()
+        _check_literal(url, self.outbound)
         if dim < 1:
             raise ValueError("dim must be >= 1")
         mods = frozenset(modalities)
@@ -165,6 +180,7 @@ class HttpEmbedder:
 
     async def embed(self, inputs: Sequence[EmbedInput]) -> np.ndarray:
         payload_inputs: list[dict[str, Any]] = []
+        checked: set[str] = set()
         for i, item in enumerate(inputs):
             if item.modality not in self.modalities:
                 raise EmbeddingError(
@@ -175,6 +191,8 @@ class HttpEmbedder:
             content_b64 = None
             if self.include_content and item.content is not None:
                 content_b64 = base64.b64encode(item.content).decode("ascii")
+            if item.uri.lower().startswith(("http://", "https://")):
+                await self._check_item_uri(i, item.uri, checked)
             if not item.uri and item.text is None and content_b64 is None:
                 raise EmbeddingError(
                     f"input {i} ({item.item_id}): nothing to send (no uri, text or content)",
@@ -199,6 +217,23 @@ class HttpEmbedder:
             payload_inputs.append({"id": f"query-{i}", "modality": "text", "text": text})
         return await self._request(payload_inputs)
 
+    async def _check_item_uri(self, i: int, uri: str, checked: set[str]) -> None:
+        """The server would fetch ``uri``: refuse it unless the policy allows its host (one
+        look-up per distinct scheme + host + port of a request)."""
+        try:
+            parts = urlsplit(uri)
+            key = f"{parts.scheme.lower()}://{parts.hostname}:{parts.port}"
+        except ValueError:
+            key = ""  # check_url refuses it
+        if key and key in checked:
+            return
+        try:
+            await check_url(uri, self.outbound, field="uri")
+        except InvalidArgument as exc:
+            why = exc.violations[0].description if exc.violations else exc.message
+            raise EmbeddingError(f"input {i}: uri refused ({why})", index=i) from None
+        checked.add(key)
+
     # --- transport ------------------------------------------------------------------------------
 
     async def _request(self, payload_inputs: list[dict[str, Any]]) -> np.ndarray:
@@ -214,6 +249,8 @@ class HttpEmbedder:
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
+            # Before every attempt: what the name resolves to may have changed.
+            await check_url(self.url, self.outbound, field=f"embedders.{self.name}.url")
             try:
                 async with asyncio.timeout(self.timeout_s):
                     response = await client.post(self.url, json=payload)
@@ -232,12 +269,12 @@ class HttpEmbedder:
                     index=-1,
                 ) from exc
             if response.status_code in _RETRY_STATUS:
-                last_problem = f"HTTP {response.status_code}: {_snippet(response)}"
+                last_problem = f"HTTP {response.status_code} ({_size(response)})"
                 continue
             if response.status_code != 200:
                 raise EmbeddingError(
-                    f"{self.name}: {self.url} answered HTTP {response.status_code}: "
-                    f"{_snippet(response)}",
+                    f"{self.name}: {self.url} answered HTTP {response.status_code}"
+                    f" ({_size(response)})",
                     index=-1,
                 )
             return response
@@ -252,11 +289,11 @@ class HttpEmbedder:
             body = response.json()
         except ValueError as exc:
             raise EmbeddingError(
-                f"{self.name}: response is not JSON: {_snippet(response)}", index=-1
+                f"{self.name}: response is not JSON ({_size(response)})", index=-1
             ) from exc
         if not isinstance(body, dict) or not isinstance(body.get("embeddings"), list):
             raise EmbeddingError(
-                f"{self.name}: response has no 'embeddings' list: {_snippet(response)}", index=-1
+                f"{self.name}: response has no 'embeddings' list ({_size(response)})", index=-1
             )
         rows = body["embeddings"]
         if len(rows) != n:
@@ -292,6 +329,24 @@ class HttpEmbedder:
         return (vec / np.linalg.norm(vec)).astype(np.float32)
 
 
-def _snippet(response: httpx.Response) -> str:
-    text = response.text
-    return text[:_MAX_BODY_SNIPPET] + ("..." if len(text) > _MAX_BODY_SNIPPET else "")
+def _size(response: httpx.Response) -> str:
+    # Never the body: whatever a server (or what it was tricked into fetching) answers stays
+    # out of error messages, which reach callers.
+    return f"{len(response.content)} bytes"
+
+
+def _check_literal(url: str, policy: OutboundPolicy) -> None:
+    """ValueError when ``url`` names a literal address the policy refuses (a configuration
+    mistake found at start-up; names are resolved before each call)."""
+    host = httpx.URL(url).host
+    try:
+        addr = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return
+    if policy.host_allowed(host) or policy.address_allowed(addr):
+        return
+    why = forbidden_reason(addr)
+    if why is not None:
+        raise ValueError(
+            f"url {url!r} is {why}; allow it with LABELOPS_CURATION_OUTBOUND_ALLOW if intended"
+        )
