@@ -60,6 +60,7 @@ async def test_tasks_are_offered_whatever_the_model_server_does(
         grace_period_s=1.0,
     )
     prelabel_settings = PrelabelSettings(
+        outbound_allow=["127.0.0.1/32"],
         db_schema=second_schema,
         service_name=prelabel_name,
         kafka_bootstrap=kafka_bootstrap,
