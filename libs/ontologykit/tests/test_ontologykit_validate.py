@@ -547,4 +547,4 @@ def test_validation_does_not_modify_the_labels() -> None:
 
 
 def test_every_reason_is_listed() -> None:
-    assert len(set(reasons.ALL_REASONS)) == len(reasons.ALL_REASONS) == 19
+    assert len(set(reasons.ALL_REASONS)) == len(reasons.ALL_REASONS) == 20

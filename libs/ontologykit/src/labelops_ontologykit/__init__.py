@@ -25,6 +25,7 @@ from .diff import (
 )
 from .geometry import BOUNDS_TOLERANCE, area
 from .issues import LabelIssue
+from .limits import LabelLimits
 from .migration import MigrationPlan, chain_migrations, check_migration, compile_migration
 from .versions import OntologyVersions
 
@@ -36,6 +37,7 @@ __all__ = [
     "MAX_ITEMS",
     "CompiledOntology",
     "LabelIssue",
+    "LabelLimits",
     "MigrationPlan",
     "OntologyCache",
     "OntologyVersions",

@@ -34,6 +34,7 @@ from .definition import CLASS, CLASSIFICATION, OPTION, index, walk
 from .definition import validate_definition as _validate_definition
 from .geometry import BIG, BOUNDS_TOLERANCE, CHECKERS, GEOMETRY_FIELD, Checker
 from .issues import LabelIssue
+from .limits import LabelLimits, capped, label_too_large
 from .specs import (
     _A_BOOL,
     _A_ENUM,
@@ -98,8 +99,11 @@ __all__ = [
 ]
 
 
-def compile_ontology(definition: definition_pb2.OntologyDefinition) -> CompiledOntology:
-    """Precompute everything label validation needs from ``definition``.
+def compile_ontology(
+    definition: definition_pb2.OntologyDefinition, *, limits: LabelLimits | None = None
+) -> CompiledOntology:
+    """Precompute everything label validation needs from ``definition``; ``limits``: the size
+    caps labels are held to (default ``LabelLimits()``, see ``labelops_ontologykit.limits``).
 
     Raises ``InvalidArgument`` (reason ``INVALID_ONTOLOGY``, one field violation per problem,
     see ``validate_definition``) when the definition itself is not well-formed. The result is
@@ -112,17 +116,21 @@ def compile_ontology(definition: definition_pb2.OntologyDefinition) -> CompiledO
             violations,
             reason="INVALID_ONTOLOGY",
         )
-    return CompiledOntology(definition)
+    return CompiledOntology(definition, limits=limits)
 
 
 class CompiledOntology:
     """A validated, precomputed ontology version. Build it with ``compile_ontology``."""
 
-    def __init__(self, definition: definition_pb2.OntologyDefinition) -> None:
+    def __init__(
+        self, definition: definition_pb2.OntologyDefinition, *, limits: LabelLimits | None = None
+    ) -> None:
         # Callers go through compile_ontology, which validates first; the tables below assume
         # a well-formed definition (unique ids, known kinds).
         #: The definition this was compiled from (do not mutate it).
         self.definition = definition
+        #: Size caps of labels (reported as ``TOO_LARGE`` issues).
+        self.limits = limits or LabelLimits()
         classes: dict[str, _ClassSpec] = {}
         all_choices: dict[str, _Choice] = {}
         required_top: dict[str, list[str]] = {}
@@ -198,7 +206,8 @@ class CompiledOntology:
         hy = h + BOUNDS_TOLERANCE if h > 0 else BIG
         classes = self._classes
         ids: dict[str, int] | None = None
-        labels = item.labels
+        lim = self.limits
+        labels = capped(item.labels, lim.max_labels_per_item, ii, "labels", "labels", issues)
         for li, label in enumerate(labels):
             lid = label.label_id
             if lid:
@@ -216,6 +225,14 @@ class CompiledOntology:
                     )
                 else:
                     ids[lid] = li
+            g = label.WhichOneof("geometry")
+            if (
+                g == "polygon"
+                or g == "polyline"
+                or label.answers
+                or len(lid) > lim.max_label_id_chars
+            ) and (label_too_large(label, g, lim, ii, li, issues)):
+                continue
             spec = classes.get(label.class_id)
             if spec is None:
                 self._unknown_class(label, ii, li, issues)
@@ -226,7 +243,6 @@ class CompiledOntology:
                         ii, li, "class_id", f"class {spec.id!r} is deprecated", R.DEPRECATED_CLASS
                     )
                 )
-            g = label.WhichOneof("geometry")
             if g == spec.gname:
                 check = spec.check
                 if check is not None:
@@ -267,6 +283,7 @@ class CompiledOntology:
                 )
         rels = item.relations
         if rels:
+            rels = capped(rels, lim.max_relations_per_item, ii, "relations", "relations", issues)
             self._check_relations(rels, labels, ids or {}, ii, issues)
 
     # --- slow paths and rarer checks --------------------------------------------------------

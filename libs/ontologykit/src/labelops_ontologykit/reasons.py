@@ -32,6 +32,8 @@ INVALID_ATTRIBUTE: Final = "INVALID_ATTRIBUTE"
 INVALID_CONFIDENCE: Final = "INVALID_CONFIDENCE"
 DUPLICATE_LABEL_ID: Final = "DUPLICATE_LABEL_ID"
 ILLEGAL_RELATION: Final = "ILLEGAL_RELATION"
+# Size caps (``labelops_ontologykit.limits``).
+TOO_LARGE: Final = "TOO_LARGE"
 
 #: Every reason ``CompiledOntology.validate_items`` can return.
 ALL_REASONS: Final = (
@@ -54,4 +56,5 @@ ALL_REASONS: Final = (
     INVALID_CONFIDENCE,
     DUPLICATE_LABEL_ID,
     ILLEGAL_RELATION,
+    TOO_LARGE,
 )
