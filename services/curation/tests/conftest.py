@@ -13,24 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from curation_support import API_KEY, CLIENT_MAX_BYTES, PRINCIPAL
+from curation_support import API_KEY, CLIENT_MAX_BYTES, PRINCIPAL, curation_settings
 from labelops.curation.v1 import curation_pb2_grpc
 from labelops_curation.bootstrap import App, build_app
-from labelops_curation.config import Settings
 from labelops_grpckit import Authenticator, channel
-
-
-def curation_settings(pg_schema: str, service: str, kafka_bootstrap: str, **over: Any) -> Settings:
-    return Settings(
-        db_schema=pg_schema,
-        service_name=service,
-        kafka_bootstrap=kafka_bootstrap,
-        host="127.0.0.1",
-        port=0,
-        grace_period_s=1.0,
-        qdrant_path=":memory:",
-        **over,
-    )
 
 
 @pytest_asyncio.fixture(loop_scope="session")

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from labelops.curation.v1 import curation_pb2 as pb
 from labelops.curation.v1 import curation_pb2_grpc
+from labelops_curation.config import Settings
 from labelops_testkit.grpc import fails, serving
 from labelops_testkit.kafka import wait_for_envelopes
 
@@ -16,6 +17,7 @@ __all__ = [
     "API_KEY",
     "CLIENT_MAX_BYTES",
     "PRINCIPAL",
+    "curation_settings",
     "fails",
     "register",
     "serving",
@@ -77,3 +79,16 @@ async def register(
 
     resp = await stub.RegisterItems(messages())
     return getattr(resp, "import")
+
+
+def curation_settings(pg_schema: str, service: str, kafka_bootstrap: str, **over: Any) -> Settings:
+    return Settings(
+        db_schema=pg_schema,
+        service_name=service,
+        kafka_bootstrap=kafka_bootstrap,
+        host="127.0.0.1",
+        port=0,
+        grace_period_s=1.0,
+        qdrant_path=":memory:",
+        **over,
+    )

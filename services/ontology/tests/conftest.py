@@ -15,20 +15,7 @@ import pytest_asyncio
 from labelops.ontology.v1 import ontology_pb2_grpc
 from labelops_grpckit import Authenticator, channel
 from labelops_ontology.bootstrap import App, build_app
-from labelops_ontology.config import Settings
-from ontology_grpc_support import API_KEY, CLIENT_MAX_BYTES, PRINCIPAL
-
-
-def ontology_settings(pg_schema: str, service: str, kafka_bootstrap: str, **over: Any) -> Settings:
-    return Settings(
-        db_schema=pg_schema,
-        service_name=service,
-        kafka_bootstrap=kafka_bootstrap,
-        host="127.0.0.1",
-        port=0,
-        grace_period_s=1.0,
-        **over,
-    )
+from ontology_grpc_support import API_KEY, CLIENT_MAX_BYTES, PRINCIPAL, ontology_settings
 
 
 @pytest_asyncio.fixture(loop_scope="session")

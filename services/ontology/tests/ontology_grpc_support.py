@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from labelops_ontology.config import Settings
 from labelops_testkit.grpc import fails
 from labelops_testkit.grpc import serving as _serving
 from labelops_testkit.kafka import wait_for_envelopes
@@ -13,6 +14,7 @@ __all__ = [
     "CLIENT_MAX_BYTES",
     "PRINCIPAL",
     "fails",
+    "ontology_settings",
     "serving",
     "stored",
     "wait_for_envelopes",
@@ -33,3 +35,15 @@ async def stored(pool: Any, schema: str) -> dict[str, int]:
 async def serving(target: str) -> bool:
     """True when the server's health says SERVING, overall and for the ontology service."""
     return await _serving(target, ["labelops.ontology.v1.OntologyService"])
+
+
+def ontology_settings(pg_schema: str, service: str, kafka_bootstrap: str, **over: Any) -> Settings:
+    return Settings(
+        db_schema=pg_schema,
+        service_name=service,
+        kafka_bootstrap=kafka_bootstrap,
+        host="127.0.0.1",
+        port=0,
+        grace_period_s=1.0,
+        **over,
+    )

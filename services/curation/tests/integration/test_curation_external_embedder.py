@@ -17,8 +17,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from conftest import curation_settings
-from curation_support import API_KEY, PRINCIPAL, fails, register, stored
+from curation_support import API_KEY, PRINCIPAL, curation_settings, fails, register, stored
 from labelops.curation.v1 import curation_pb2 as pb
 from labelops.curation.v1 import curation_pb2_grpc
 from labelops_curation.bootstrap import build_app

@@ -15,8 +15,7 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from conftest import curation_settings
-from curation_support import fails, register, serving, stored
+from curation_support import curation_settings, fails, register, serving, stored
 from labelops.curation.v1 import curation_pb2 as pb
 from labelops.curation.v1 import curation_pb2_grpc
 from labelops_core.netguard import OutboundPolicy

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from conftest import ontology_settings
 from labelops.labels.v1 import label_pb2 as lb
 from labelops.ontology.v1 import definition_pb2 as d
 from labelops.ontology.v1 import ontology_pb2 as o
@@ -15,7 +14,7 @@ from labelops_ontology.adapters.repository import OntologyRepository
 from labelops_ontology.application.handlers import Limits, OntologyHandlers
 from labelops_ontology.bootstrap import build_app
 from labelops_ontology.domain import commands as c
-from ontology_grpc_support import fails, serving, stored
+from ontology_grpc_support import fails, ontology_settings, serving, stored
 from ontology_samples import add_class, car_label, item, move, rename, vehicles
 
 MIB = 1024 * 1024

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 import pytest
-from conftest import ontology_settings
 from labelops.ontology.v1 import ontology_pb2 as o
 from labelops_core.errors import Aborted
 from labelops_grpckit import Authenticator
@@ -16,7 +15,7 @@ from labelops_ontology.application.handlers import OntologyHandlers
 from labelops_ontology.bootstrap import build_app
 from labelops_ontology.domain import commands as c
 from labelops_ontology.domain.ontology import Ontology
-from ontology_grpc_support import API_KEY, PRINCIPAL, fails, stored
+from ontology_grpc_support import API_KEY, PRINCIPAL, fails, ontology_settings, stored
 from ontology_samples import add_class, remove, rename, vehicles
 
 

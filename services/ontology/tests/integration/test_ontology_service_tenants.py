@@ -10,7 +10,6 @@ from typing import Any
 import grpc
 import pytest
 import pytest_asyncio
-from conftest import ontology_settings
 from labelops.ontology.v1 import ontology_pb2 as o
 from labelops.ontology.v1 import ontology_pb2_grpc
 from labelops_eventstore import NewEvent
@@ -18,7 +17,7 @@ from labelops_grpckit import Authenticator, channel
 from labelops_ontology.adapters.repository import OntologyRepository
 from labelops_ontology.bootstrap import App, build_app
 from labelops_ontology.domain import events as ev
-from ontology_grpc_support import fails, serving, stored
+from ontology_grpc_support import fails, ontology_settings, serving, stored
 from ontology_samples import add_class, car_label, item, vehicles
 
 KEYS: dict[str, dict[str, Any]] = {
