@@ -214,15 +214,7 @@ class CompiledOntology:
                 if ids is None:
                     ids = {lid: li}
                 elif lid in ids:
-                    issues.append(
-                        LabelIssue(
-                            ii,
-                            li,
-                            "label_id",
-                            f"label id {lid!r} is already used by label {ids[lid]}",
-                            R.DUPLICATE_LABEL_ID,
-                        )
-                    )
+                    _duplicate_id(lid, ids[lid], ii, li, issues)
                 else:
                     ids[lid] = li
             g = label.WhichOneof("geometry")
@@ -372,6 +364,11 @@ class CompiledOntology:
                     )
                 else:
                     ins[k] = ri
+
+
+def _duplicate_id(lid: str, first: int, ii: int, li: int, issues: list[LabelIssue]) -> None:
+    desc = f"label id {lid!r} is already used by label {first}"
+    issues.append(LabelIssue(ii, li, "label_id", desc, R.DUPLICATE_LABEL_ID))
 
 
 def _geometry_mismatch(
