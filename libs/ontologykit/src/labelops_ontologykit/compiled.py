@@ -218,12 +218,8 @@ class CompiledOntology:
                 else:
                     ids[lid] = li
             g = label.WhichOneof("geometry")
-            if (
-                g == "polygon"
-                or g == "polyline"
-                or label.answers
-                or len(lid) > lim.max_label_id_chars
-            ) and (label_too_large(label, g, lim, ii, li, issues)):
+            sized = g in _SIZED or label.answers or len(lid) > lim.max_label_id_chars
+            if sized and label_too_large(label, g, lim, ii, li, issues):
                 continue
             spec = classes.get(label.class_id)
             if spec is None:
@@ -364,6 +360,11 @@ class CompiledOntology:
                     )
                 else:
                     ins[k] = ri
+
+
+#: Geometries whose size ``label_too_large`` checks (the others are fixed-size or capped by
+#: the request validator).
+_SIZED = frozenset({"polygon", "polyline"})
 
 
 def _duplicate_id(lid: str, first: int, ii: int, li: int, issues: list[LabelIssue]) -> None:
