@@ -145,6 +145,25 @@ def test_bytes_and_uint64():
     assert RequestValidator().violations(fine) == [], "bytes may hold anything"
 
 
+def test_timestamps_outside_protobufs_range_are_refused():
+    # Found by the fuzzer: Cut.timestamp with seconds 2^63-1 made ToDatetime raise -> INTERNAL.
+    from labelops.datasets.v1 import datasets_pb2
+
+    v = RequestValidator()
+    bad = datasets_pb2.CreateDatasetVersionRequest(dataset_id="d")
+    bad.cut.timestamp.seconds = 2**63 - 1
+    assert [f.field for f in v.violations(bad)] == ["cut.timestamp"]
+    with pytest.raises(InvalidArgument):
+        v.validate(bad)
+    negative_nanos = datasets_pb2.CreateDatasetVersionRequest(dataset_id="d")
+    negative_nanos.cut.timestamp.nanos = -1
+    assert [f.field for f in v.violations(negative_nanos)] == ["cut.timestamp"]
+    good = datasets_pb2.CreateDatasetVersionRequest(dataset_id="d")
+    good.cut.timestamp.seconds = 1_700_000_000
+    assert v.violations(good) == []
+    v.validate(good)
+
+
 def test_mutated_requests_fast_and_generic_walks_agree():
     # The fast pass only decides "fine or not": a request it passes must have no violation
     # and a request it fails must get at least one from the generic walk.

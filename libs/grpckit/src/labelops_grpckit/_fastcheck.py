@@ -50,6 +50,11 @@ class FastCompiler:
         self._names[descriptor] = name
         plan = self._validator.plan(descriptor)
         lines = [f"def {name}(m, S, d):"]
+        if plan.time is not None:
+            lo, hi, nlo, nhi = plan.time
+            lines += [f"    return not ({lo} <= m.seconds <= {hi} and {nlo} <= m.nanos <= {nhi})"]
+            self._sources.append("\n".join(lines))
+            return name
         if plan.struct:
             lines += ["    d += 1", f"    if d > {self._validator.limits.max_struct_depth}:"]
             lines.append("        return True")

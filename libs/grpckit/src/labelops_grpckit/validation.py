@@ -16,6 +16,7 @@ It walks the message by its descriptor and refuses, with INVALID_ARGUMENT (Error
 - a repeated or map field with more than ``max_repeated`` entries (default 10,000;
   ``field_max_entries`` per field), e.g. polygon vertices, labels of a submission;
 - ``google.protobuf.Struct`` / ``ListValue`` nested deeper than ``max_struct_depth`` (32);
+- ``google.protobuf.Timestamp`` / ``Duration`` outside protobuf's own ranges (``TIME_RANGES``);
 - a ``uint64`` / ``fixed64`` above 2**63-1: every such value ends up in a Postgres ``bigint``
   (stream versions, positions), where it would overflow;
 - an enum value the enum does not define (proto3 keeps unknown numbers as plain ints).
@@ -68,6 +69,13 @@ DEFAULT_FIELD_MAX_CHARS: Mapping[str, int] = {
 _BAD_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 _STRUCT_TYPES = frozenset({"google.protobuf.Struct", "google.protobuf.ListValue"})
+#: Well-known time types -> (min seconds, max seconds, min nanos, max nanos): protobuf's own
+#: ranges (0001-01-01 .. 9999-12-31 for a Timestamp, +-10,000 years for a Duration). Outside
+#: them ``ToDatetime`` raises, which a handler would turn into INTERNAL.
+TIME_RANGES: dict[str, tuple[int, int, int, int]] = {
+    "google.protobuf.Timestamp": (-62135596800, 253402300799, 0, 999_999_999),
+    "google.protobuf.Duration": (-315576000000, 315576000000, -999_999_999, 999_999_999),
+}
 _UNSIGNED_64 = frozenset({FieldDescriptor.TYPE_UINT64, FieldDescriptor.TYPE_FIXED64})
 
 
@@ -116,12 +124,13 @@ class _Field:
 class _Plan:
     """Checks of one message type: only the fields that need one."""
 
-    __slots__ = ("descriptor", "fields", "needed", "struct")
+    __slots__ = ("descriptor", "fields", "needed", "struct", "time")
 
     def __init__(self, descriptor: Descriptor) -> None:
         self.descriptor = descriptor
         self.fields: dict[FieldDescriptor, _Field] = {}
         self.struct = descriptor.full_name in _STRUCT_TYPES
+        self.time = TIME_RANGES.get(descriptor.full_name)
         self.needed = True
 
 
@@ -202,7 +211,7 @@ class RequestValidator:
                 compiled = self._field(fd)
                 if compiled is not None:
                     plan.fields[fd] = compiled
-            plan.needed = bool(plan.fields) or plan.struct
+            plan.needed = bool(plan.fields) or plan.struct or plan.time is not None
         return plan
 
     def _field(self, fd: FieldDescriptor) -> _Field | None:
@@ -245,6 +254,12 @@ class RequestValidator:
     # --- the walk --------------------------------------------------------------------------
 
     def _walk(self, message: Message, plan: _Plan, path: Any, walk: _Walk, depth: int) -> None:
+        if plan.time is not None:
+            lo, hi, nlo, nhi = plan.time
+            seconds, nanos = message.seconds, message.nanos  # type: ignore[attr-defined]
+            if not (lo <= seconds <= hi and nlo <= nanos <= nhi):
+                walk.add(path, f"seconds must be in [{lo}, {hi}], nanos in [{nlo}, {nhi}]")
+            return
         if plan.struct:
             depth += 1
             if depth > self.limits.max_struct_depth:
