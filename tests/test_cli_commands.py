@@ -129,7 +129,7 @@ async def test_ontology_items_projects_and_the_events_they_published(
     by_type = {e["type"].rsplit(".", 1)[-1]: e for e in events}
     assert sorted(by_type) == sorted(wanted), events
     assert by_type["OntologyVersionPublished"]["payload"]["version"] == "1.0.0"
-    assert by_type["OntologyCreated"]["stream_id"] == "ontologies/notes-topics"
+    assert by_type["OntologyCreated"]["stream_id"] == "tenants/acme/ontologies/notes-topics"
     assert by_type["DatasetCreated"]["payload"]["dataset_id"] == "notes"
     assert by_type["ProjectCreated"]["payload"]["project"]["ontology_version"] == "1.0.0"
     assert by_type["ProjectCreated"]["topic"] == system.topic("routing")
@@ -143,7 +143,7 @@ async def test_ontology_items_projects_and_the_events_they_published(
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
     assert len(lines) == 2, r.stdout
-    assert "ontology.v1.OntologyCreated  ontologies/notes-topics@1" in lines[0]
+    assert "ontology.v1.OntologyCreated  tenants/acme/ontologies/notes-topics@1" in lines[0]
     assert '"display_name":"Note topics"' in lines[0]
 
     # -- report: the figures of this run in a small HTML page ----------------------------------

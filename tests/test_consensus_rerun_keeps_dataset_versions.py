@@ -32,11 +32,22 @@ from labelops_datasets.config import Settings as DatasetsSettings
 from labelops_grpckit import Authenticator, channel
 from labelops_qa.bootstrap import build_app as build_qa
 from labelops_qa.config import Settings as QaSettings
-from labelops_testkit.kafka import end_offsets, envelope, publish
+from labelops_testkit.kafka import end_offsets, publish
+from labelops_testkit.kafka import envelope as _envelope
 from labelops_testkit.waiting import eventually
 
 KEY = "rerun-test-key-0123456789"
-KEYS = {KEY: {"subject": "lead", "tenant_id": "acme", "roles": ["admin"]}}
+TENANT = "acme"
+KEYS = {KEY: {"subject": "lead", "tenant_id": TENANT, "roles": ["admin"]}}
+
+
+def envelope(message: Any, stream_id: str, **kw: Any) -> Any:
+    """An event of tenant ``acme`` (the tenant of the key that reads the versions back)."""
+    env = _envelope(message, stream_id, **kw)
+    env.tenant_id = TENANT
+    return env
+
+
 ONTOLOGY = ("animals", "1.0.0")
 P = "rerun"
 
@@ -233,7 +244,9 @@ async def test_rerunning_consensus_leaves_dataset_versions_unchanged(
         assert after.manifest_json == before.manifest_json
         assert hashlib.sha256(after.manifest_json).hexdigest() == v1.manifest_sha256
         assert (await stream_rows(ds, 1)).equals(rows_before)
-        assert (await ds_app.parts.versions.rebuild("photos", 1)).digest == v1.manifest_sha256
+        assert (
+            await ds_app.parts.versions.rebuild("photos", 1, tenant_id=TENANT)
+        ).digest == v1.manifest_sha256
         # A new version at the latest cut holds the same accepted labels (a consensus re-run
         # is an analysis, not a new acceptance): same files, later cut.
         v2 = (
