@@ -26,7 +26,8 @@ KEYS = {
 
 def test_keys_are_picked_by_role_and_vendors_by_vendor_id() -> None:
     keys = keys_from_mapping(KEYS)
-    assert (keys.admin, keys.reviewer, keys.annotator) == ("k-admin", "k-rev", "k-tool")
+    # The in-house tool acts for its team's annotators: only an admin may (routing).
+    assert (keys.admin, keys.reviewer, keys.annotator) == ("k-admin", "k-rev", "k-admin")
     assert keys.vendors == (("alpha", "k-a"), ("beta", "k-b"))
     assert keys.warnings == ()
 

@@ -113,7 +113,10 @@ def generated_keys(tenant: str = "demo") -> Keys:
     fields: dict[str, dict[str, Any]] = {
         k["admin"]: {"subject": "demo-lead", "tenant_id": tenant, "roles": ["admin"]},
         k["rev"]: {"subject": "rita-reviewer", "tenant_id": tenant, "roles": ["reviewer"]},
-        k["ann"]: {"subject": "in-house-tool", "tenant_id": tenant, "roles": []},
+        # The internal labeling tool claims and submits for each of its team's annotators;
+        # routing lets only an admin act as another annotator (an annotator key acts only as
+        # itself). In production each annotator signs in with a key of its own.
+        k["ann"]: {"subject": "in-house-tool", "tenant_id": tenant, "roles": ["admin"]},
         k["a"]: {
             "subject": "vendor-a-bot",
             "tenant_id": tenant,
@@ -146,11 +149,11 @@ def keys_from_mapping(entries: Mapping[str, Mapping[str, Any]]) -> Keys:
         raise ValueError("no key with the admin or manager role (needed to set the workflow up)")
     admin = admins[0]
     reviewer = next((k for k, f in people.items() if "reviewer" in roles(f)), admin)
-    # The in-house labeling tool: a plain user, preferably one with no role at all.
-    users = [k for k, f in people.items() if f.get("kind", "user") == "user"]
+    # The in-house labeling tool acts for its team's annotators: only an admin user may
+    # (routing refuses an annotator key acting as anyone else), so the admin key stands in.
     annotator = next(
-        (k for k in users if not roles(people[k])),
-        next((k for k in users if not roles(people[k]) & {"admin", "manager"}), admin),
+        (k for k, f in people.items() if "admin" in roles(f) and f.get("kind", "user") == "user"),
+        admin,
     )
     vendors = sorted(
         (str(f["vendor_id"]), k)
@@ -476,7 +479,10 @@ class Demo:
             routing = await ch("routing", admin)
             self.routing = routing_pb2_grpc.RoutingServiceStub(routing)
             self.prelabel = prelabel_pb2_grpc.PrelabelServiceStub(await ch("prelabel", admin))
-            self.qa = qa_pb2_grpc.QualityServiceStub(await ch("qa", self.keys.reviewer))
+            # The lead runs consensus and label-issue detection (quality.run); the reviewer
+            # reviews (review.write), see ``ReviewerBot``.
+            self.qa = qa_pb2_grpc.QualityServiceStub(await ch("qa", admin))
+            self.qa_review = qa_pb2_grpc.QualityServiceStub(await ch("qa", self.keys.reviewer))
             self.datasets = datasets_pb2_grpc.DatasetServiceStub(await ch("datasets", admin))
             self.in_house_work = workforce_pb2_grpc.WorkforceServiceStub(
                 await ch("routing", self.keys.annotator)
@@ -524,7 +530,7 @@ class Demo:
                 [t.removesuffix(".events.v1") + ".dlq.v1" for t in self.topics.values()],
                 self.project_id,
             )
-            self.reviewer = ReviewerBot(self.qa, self.truth)
+            self.reviewer = ReviewerBot(self.qa_review, self.truth)
             await self.kafka.start()
             try:
                 with self._stage("ontology"):
