@@ -70,17 +70,21 @@ async def _seed(qa: Any) -> dict[str, str]:
     envs.append(b.label(ids["b_review"], "img-2", "b-ann-2", whole("img-2", "dog")))
     await qa.routing(envs)
     review = pb.TASK_QUALITY_STATE_IN_REVIEW
-    await eventually(lambda: _is(qa.stub, P, ids["accepted"], pb.TASK_QUALITY_STATE_ACCEPTED))
-    await eventually(lambda: _is(qa.stub, P, ids["review"], review))
-    await eventually(lambda: _is(qa.stub, ONLY_A, ids["only_a"], pb.TASK_QUALITY_STATE_ACCEPTED))
+    await eventually(
+        lambda: _is(qa.stub, P, ids["accepted"], pb.TASK_QUALITY_STATE_ACCEPTED), timeout=90
+    )
+    await eventually(lambda: _is(qa.stub, P, ids["review"], review), timeout=90)
+    await eventually(
+        lambda: _is(qa.stub, ONLY_A, ids["only_a"], pb.TASK_QUALITY_STATE_ACCEPTED), timeout=90
+    )
     async with qa.stub_of(OTHER_MANAGER_KEY) as b_stub:
-        await eventually(lambda: _is(b_stub, P, ids["b_review"], review))
+        await eventually(lambda: _is(b_stub, P, ids["b_review"], review), timeout=90)
 
     async def gold_scored() -> bool:
         q = await qa.stub.GetAnnotatorQuality(pb.GetAnnotatorQualityRequest(project_id=P))
         return any(x.gold_answered for x in q.annotators)
 
-    await eventually(gold_scored)
+    await eventually(gold_scored, timeout=90)
     return ids
 
 
