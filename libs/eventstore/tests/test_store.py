@@ -126,7 +126,7 @@ async def test_empty_append_is_invalid(store: EventStore) -> None:
 
 async def test_read_all_in_position_order_with_type_filter(store: EventStore) -> None:
     await store.append("a", NO_STREAM, [ev("1"), ev("2")])
-    await store.append("b", NO_STREAM, [NewEvent.of(StringValue(value="3")), ev("4")])
+    await store.append("b", NO_STREAM, [ev("3"), ev("4")])
     all_events = await store.read_all()
     assert [e.position for e in all_events] == sorted(e.position for e in all_events)
     assert len(all_events) == 4

@@ -9,7 +9,8 @@ import asyncpg
 import pytest
 from google.protobuf.wrappers_pb2 import StringValue
 from labelops_core.context import DEFAULT_TENANT, Principal, reset_principal, set_principal
-from labelops_eventstore import NO_STREAM, EventStore, NewEvent, migrate
+from labelops_core.errors import ConcurrencyConflict, InvalidArgument
+from labelops_eventstore import ANY_VERSION, NO_STREAM, EventStore, NewEvent, StreamAppend, migrate
 from labelops_eventstore.idempotency import fingerprint_of
 
 ALICE = Principal(subject="alice", tenant_id="tenant-a", kind="user", roles=frozenset({"admin"}))
@@ -152,3 +153,57 @@ async def test_migration_moves_old_requests_to_their_events_tenant(pg_pool, pg_s
     assert await pg_pool.fetchval(f"SELECT tenant_id FROM {t}.events WHERE stream_id = 'u'") == (
         "default"
     )
+
+
+async def test_streams_are_per_tenant(store: EventStore) -> None:
+    """B creating a stream of the id of one of A's gets its own stream at version 1: no
+    "already exists" that would tell B about A's, and A's stream is untouched."""
+    with acting_as(ALICE):
+        await store.append("projects/p1", NO_STREAM, [ev("A's project")])
+        await store.append("projects/p1", 1, [ev("A's change")])
+    with acting_as(BOB):
+        made = await store.append("projects/p1", NO_STREAM, [ev("B's project")])
+        assert (made.first_version, made.last_version) == (1, 1)
+        with pytest.raises(ConcurrencyConflict):  # B's own stream is at 1, not at A's 2
+            await store.append("projects/p1", 2, [ev("B's stale write")])
+        await store.append("projects/p1", 1, [ev("B's change")])
+    assert await store.stream_version("projects/p1", tenant_id="tenant-a") == 2
+    assert await store.stream_version("projects/p1", tenant_id="tenant-b") == 2
+    for tenant, who in (("tenant-a", "A"), ("tenant-b", "B")):
+        texts = [
+            StringValue.FromString(e.payload).value
+            for e in await store.read_stream("projects/p1", tenant_id=tenant)
+        ]
+        assert texts == [f"{who}'s project", f"{who}'s change"]
+
+
+async def test_two_tenants_streams_of_one_id_share_a_batch(store: EventStore) -> None:
+    """A projection appends per event's tenant: one batch may hold A's and B's `p1`."""
+    a = NewEvent.of(StringValue(value="a"), tenant_id="tenant-a")
+    b = NewEvent.of(StringValue(value="b"), tenant_id="tenant-b")
+    done = await store.append_streams(
+        [StreamAppend("tasks/t1", NO_STREAM, [a]), StreamAppend("tasks/t1", NO_STREAM, [b])]
+    )
+    assert [(r.first_version, r.last_version) for r in done.results] == [(1, 1), (1, 1)]
+    # The same batch again is a replay, each event in its tenant's stream.
+    again = await store.append_streams(
+        [StreamAppend("tasks/t1", ANY_VERSION, [a]), StreamAppend("tasks/t1", ANY_VERSION, [b])]
+    )
+    assert again.replayed
+    with pytest.raises(InvalidArgument) as err:  # one tenant's stream twice is still refused
+        await store.append_streams(
+            [
+                StreamAppend("tasks/t2", NO_STREAM, [ev("x")]),
+                StreamAppend("tasks/t2", NO_STREAM, [ev("y")]),
+            ]
+        )
+    assert err.value.violations[0].field == "appends[1].stream_id"
+
+
+async def test_one_append_never_mixes_tenants(store: EventStore) -> None:
+    a = NewEvent.of(StringValue(value="a"), tenant_id="tenant-a")
+    b = NewEvent.of(StringValue(value="b"), tenant_id="tenant-b")
+    with pytest.raises(InvalidArgument) as err:
+        await store.append("tasks/t3", NO_STREAM, [a, b])
+    assert err.value.violations[0].field == "events.tenant_id"
+    assert await store.stream_version("tasks/t3") == 0

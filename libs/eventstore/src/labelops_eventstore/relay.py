@@ -190,7 +190,8 @@ class OutboxRelay:
             offenders = await conn.fetch(
                 f"SELECT e.tx_id AS e_tx, p.tx_id AS p_tx FROM {self._t_events} e"
                 f" JOIN {self._t_events} p"
-                " ON p.stream_id = e.stream_id AND p.stream_version = e.stream_version - 1"
+                " ON p.stream_id = e.stream_id AND p.tenant_id = e.tenant_id"
+                " AND p.stream_version = e.stream_version - 1"
                 " WHERE e.tx_id >= $1 AND e.tx_id < $2 AND p.tx_id >= $2",
                 w,
                 cap,

@@ -2,7 +2,8 @@
 
 Write path (ARCHITECTURE.md, "Event sourcing, precisely"): a command handler loads its aggregate
 from a stream, decides, and appends new events with the version it read. The unique key
-``(stream_id, stream_version)`` is the concurrency check; a conflict raises
+``(stream_id, tenant_id, stream_version)`` is the concurrency check (streams are per tenant: an
+append goes to the stream of its events' tenant); a conflict raises
 ``ConcurrencyConflict`` (gRPC ABORTED). A ``request_id`` makes the append idempotent (AIP-155):
 the first append records its result in the same transaction; a repeat returns that result and
 writes nothing. Event ids are unique too, so re-appending the same events is a no-op.
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
-from labelops_core.context import DEFAULT_TENANT, current_principal
+from labelops_core.context import DEFAULT_TENANT, Principal, current_principal
 from labelops_core.errors import ConcurrencyConflict, FieldViolation, InvalidArgument
 from labelops_telemetry.propagation import current_traceparent
 
@@ -72,19 +73,39 @@ __all__ = [
 ]
 
 
+def _event_tenant(e: NewEvent, principal: Principal | None) -> str:
+    """Never tenant-less: the event's own tenant, else the caller's, else the default."""
+    return e.tenant_id or (principal.tenant_id if principal else "") or DEFAULT_TENANT
+
+
+def _segment_tenant(events: Sequence[NewEvent], path: str) -> str:
+    """The tenant whose stream ``events`` go to; all of one append belong to one tenant."""
+    principal = current_principal()
+    tenants = {_event_tenant(e, principal) for e in events}
+    if len(tenants) != 1:
+        raise InvalidArgument(
+            "the events of one stream append belong to one tenant",
+            [FieldViolation(f"{path}events.tenant_id", f"{len(tenants)} tenants in one stream")],
+        )
+    return tenants.pop()
+
+
 def _check_appends(appends: Sequence[StreamAppend]) -> None:
     """InvalidArgument unless every part names a distinct stream and has events."""
     if not appends:
         raise InvalidArgument("no streams to append to", [FieldViolation("appends", "empty")])
     violations: list[FieldViolation] = []
-    seen_streams: set[str] = set()
+    seen_streams: set[tuple[str, str]] = set()
     seen_events: set[uuid.UUID] = set()
+    principal = current_principal()
     for i, a in enumerate(appends):
+        # A stream is (tenant, stream id): two tenants' streams of one id may share a batch.
+        key = (a.stream_id, _event_tenant(a.events[0], principal) if a.events else "")
         if not a.stream_id:
             violations.append(FieldViolation(f"appends[{i}].stream_id", "empty"))
-        elif a.stream_id in seen_streams:
+        elif key in seen_streams:
             violations.append(FieldViolation(f"appends[{i}].stream_id", "duplicate in batch"))
-        seen_streams.add(a.stream_id)
+        seen_streams.add(key)
         if not a.events:
             violations.append(FieldViolation(f"appends[{i}].events", "empty"))
         for j, e in enumerate(a.events):
@@ -226,8 +247,10 @@ class EventStore(RequestLog):
 
         ids = [e.event_id for e in events]
         current = await conn.fetchval(
-            f"SELECT coalesce(max(stream_version), 0) FROM {self._t_events} WHERE stream_id = $1",
+            f"SELECT coalesce(max(stream_version), 0) FROM {self._t_events}"
+            " WHERE stream_id = $1 AND tenant_id = $2",
             stream_id,
+            _segment_tenant(events, ""),
         )
         if expected_version is not None and current != expected_version:
             # A retry of an append that already happened carries a stale version: recognise
@@ -290,7 +313,8 @@ class EventStore(RequestLog):
             return MultiAppendResult([], replayed=True, response=replay.response)
 
         stream_ids = [a.stream_id for a in appends]
-        versions = await self._versions(conn, stream_ids)
+        tenants = [_segment_tenant(a.events, f"appends[{i}].") for i, a in enumerate(appends)]
+        versions = await self._versions(conn, stream_ids, tenants)
         for i, (a, current) in enumerate(zip(appends, versions, strict=True)):
             if a.expected_version is not None and current != a.expected_version:
                 raise _stream_conflict(i, a, current)
@@ -322,7 +346,7 @@ class EventStore(RequestLog):
                 return MultiAppendResult(results, replayed=True, response=response)
             # A concurrent writer committed first (a deadlock only against writers that take
             # streams in another order). Name a stream that moved, if this snapshot shows one.
-            moved = await self._versions(conn, stream_ids)
+            moved = await self._versions(conn, stream_ids, tenants)
             for i, (a, current) in enumerate(zip(appends, moved, strict=True)):
                 if current != versions[i]:
                     raise _stream_conflict(i, a, current) from exc
@@ -347,16 +371,20 @@ class EventStore(RequestLog):
         await self._notify(conn)
         return MultiAppendResult(results, response=response)
 
-    async def _versions(self, conn: asyncpg.Connection, stream_ids: list[str]) -> list[int]:
-        """Current versions of ``stream_ids`` (0 for a new stream), in one round trip.
-
-        Each max() is a backward scan of the ``(stream_id, stream_version)`` unique index.
+    async def _versions(
+        self, conn: asyncpg.Connection, stream_ids: list[str], tenants: list[str]
+    ) -> list[int]:
+        """Current versions of ``stream_ids`` of ``tenants`` (0 for a new stream), in one round
+        trip. Each max() is a backward scan of the ``(stream_id, tenant_id, stream_version)``
+        unique index.
         """
         rows = await conn.fetch(
             f"SELECT coalesce((SELECT max(e.stream_version) FROM {self._t_events} e"
-            " WHERE e.stream_id = s.stream_id), 0) AS version"
-            " FROM unnest($1::text[]) WITH ORDINALITY AS s(stream_id, n) ORDER BY s.n",
+            " WHERE e.stream_id = s.stream_id AND e.tenant_id = s.tenant_id), 0) AS version"
+            " FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS s(stream_id, tenant_id, n)"
+            " ORDER BY s.n",
             stream_ids,
+            tenants,
         )
         return [r["version"] for r in rows]
 
@@ -398,27 +426,26 @@ class EventStore(RequestLog):
             " WHERE event_id = ANY($1::uuid[]) ORDER BY position",
             all_ids,
         )
-        by_stream: dict[str, list[asyncpg.Record]] = {}
-        for r in rows:
-            by_stream.setdefault(r["stream_id"], []).append(r)
-        if len(rows) == len(all_ids) and all(
-            {r["event_id"] for r in by_stream.get(stream_id, ())} == set(ids)
-            for stream_id, ids in streams
+        by_id = {r["event_id"]: r for r in rows}
+        mine_per_stream = [
+            sorted((by_id[i] for i in ids if i in by_id), key=lambda r: r["position"])
+            for _, ids in streams
+        ]
+        if all(
+            len(mine) == len(ids) and all(r["stream_id"] == stream_id for r in mine)
+            for (stream_id, ids), mine in zip(streams, mine_per_stream, strict=True)
         ):
-            results = []
-            for stream_id, _ in streams:
-                mine = by_stream[stream_id]
-                results.append(
-                    AppendResult(
-                        stream_id,
-                        [r["event_id"] for r in mine],
-                        mine[0]["stream_version"],
-                        mine[-1]["stream_version"],
-                        [r["position"] for r in mine],
-                        replayed=True,
-                    )
+            return [
+                AppendResult(
+                    stream_id,
+                    [r["event_id"] for r in mine],
+                    mine[0]["stream_version"],
+                    mine[-1]["stream_version"],
+                    [r["position"] for r in mine],
+                    replayed=True,
                 )
-            return results
+                for (stream_id, _), mine in zip(streams, mine_per_stream, strict=True)
+            ]
         raise InvalidArgument(
             "some of these event ids already exist",
             [FieldViolation("events.event_id", "already stored (partly, or in another stream)")],
@@ -438,8 +465,7 @@ class EventStore(RequestLog):
         cols: list[list[Any]] = [[] for _ in range(13)]
         for stream_id, first, events, path in segments:
             for i, e in enumerate(events):
-                # Never tenant-less: the event's own tenant, else the caller's, else the default.
-                tenant = e.tenant_id or (principal.tenant_id if principal else "") or DEFAULT_TENANT
+                tenant = _event_tenant(e, principal)
                 kind = (
                     e.actor_kind
                     if e.actor_kind is not None
@@ -481,8 +507,9 @@ class EventStore(RequestLog):
         *,
         tenant_id: str | None = None,
     ) -> int:
-        """Current version of a stream (0 if it has no events); with ``tenant_id``, the last
-        version among that tenant's events of the stream (0 if it has none)."""
+        """Current version of a stream (0 if it has no events). Streams are per tenant: with
+        ``tenant_id``, that tenant's stream; without, the highest version of any tenant's
+        stream of this id (admin tools only)."""
         q = f"SELECT coalesce(max(stream_version), 0) FROM {self._t_events} WHERE stream_id = $1"
         args: list[Any] = [stream_id]
         if tenant_id is not None:
@@ -499,8 +526,9 @@ class EventStore(RequestLog):
         *,
         tenant_id: str | None = None,
     ) -> list[StoredEvent]:
-        """Events of a stream in version order, from ``from_version`` (1-based); with
-        ``tenant_id``, only that tenant's."""
+        """Events of a stream in version order, from ``from_version`` (1-based). Streams are
+        per tenant: with ``tenant_id``, that tenant's stream; without, every tenant's stream of
+        this id interleaved by version (admin tools only)."""
         args: list[Any] = [stream_id, from_version]
         tenant_sql = ""
         if tenant_id is not None:
