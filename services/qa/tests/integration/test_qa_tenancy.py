@@ -64,15 +64,25 @@ async def _seed(qa: Any) -> dict[str, str]:
         envs.append(a.label(ids["accepted"], "img-1", who, whole("img-1", "cat")))
     envs.append(a.label(ids["review"], "img-2", "ann-a", whole("img-2", "cat")))
     envs.append(a.label(ids["review"], "img-2", "rob", whole("img-2", "dog")))  # the reviewer
-    envs.append(a.label(ids["gold"], "gold-1", "ann-a", whole("gold-1", "dog"), gold=True))
     envs.append(a_only.label(ids["only_a"], "img-9", "ann-a", whole("img-9", "fox")))
     envs.append(b.label(ids["b_review"], "img-2", "b-ann-1", whole("img-2", "cat")))
     envs.append(b.label(ids["b_review"], "img-2", "b-ann-2", whole("img-2", "dog")))
+    # Labels are checked against the published ontology version: publish them once QA has it
+    # (the fixture publishes it; its consumer may not have projected it yet).
+    await eventually(
+        lambda: qa.app.pool.fetchval(
+            f'SELECT count(*) FROM "{qa.settings.db_schema}".ontology_versions'
+        ),
+        timeout=90,
+    )
     await qa.routing(envs)
     review = pb.TASK_QUALITY_STATE_IN_REVIEW
     await eventually(
         lambda: _is(qa.stub, P, ids["accepted"], pb.TASK_QUALITY_STATE_ACCEPTED), timeout=90
     )
+    # ann-a misses the gold answer only now: scored earlier, it would have lowered ann-a's
+    # reliability and sent the agreed task to review (the race this test once lost).
+    await qa.routing([a.label(ids["gold"], "gold-1", "ann-a", whole("gold-1", "dog"), gold=True)])
     await eventually(lambda: _is(qa.stub, P, ids["review"], review), timeout=90)
     await eventually(
         lambda: _is(qa.stub, ONLY_A, ids["only_a"], pb.TASK_QUALITY_STATE_ACCEPTED), timeout=90
