@@ -146,3 +146,46 @@ async def test_a_service_on_the_scaffold_serves_consumes_and_stops(
     ticks = len(app.parts.ticks)
     await asyncio.sleep(0.2)
     assert len(app.parts.ticks) == ticks  # stopped with the service
+
+
+async def test_every_denial_is_audited_and_chained(pg_pool: Any, pg_schema: str) -> None:
+    """The scaffold writes the audit log: a refused call lands in ``audit_log`` with the
+    caller, its tenant, the method and the outcome, and the chain worker links it (verify
+    finds nothing wrong)."""
+    from labelops_eventstore import verify
+
+    settings = ToySettings(
+        db_schema=pg_schema,
+        host="127.0.0.1",
+        grace_period_s=0.5,
+        relay_enabled=False,
+        consumers_enabled=False,
+        chain_interval_s=0.1,
+    )
+    vendor = "toy-vendor-key"
+    auth = Authenticator(
+        {vendor: {"subject": "vx", "tenant_id": "acme", "kind": "vendor", "vendor_id": "vx"}}
+    )
+    list_events = "/labelops.eventlog.v1.EventLogService/ListEvents"
+    async with build_service(settings, toy_wire, pool=pg_pool, authenticator=auth) as app:
+        async with channel(app.target, api_key=vendor) as ch:
+            try:
+                await eventlog_pb2_grpc.EventLogServiceStub(ch).ListEvents(
+                    eventlog_pb2.ListEventsRequest()
+                )
+                raise AssertionError("a vendor read the event log")
+            except grpc.aio.AioRpcError as exc:
+                assert exc.code() == grpc.StatusCode.PERMISSION_DENIED
+
+        async def chained() -> Any:
+            return await pg_pool.fetchrow(
+                f'SELECT * FROM "{pg_schema}".audit_log WHERE method = $1 AND hash IS NOT NULL',
+                list_events,
+            )
+
+        row = await eventually(chained, timeout=20)
+    assert (row["tenant_id"], row["actor_kind"], row["actor_id"]) == ("acme", "vendor", "vx")
+    assert row["outcome"] != "ok" and row["code"] == "PERMISSION_DENIED"
+    assert row["action"] == "events.read" and row["seq"] == 1
+    async with pg_pool.acquire() as conn:
+        assert await verify(conn, pg_schema) == []

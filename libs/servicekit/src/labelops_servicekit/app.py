@@ -37,6 +37,8 @@ from labelops_bus import BatchProjector, ConsumerRunner, RestartableConsumer
 from labelops_bus.dispatch import BatchDispatch, Dispatch, EventHandlers
 from labelops_core.authz import Action
 from labelops_eventstore import EventStore, OutboxRelay, load_migrations, migrate
+from labelops_eventstore.audit import AuditLog
+from labelops_eventstore.chain import ChainWorker
 from labelops_eventstore.grpc_api import EVENTLOG_METHOD_ACTIONS, EventLogServicer
 from labelops_grpckit import (
     Authenticator,
@@ -106,8 +108,9 @@ class Wiring(Generic[P]):
         ddl: SQL run after the migrations (tables that libs own, e.g. projector positions).
         closers: awaited on exit, after the runtime stopped, in reverse order.
         method_actions: full gRPC method name → the ``labelops_core.authz.Action`` it needs
-            (the service's ``entrypoints/access.py``); the kit adds the event log's. With a
-            table, a method it does not name is refused. None: no table yet (transition).
+            (the service's ``entrypoints/access.py``); the kit adds the event log's and the
+            credential API's. A method the table does not name is refused (deny by default:
+            with no table, only the kit's own methods are served).
     """
 
     parts: P
@@ -117,7 +120,7 @@ class Wiring(Generic[P]):
     workers: Sequence[Worker] = ()
     ddl: Sequence[str] = ()
     closers: Sequence[Callable[[], Awaitable[None]]] = ()
-    method_actions: Mapping[str, Action] | None = None
+    method_actions: Mapping[str, Action] = field(default_factory=dict)
 
 
 @dataclass
@@ -235,7 +238,8 @@ async def build_service(
         key_source = creds.source if creds is not None else None
         if key_source is not None:
             workers.append(Worker("auth-keys", key_source.run, key_source.stop))
-        server = _server(settings, store, wiring, _authenticator(authenticator, key_source))
+        audit = _audit(settings, pool, workers)
+        server = _server(settings, store, wiring, _authenticator(authenticator, key_source), audit)
         if creds is not None:
             server.add_service(
                 credentials_pb2_grpc.add_CredentialServiceServicer_to_server,
@@ -318,11 +322,9 @@ def _limits(settings: ServiceSettings) -> tuple[RequestLimits, RateLimit | None]
     return limits, rate
 
 
-def method_actions_of(settings: ServiceSettings, wiring: Wiring[Any]) -> dict[str, Action] | None:
+def method_actions_of(settings: ServiceSettings, wiring: Wiring[Any]) -> dict[str, Action]:
     """The server's method -> action table: the service's, the event log's and (when stored
-    keys are on) the credential API's; None while the service has no table."""
-    if wiring.method_actions is None:
-        return None
+    keys are on) the credential API's."""
     kit = dict(EVENTLOG_METHOD_ACTIONS)
     if settings.auth_keys_enabled:
         kit.update(CREDENTIAL_METHOD_ACTIONS)
@@ -334,6 +336,7 @@ def _server(
     store: EventStore,
     wiring: Wiring[Any],
     authenticator: Authenticator,
+    audit: AuditLog | None = None,
 ) -> GrpcServer:
     limits, rate = _limits(settings)
     server = GrpcServer(
@@ -348,6 +351,7 @@ def _server(
         service_name=settings.service_name,
         request_limits=limits,
         rate_limit=rate,
+        audit=audit,
     )
     for s in wiring.servicers:
         server.add_service(s.add_to_server, s.servicer, s.service_name)
@@ -357,6 +361,27 @@ def _server(
         EVENTLOG_SERVICE,
     )
     return server
+
+
+def _audit(settings: ServiceSettings, pool: asyncpg.Pool, workers: list[Worker]) -> AuditLog | None:
+    """The audit sink (its writer and the chain worker join ``workers``); None when off.
+
+    Records are buffered in memory until the writer runs; the runtime stops the writer after
+    the server, so the last denials of a stopping service are flushed too.
+    """
+    if settings.chain_enabled:
+        chain = ChainWorker(pool, settings.db_schema, interval_s=settings.chain_interval_s)
+        workers.append(Worker("audit-chain", chain.run, chain.stop))
+    if not settings.audit_enabled:
+        return None
+    audit = AuditLog(
+        pool,
+        settings.db_schema,
+        flush_interval_s=settings.audit_flush_interval_s,
+        max_buffer=settings.audit_max_buffer,
+    )
+    workers.append(Worker("audit-log", audit.run, audit.stop))
+    return audit
 
 
 def _workers(settings: ServiceSettings, pool: asyncpg.Pool, wiring: Wiring[Any]) -> list[Worker]:

@@ -82,6 +82,17 @@ class ServiceSettings(BaseSettings):
     relay_enabled: bool = True
     #: Run this service's Kafka consumers in this process.
     consumers_enabled: bool = True
+    #: Record every command and every denial in ``<db_schema>.audit_log`` (docs/security.md).
+    audit_enabled: bool = True
+    #: Seconds between the audit log's batched writes.
+    audit_flush_interval_s: Annotated[float, Field(gt=0)] = 0.2
+    #: Audit records held in memory while the database is unreachable; more are dropped
+    #: (counted and warned about) rather than failing calls.
+    audit_max_buffer: Annotated[int, Field(ge=1)] = 10000
+    #: Chain the audit log and the event table per tenant (hash chains, ``labelops audit
+    #: verify``) in this process; pause between rounds when nothing is new.
+    chain_enabled: bool = True
+    chain_interval_s: Annotated[float, Field(gt=0)] = 1.0
     host: str = "[::]"
     port: Port = 0
     #: Largest gRPC message either way; above it grpc itself answers RESOURCE_EXHAUSTED.
