@@ -174,6 +174,11 @@ async def test_roles_sql_gives_each_role_its_schema_and_only_reads_of_the_keys(
         await conn.execute("RESET ROLE")
         await conn.execute(f"SET ROLE labelops_{routing}")
         await conn.execute(f"CREATE TABLE {routing}.tasks (id int)")  # its own schema
+        # The service's own start-up migrations run under its role (no CREATE on the database).
+        from labelops_eventstore import migrate
+
+        assert "eventstore/0001_eventstore.sql" in await migrate(conn, routing)
+        assert await conn.fetchval(f"SELECT count(*) FROM {routing}.events") == 0
         assert await conn.fetchval(f"SELECT key_id FROM {auth}.api_keys") == "k1"
         for denied in (
             f"INSERT INTO {auth}.api_keys VALUES ('forged')",

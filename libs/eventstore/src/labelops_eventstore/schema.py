@@ -58,7 +58,11 @@ async def _migrate(conn: asyncpg.Connection, schema: str, todo: list[tuple[str, 
     applied: list[str] = []
     async with conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"migrate:{schema}")
-        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        # A least-privilege service role owns its schema but may not create schemas (no
+        # CREATE on the database, deploy/postgres/roles.sql); Postgres checks that privilege
+        # even for IF NOT EXISTS, so create only a schema that is missing.
+        if not await conn.fetchval("SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         await conn.execute(f'SET LOCAL search_path TO "{schema}"')
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations ("
