@@ -37,6 +37,7 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
+from labelops_bus.security import kafka_security
 from labelops_bus.topics import (
     EVENTS_TOPIC_CONFIGS,
     MAX_EVENT_MESSAGE_BYTES,
@@ -142,6 +143,7 @@ class OutboxRelay:
                 # A batch holding one oversized event must still fit in a request.
                 max_request_size=MAX_EVENT_MESSAGE_BYTES + (1 << 20),
                 request_timeout_ms=15000,
+                **kafka_security(),
             )
             await producer.start()
             self._producer = producer

@@ -220,6 +220,7 @@ async def start_consumer(cfg: Config, from_beginning: bool) -> AIOKafkaConsumer:
     """A started consumer without a group (CliError when Kafka does not answer)."""
     from aiokafka import AIOKafkaConsumer
     from aiokafka.errors import KafkaError
+    from labelops_bus.security import kafka_security
 
     consumer = AIOKafkaConsumer(
         bootstrap_servers=cfg.kafka_bootstrap,
@@ -229,6 +230,7 @@ async def start_consumer(cfg: Config, from_beginning: bool) -> AIOKafkaConsumer:
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
         client_id="labelops-cli",
+        **kafka_security(),
     )
     try:
         await asyncio.wait_for(consumer.start(), timeout=15)

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from google.protobuf import descriptor_pool, json_format, message_factory
 from google.protobuf.message import DecodeError
 from labelops.events.v1 import envelope_pb2
+from labelops_bus.security import kafka_security
 
 log = logging.getLogger("labelops_gateway.events")
 
@@ -129,6 +130,7 @@ class EventFeed:
             auto_offset_reset="earliest",
             client_id=client_id,
             request_timeout_ms=15_000,
+            **kafka_security(),
         )
         self._assigned: set[TopicPartition] = set()
         self._started = False
