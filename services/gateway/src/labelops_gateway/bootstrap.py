@@ -19,6 +19,7 @@ from labelops_grpckit import Authenticator, RateLimiter
 from . import dashboard
 from .adapters.backends import Backends
 from .adapters.events import load_proto_registry
+from .adapters.stored_keys import StoredKeys
 from .config import Settings
 from .dashboard import summary as dashboard_summary
 from .entrypoints import errors, event_stream, health, http_api, logredact, session
@@ -74,12 +75,14 @@ def create_app(
 
     ``authenticator`` resolves each caller for the route table, the rate limit and the event
     stream (the services authenticate the forwarded credential again); default:
-    ``Authenticator.from_env()``, the services' own configuration.
+    ``Authenticator.from_env()``, the services' own configuration, plus the keys stored in
+    Postgres when ``auth_pg_dsn`` is set (read at start-up, refreshed while serving).
     """
     settings = settings if settings is not None else Settings()
+    stored = StoredKeys(settings) if authenticator is None and settings.auth_pg_dsn else None
     if authenticator is None:
         authenticator = Authenticator.from_env()
-    if not authenticator.configured:
+    if not authenticator.configured and stored is None:
         log.warning(
             "no API keys or JWT secret configured: every route but the probes will refuse"
             " every caller (set LABELOPS_API_KEYS as for the services)"
@@ -93,12 +96,16 @@ def create_app(
     logredact.install(settings.session_cookie_name)
 
     @contextlib.asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if stored is not None:
+            app.state.authenticator = await stored.start()
         try:
             yield
         finally:
             await streams.close_all()
             await backends.close()
+            if stored is not None:
+                await stored.close()
 
     app = FastAPI(
         title=TITLE,

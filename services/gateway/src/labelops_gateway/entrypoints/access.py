@@ -149,7 +149,7 @@ def route_key(request: Request) -> tuple[str, str] | None:
 async def authorize(request: Request, creds: Creds) -> Principal:
     """FastAPI dependency of every protected router: the authenticated, allowed principal
     (FastAPI solves it once per request, however many times a route names it)."""
-    principal = authenticate(request.app.state.authenticator, creds)
+    principal = await authenticate(request.app.state.authenticator, creds)
     limiter: RateLimiter | None = request.app.state.rate_limiter
     wait = limiter.take(principal) if limiter is not None else 0.0
     if limiter is not None and wait > 0:

@@ -102,7 +102,7 @@ async def credentials(
 Creds = Annotated[Metadata, Depends(credentials)]
 
 
-def authenticate(authenticator: Authenticator, metadata: Metadata) -> Principal:
+async def authenticate(authenticator: Authenticator, metadata: Metadata) -> Principal:
     """The principal of the forwarded credential; Unauthenticated as a service would raise it
-    (no credential, a bad one, or two of them)."""
-    return authenticator.authenticate(metadata)
+    (no credential, a bad one, or two of them). Async: a JWKS fetch runs off the event loop."""
+    return await authenticator.authenticate_async(metadata)

@@ -55,7 +55,7 @@ async def login(request: Request, body: Login) -> JSONResponse:
     token = body.api_key.strip()
     authenticator: Authenticator = request.app.state.authenticator
     # Same checks as a header credential (printable ASCII), then the authenticator's.
-    principal = authenticate(authenticator, (token_metadata(printable("api_key", token)),))
+    principal = await authenticate(authenticator, (token_metadata(printable("api_key", token)),))
     response = JSONResponse(
         {
             "subject": principal.subject,
