@@ -19,7 +19,7 @@ from labelops_grpckit import Authenticator, RateLimiter
 from . import dashboard
 from .adapters.backends import Backends
 from .adapters.events import load_proto_registry
-from .adapters.stored_keys import StoredKeys
+from .adapters.postgres import GatewayPostgres, LogAuditSink
 from .config import Settings
 from .dashboard import summary as dashboard_summary
 from .entrypoints import errors, event_stream, health, http_api, logredact, session
@@ -76,13 +76,15 @@ def create_app(
     ``authenticator`` resolves each caller for the route table, the rate limit and the event
     stream (the services authenticate the forwarded credential again); default:
     ``Authenticator.from_env()``, the services' own configuration, plus the keys stored in
-    Postgres when ``auth_pg_dsn`` is set (read at start-up, refreshed while serving).
+    Postgres when ``pg_dsn`` is set (read at start-up, refreshed while serving). With
+    ``pg_dsn`` the gateway's own denials go to its audit log there, else to the log.
     """
     settings = settings if settings is not None else Settings()
-    stored = StoredKeys(settings) if authenticator is None and settings.auth_pg_dsn else None
+    database = GatewayPostgres(settings) if settings.pg_dsn else None
+    explicit_authenticator = authenticator is not None
     if authenticator is None:
         authenticator = Authenticator.from_env()
-    if not authenticator.configured and stored is None:
+    if not authenticator.configured and database is None:
         log.warning(
             "no API keys or JWT secret configured: every route but the probes will refuse"
             " every caller (set LABELOPS_API_KEYS as for the services)"
@@ -97,15 +99,17 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if stored is not None:
-            app.state.authenticator = await stored.start()
+        if database is not None:
+            stored_keys, app.state.audit = await database.start()
+            if not explicit_authenticator:
+                app.state.authenticator = stored_keys
         try:
             yield
         finally:
             await streams.close_all()
             await backends.close()
-            if stored is not None:
-                await stored.close()
+            if database is not None:
+                await database.close()
 
     app = FastAPI(
         title=TITLE,
@@ -116,6 +120,7 @@ def create_app(
     app.state.settings = settings
     app.state.backends = backends
     app.state.authenticator = authenticator
+    app.state.audit = LogAuditSink()  # the Postgres audit log replaces it at start-up
     app.state.streams = streams
     # grpckit's token buckets (the services' own), keyed by (tenant, subject); None = no limit.
     app.state.rate_limiter = (

@@ -62,12 +62,15 @@ class Settings(BaseSettings):
     #: take every slot.
     sse_max_streams_per_principal: Annotated[int, Field(ge=1)] = 2
 
-    #: Postgres DSN from which the gateway reads the keys stored by ``CredentialService`` /
-    #: ``labelops keys`` (``<auth_schema>.api_keys``, read only), so a created, rotated or
-    #: revoked key takes effect here as on the services, without a restart. Empty: only the
-    #: ``LABELOPS_API_KEYS`` / ``LABELOPS_JWT_*`` credentials.
-    auth_pg_dsn: str = ""
+    #: The gateway's Postgres (optional). With it the gateway reads the keys stored by
+    #: ``CredentialService`` / ``labelops keys`` (``<auth_schema>.api_keys``, read only), so a
+    #: created, rotated or revoked key takes effect here as on the services without a restart,
+    #: and writes its own denials to ``<audit_schema>.audit_log`` (hash-chained per tenant,
+    #: ``labelops audit verify --schema <audit_schema>``). Empty: only the ``LABELOPS_API_KEYS``
+    #: / ``LABELOPS_JWT_*`` credentials, and denials go to the ``labelops.audit`` log.
+    pg_dsn: str = ""
     auth_schema: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = "labelops_auth"
+    audit_schema: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,62}$")] = "labelops_gateway"
     #: Seconds between two snapshots of the stored keys; a snapshot older than
     #: ``auth_max_staleness_s`` makes stored-key callers 503 (fail closed).
     auth_refresh_s: Annotated[float, Field(gt=0, le=60)] = 1.0

@@ -16,17 +16,27 @@ unit test asserts that every route of the app is in exactly one of the two.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
+from labelops_core.audit import (
+    OUTCOME_DENIED,
+    OUTCOME_FAILED,
+    OUTCOME_UNAUTHENTICATED,
+    AuditRecord,
+)
 from labelops_core.authz import Action, require
 from labelops_core.context import Principal
-from labelops_core.errors import PermissionDenied
+from labelops_core.errors import DomainError, ErrorCode, PermissionDenied
 from labelops_grpckit import RateLimiter
+from labelops_telemetry.propagation import current_trace_id
 
 from .credentials import Creds, authenticate
 from .errors import RateLimited
+
+log = logging.getLogger(__name__)
 
 A = Action
 _ONT = "/v1/ontologies"
@@ -148,26 +158,61 @@ def route_key(request: Request) -> tuple[str, str] | None:
 
 async def authorize(request: Request, creds: Creds) -> Principal:
     """FastAPI dependency of every protected router: the authenticated, allowed principal
-    (FastAPI solves it once per request, however many times a route names it)."""
-    principal = await authenticate(request.app.state.authenticator, creds)
-    limiter: RateLimiter | None = request.app.state.rate_limiter
-    wait = limiter.take(principal) if limiter is not None else 0.0
-    if limiter is not None and wait > 0:
-        raise RateLimited(
-            f"rate limit of {limiter.rate_per_s:g} requests per second exceeded",
-            retry_after_s=wait,
-        )
+    (FastAPI solves it once per request, however many times a route names it). Every refusal
+    is audited (``app.state.audit``)."""
     key = route_key(request)
     action = ROUTE_ACTIONS.get(key) if key is not None else None
-    if action is None:
-        raise PermissionDenied(
-            f"{key[0] if key else request.method} {key[1] if key else request.url.path}"
-            " names no action",
-            reason=REASON_ROUTE_NOT_ALLOWED,
-        )
-    require(action, principal=principal)
+    principal: Principal | None = None
+    try:
+        principal = await authenticate(request.app.state.authenticator, creds)
+        limiter: RateLimiter | None = request.app.state.rate_limiter
+        wait = limiter.take(principal) if limiter is not None else 0.0
+        if limiter is not None and wait > 0:
+            raise RateLimited(
+                f"rate limit of {limiter.rate_per_s:g} requests per second exceeded",
+                retry_after_s=wait,
+            )
+        if action is None:
+            raise PermissionDenied(
+                f"{key[0] if key else request.method} {key[1] if key else request.url.path}"
+                " names no action",
+                reason=REASON_ROUTE_NOT_ALLOWED,
+            )
+        require(action, principal=principal)
+    except DomainError as exc:
+        audit_refusal(request, principal, action, exc)
+        raise
     request.state.principal = principal
     return principal
+
+
+def audit_refusal(
+    request: Request, principal: Principal | None, action: Action | None, exc: DomainError
+) -> None:
+    """One audit record of a request the gateway refused itself (never raises)."""
+    key = route_key(request)
+    outcome = {
+        ErrorCode.UNAUTHENTICATED: OUTCOME_UNAUTHENTICATED,
+        ErrorCode.PERMISSION_DENIED: OUTCOME_DENIED,
+    }.get(exc.code, OUTCOME_FAILED)
+    try:
+        request.app.state.audit.record(
+            AuditRecord(
+                tenant_id=principal.tenant_id if principal else "",
+                actor_kind=principal.kind if principal else "",
+                actor_id=principal.subject if principal else "",
+                service="gateway",
+                method=f"{request.method} {key[1] if key else request.url.path}"[:512],
+                action=action.value if action else "",
+                outcome=outcome,
+                code=exc.code.value,
+                resource=request.url.path[:512],
+                reason=exc.reason,
+                trace_id=current_trace_id() or "",
+            )
+        )
+    except Exception:  # the audit sink must never fail the request
+        log.exception("audit sink failed for %s %s", request.method, request.url.path)
 
 
 Caller = Annotated[Principal, Depends(authorize)]

@@ -19,10 +19,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from labelops_core.authz import principal_roles
 from labelops_core.context import Principal
+from labelops_core.errors import DomainError
 from labelops_grpckit import Authenticator, RateLimiter
 from pydantic import BaseModel, Field
 
 from ..config import Settings
+from .access import audit_refusal
 from .credentials import authenticate, printable, token_metadata
 from .errors import RateLimited
 
@@ -55,7 +57,13 @@ async def login(request: Request, body: Login) -> JSONResponse:
     token = body.api_key.strip()
     authenticator: Authenticator = request.app.state.authenticator
     # Same checks as a header credential (printable ASCII), then the authenticator's.
-    principal = await authenticate(authenticator, (token_metadata(printable("api_key", token)),))
+    try:
+        principal = await authenticate(
+            authenticator, (token_metadata(printable("api_key", token)),)
+        )
+    except DomainError as exc:
+        audit_refusal(request, None, None, exc)
+        raise
     response = JSONResponse(
         {
             "subject": principal.subject,
