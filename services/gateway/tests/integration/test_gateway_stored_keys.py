@@ -53,7 +53,9 @@ async def test_a_stored_key_works_at_once_and_a_revoked_one_stops(pg_dsn: str) -
             )
         )
         key = format_key(key_id, secret)
-        app = create_app(Settings(pg_dsn=pg_dsn, auth_schema=schema, audit_schema=audit, auth_refresh_s=0.1))
+        app = create_app(
+            Settings(pg_dsn=pg_dsn, auth_schema=schema, audit_schema=audit, auth_refresh_s=0.1)
+        )
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
