@@ -34,9 +34,11 @@ $(BIN)/grpcurl:
 events-doc:
 	$(PY) tools/events_doc.py --write
 
-## fuzz: 100,000 generated and byte-mutated requests to each service; fails on INTERNAL / UNKNOWN.
+## fuzz: 100,000 generated and byte-mutated requests to each service (gRPC) and to the gateway
+## (HTTP, schemathesis); fails on INTERNAL / UNKNOWN / 5xx.
 fuzz:
 	$(PY) tools/fuzz_grpc.py --json bench/results/fuzz.json
+	$(PY) tools/fuzz_http.py --json bench/results/fuzz_http.json
 
 ## security-doc: write docs/security.md's tables (roles x actions, methods, routes) from the code.
 security-doc:

@@ -29,3 +29,15 @@ async def test_bad_input_never_breaks_a_service(pg_dsn: str, kafka_bootstrap: st
         # The fuzz reached the handlers, not only the validator.
         assert r["codes"].get("OK", 0) + r["codes"].get("NOT_FOUND", 0) > 0, (service, r)
         assert r["codes"].get("INVALID_ARGUMENT", 0) > 0, (service, r)
+
+
+async def test_bad_http_input_never_gets_a_server_error(pg_dsn: str, kafka_bootstrap: str) -> None:
+    """The gateway's quick run (tools/fuzz_http.py): schemathesis-generated and byte-mutated
+    requests over every route, no 5xx, the backends still ready."""
+    import fuzz_http
+
+    report = await fuzz_http.run(1200, 23, kafka_bootstrap, pg_dsn)
+    assert report["failures"] == []
+    assert report["requests"] == 1200 and report["generated"] > 0 and report["mutated"] > 0
+    codes = report["codes"]
+    assert codes.get("200", 0) > 0 and codes.get("400", 0) + codes.get("422", 0) > 0, codes
