@@ -50,7 +50,7 @@ async def test_register_commits_batches_and_reports_progress(
     assert list(ds.vector_spaces) == ["custom"]
 
     # Every vector reached Qdrant before RegisterItems answered.
-    assert await curation_app.parts.index.count("street", "custom") == 1200
+    assert await curation_app.parts.index.count("acme", "street", "custom") == 1200
 
     # Re-sending the whole import writes nothing.
     before = await stored(pg_pool, pg_schema)

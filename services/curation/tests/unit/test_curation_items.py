@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import uuid
 
 import pytest
 from labelops.curation.v1 import curation_pb2 as pb
 from labelops_curation.adapters.content import ContentError, ContentReader
 from labelops_curation.domain.items import (
+    ITEM_NAMESPACE,
     DatasetPolicy,
     item_id_for,
     parse_uri,
@@ -18,10 +20,19 @@ from labelops_curation.domain.items import (
 POLICY = DatasetPolicy("d", (), 4, False, 0.95)
 
 
-def test_item_ids_depend_on_dataset_and_external_id_only() -> None:
+def test_item_ids_depend_on_tenant_dataset_and_external_id_only() -> None:
     assert item_id_for("d", "a") == item_id_for("d", "a")
     assert item_id_for("d", "a") != item_id_for("e", "a")
     assert item_id_for("d", "a") != item_id_for("d", "b")
+    # Tenant 'default' keeps the ids items had before tenants.
+    assert item_id_for("d", "a") == str(uuid.uuid5(ITEM_NAMESPACE, "d/a"))
+    assert item_id_for("d", "a", "default") == item_id_for("d", "a")
+    # Another tenant's item of the same dataset id and external id is another item.
+    ids = {item_id_for("d", "a", t) for t in ("default", "acme", "beta")}
+    assert len(ids) == 3
+    assert item_id_for("d", "a", "acme") == item_id_for("d", "a", "acme")
+    # The tenant cannot run into the dataset id (its length is part of the name).
+    assert item_id_for("d", "y", "a/x") != item_id_for("x/d", "y", "a")
 
 
 @pytest.mark.parametrize(

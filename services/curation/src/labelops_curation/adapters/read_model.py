@@ -5,13 +5,12 @@ dataset first takes that dataset's row lock (``lock_dataset``), so writers of on
 serialized: counters stay exact, the uniqueness checks (external id, checksum) see everything
 committed before, and appends to the dataset's event stream never conflict.
 
-Tenants: a dataset belongs to one tenant and every dataset and import statement filters by the
-tenant it is given, so another tenant's dataset or import is simply not there (NOT_FOUND
-upstream). Dataset ids stay unique across tenants (they name the event stream
-``datasets/{id}`` and the Qdrant collections), so ``dataset_id_taken`` is the one look-up that
-ignores the tenant. Items and vectors are only ever reached through a dataset the caller's
-tenant was checked to own first (``lock_dataset`` / ``dataset_policy``): their dataset id is
-that tenant's.
+Tenants: every method takes the tenant and every statement filters by it; every table's key
+leads with it (datasets (tenant, dataset), items (tenant, dataset, item), vectors (tenant,
+dataset, space, item), imports (tenant, import); migration 0003). Dataset ids are per tenant:
+two tenants may each have a dataset ``street`` with an item ``it-1``, and neither ever reads,
+counts, searches or changes the other's. Another tenant's dataset, item or import is simply
+not there (NOT_FOUND upstream).
 """
 
 from __future__ import annotations
@@ -61,11 +60,14 @@ class CurationReadModel:
 
     async def insert_dataset(
         self, conn: asyncpg.Connection, tenant_id: str, e: events_pb2.DatasetCreated, at: datetime
-    ) -> None:
-        await conn.execute(
+    ) -> bool:
+        """Insert the tenant's dataset; False (nothing written) when the tenant has one of that
+        id (a concurrent create of the same id waits for the first and then finds it)."""
+        inserted = await conn.fetchval(
             f"INSERT INTO {self._t_ds} (tenant_id, dataset_id, display_name, description,"
             " embedders, custom_vector_dim, auto_include, near_duplicate_threshold, create_time)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            " ON CONFLICT (tenant_id, dataset_id) DO NOTHING RETURNING true",
             tenant_id,
             e.dataset_id,
             e.display_name,
@@ -76,12 +78,7 @@ class CurationReadModel:
             e.near_duplicate_threshold,
             at,
         )
-
-    async def dataset_id_taken(self, conn: asyncpg.Connection, dataset_id: str) -> bool:
-        """Whether any tenant has a dataset of this id (ids name streams and collections)."""
-        return bool(
-            await conn.fetchval(f"SELECT 1 FROM {self._t_ds} WHERE dataset_id = $1", dataset_id)
-        )
+        return bool(inserted)
 
     async def lock_dataset(
         self, conn: asyncpg.Connection, tenant_id: str, dataset_id: str
@@ -110,6 +107,7 @@ class CurationReadModel:
             r["custom_vector_dim"],
             r["auto_include"],
             float(r["near_duplicate_threshold"]),
+            r["tenant_id"],
         )
 
     async def get_dataset(self, tenant_id: str, dataset_id: str) -> pb.Dataset | None:
@@ -133,10 +131,7 @@ class CurationReadModel:
         return [await self._dataset(r) for r in rows]
 
     async def _dataset(self, r: asyncpg.Record) -> pb.Dataset:
-        spaces = await self.pool.fetch(
-            f"SELECT DISTINCT vector_space FROM {self._t_vec} WHERE dataset_id = $1",
-            r["dataset_id"],
-        )
+        spaces = await self.vector_spaces(r["tenant_id"], r["dataset_id"])
         return pb.Dataset(
             name=f"datasets/{r['dataset_id']}",
             dataset_id=r["dataset_id"],
@@ -153,7 +148,7 @@ class CurationReadModel:
                 excluded=r["items_excluded"],
             ),
             create_time=_ts(r["create_time"]),
-            vector_spaces=sorted(s["vector_space"] for s in spaces),
+            vector_spaces=spaces,
         )
 
     async def add_counts(
@@ -178,13 +173,18 @@ class CurationReadModel:
     # --- items --------------------------------------------------------------------------------
 
     async def existing_by_external_id(
-        self, conn: asyncpg.Connection | asyncpg.Pool, dataset_id: str, external_ids: list[str]
+        self,
+        conn: asyncpg.Connection | asyncpg.Pool,
+        tenant_id: str,
+        dataset_id: str,
+        external_ids: list[str],
     ) -> dict[str, ExistingItem]:
         rows = await conn.fetch(
             f"SELECT item_id, external_id, uri, modality, checksum FROM {self._t_items}"
-            " WHERE dataset_id = $1 AND external_id = ANY($2::text[])",
+            " WHERE tenant_id = $3 AND dataset_id = $1 AND external_id = ANY($2::text[])",
             dataset_id,
             external_ids,
+            tenant_id,
         )
         return {
             r["external_id"]: ExistingItem(
@@ -194,20 +194,23 @@ class CurationReadModel:
         }
 
     async def first_by_checksum(
-        self, conn: asyncpg.Connection, dataset_id: str, checksums: list[str]
+        self, conn: asyncpg.Connection, tenant_id: str, dataset_id: str, checksums: list[str]
     ) -> dict[str, str]:
         """checksum → id of the earliest registered item with it."""
         rows = await conn.fetch(
             f"SELECT DISTINCT ON (checksum) checksum, item_id FROM {self._t_items}"
-            " WHERE dataset_id = $1 AND checksum = ANY($2::text[]) ORDER BY checksum, seq",
+            " WHERE tenant_id = $3 AND dataset_id = $1 AND checksum = ANY($2::text[])"
+            " ORDER BY checksum, seq",
             dataset_id,
             checksums,
+            tenant_id,
         )
         return {r["checksum"]: str(r["item_id"]) for r in rows}
 
     async def insert_items(
         self,
         conn: asyncpg.Connection,
+        tenant_id: str,
         items: Sequence[events_pb2.ItemRegistered],
         states: Sequence[tuple[int, int, str]],
         at: datetime,
@@ -218,9 +221,9 @@ class CurationReadModel:
         await conn.executemany(
             f"INSERT INTO {self._t_items} (dataset_id, item_id, external_id, uri, modality,"
             " size_bytes, width, height, duration_ms, checksum, metadata, text, perceptual_hash,"
-            " state, reason, duplicate_of, import_id, create_time, update_time)"
+            " state, reason, duplicate_of, import_id, create_time, update_time, tenant_id)"
             " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15,"
-            " $16, $17, $18, $18)",
+            " $16, $17, $18, $18, $19)",
             [
                 (
                     e.dataset_id,
@@ -241,6 +244,7 @@ class CurationReadModel:
                     uuid.UUID(dup) if dup else None,
                     e.import_id,
                     at,
+                    tenant_id,
                 )
                 for e, (state, reason, dup) in zip(items, states, strict=True)
             ],
@@ -249,6 +253,7 @@ class CurationReadModel:
     async def insert_vectors(
         self,
         conn: asyncpg.Connection,
+        tenant_id: str,
         dataset_id: str,
         space: str,
         model_version: str,
@@ -259,22 +264,31 @@ class CurationReadModel:
             return
         v = np.ascontiguousarray(vectors, dtype="<f4")
         await conn.executemany(
-            f"INSERT INTO {self._t_vec} (dataset_id, vector_space, item_id, model_version, dim,"
-            " vector) VALUES ($1, $2, $3, $4, $5, $6)",
+            f"INSERT INTO {self._t_vec} (tenant_id, dataset_id, vector_space, item_id,"
+            " model_version, dim, vector) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             [
-                (dataset_id, space, uuid.UUID(i), model_version, v.shape[1], v[k].tobytes())
+                (
+                    tenant_id,
+                    dataset_id,
+                    space,
+                    uuid.UUID(i),
+                    model_version,
+                    v.shape[1],
+                    v[k].tobytes(),
+                )
                 for k, i in enumerate(item_ids)
             ],
         )
 
     async def item_states(
-        self, conn: asyncpg.Connection, dataset_id: str, item_ids: Sequence[str]
+        self, conn: asyncpg.Connection, tenant_id: str, dataset_id: str, item_ids: Sequence[str]
     ) -> dict[str, ItemState]:
         rows = await conn.fetch(
             f"SELECT item_id, state, reason, seq FROM {self._t_items}"
-            " WHERE dataset_id = $1 AND item_id = ANY($2::uuid[])",
+            " WHERE tenant_id = $3 AND dataset_id = $1 AND item_id = ANY($2::uuid[])",
             dataset_id,
             [uuid.UUID(i) for i in item_ids],
+            tenant_id,
         )
         return {
             str(r["item_id"]): ItemState(str(r["item_id"]), r["state"], r["reason"], r["seq"])
@@ -284,6 +298,7 @@ class CurationReadModel:
     async def set_states(
         self,
         conn: asyncpg.Connection,
+        tenant_id: str,
         dataset_id: str,
         item_ids: Sequence[str],
         state: int,
@@ -297,7 +312,7 @@ class CurationReadModel:
             f"UPDATE {self._t_items} AS i SET state = $3, reason = $4, note = $5,"
             " duplicate_of = coalesce(nullif(d.dup, '')::uuid, i.duplicate_of), update_time = $6"
             " FROM unnest($2::uuid[], $7::text[]) AS d(item_id, dup)"
-            " WHERE i.dataset_id = $1 AND i.item_id = d.item_id",
+            " WHERE i.tenant_id = $8 AND i.dataset_id = $1 AND i.item_id = d.item_id",
             dataset_id,
             [uuid.UUID(i) for i in item_ids],
             state,
@@ -305,25 +320,33 @@ class CurationReadModel:
             note,
             at,
             dups,
+            tenant_id,
         )
 
     async def get_item(
-        self, dataset_id: str, item_id: str | None, external_id: str | None
+        self, tenant_id: str, dataset_id: str, item_id: str | None, external_id: str | None
     ) -> pb.Item | None:
         if item_id is not None:
-            where, arg = "item_id = $2", uuid.UUID(item_id)
+            where, arg = "item_id = $3", uuid.UUID(item_id)
         else:
-            where, arg = "external_id = $2", external_id  # type: ignore[assignment]
+            where, arg = "external_id = $3", external_id  # type: ignore[assignment]
         r = await self.pool.fetchrow(
-            f"SELECT * FROM {self._t_items} WHERE dataset_id = $1 AND {where}", dataset_id, arg
+            f"SELECT * FROM {self._t_items} WHERE tenant_id = $1 AND dataset_id = $2 AND {where}",
+            tenant_id,
+            dataset_id,
+            arg,
         )
         if r is None:
             return None
         return (await self._items([r]))[0]
 
-    async def items_by_id(self, dataset_id: str, item_ids: Sequence[str]) -> dict[str, pb.Item]:
+    async def items_by_id(
+        self, tenant_id: str, dataset_id: str, item_ids: Sequence[str]
+    ) -> dict[str, pb.Item]:
         rows = await self.pool.fetch(
-            f"SELECT * FROM {self._t_items} WHERE dataset_id = $1 AND item_id = ANY($2::uuid[])",
+            f"SELECT * FROM {self._t_items}"
+            " WHERE tenant_id = $1 AND dataset_id = $2 AND item_id = ANY($3::uuid[])",
+            tenant_id,
             dataset_id,
             [uuid.UUID(i) for i in item_ids],
         )
@@ -331,6 +354,7 @@ class CurationReadModel:
 
     async def list_items(
         self,
+        tenant_id: str,
         dataset_id: str,
         *,
         after_seq: int,
@@ -342,8 +366,8 @@ class CurationReadModel:
         duplicates_only: bool,
     ) -> tuple[list[tuple[pb.Item, int]], int]:
         """A page of items in registration order after ``after_seq``, and the filter's total."""
-        conds = ["dataset_id = $1"]
-        args: list[object] = [dataset_id]
+        conds = ["tenant_id = $1", "dataset_id = $2"]
+        args: list[object] = [tenant_id, dataset_id]
 
         def arg(value: object) -> str:
             args.append(value)
@@ -377,7 +401,10 @@ class CurationReadModel:
         spaces: dict[uuid.UUID, list[str]] = {}
         for s in await self.pool.fetch(
             f"SELECT item_id, vector_space FROM {self._t_vec}"
-            " WHERE dataset_id = $1 AND item_id = ANY($2::uuid[]) ORDER BY vector_space",
+            " WHERE tenant_id = $1 AND dataset_id = $2 AND item_id = ANY($3::uuid[])"
+            " ORDER BY vector_space",
+            # One dataset's rows (every caller reads one tenant's dataset).
+            rows[0]["tenant_id"],
             rows[0]["dataset_id"],
             [r["item_id"] for r in rows],
         ):
@@ -412,25 +439,32 @@ class CurationReadModel:
 
     # --- vectors ------------------------------------------------------------------------------
 
-    async def vector_spaces(self, dataset_id: str) -> list[str]:
+    async def vector_spaces(self, tenant_id: str, dataset_id: str) -> list[str]:
         rows = await self.pool.fetch(
-            f"SELECT DISTINCT vector_space FROM {self._t_vec} WHERE dataset_id = $1", dataset_id
+            f"SELECT DISTINCT vector_space FROM {self._t_vec}"
+            " WHERE tenant_id = $1 AND dataset_id = $2",
+            tenant_id,
+            dataset_id,
         )
         return sorted(r["vector_space"] for r in rows)
 
-    async def item_vector(self, dataset_id: str, space: str, item_id: str) -> np.ndarray | None:
+    async def item_vector(
+        self, tenant_id: str, dataset_id: str, space: str, item_id: str
+    ) -> np.ndarray | None:
         raw = await self.pool.fetchval(
             f"SELECT vector FROM {self._t_vec}"
-            " WHERE dataset_id = $1 AND vector_space = $2 AND item_id = $3",
+            " WHERE tenant_id = $4 AND dataset_id = $1 AND vector_space = $2 AND item_id = $3",
             dataset_id,
             space,
             uuid.UUID(item_id),
+            tenant_id,
         )
         return None if raw is None else np.frombuffer(raw, dtype="<f4").astype(np.float32)
 
     async def load_vectors(
         self,
         conn: asyncpg.Connection | asyncpg.Pool,
+        tenant_id: str,
         dataset_id: str,
         space: str,
         *,
@@ -441,10 +475,13 @@ class CurationReadModel:
         rows = await conn.fetch(
             f"SELECT i.item_id, i.state, i.width, i.height, i.size_bytes, i.seq, v.dim, v.vector"
             f" FROM {self._t_vec} v JOIN {self._t_items} i"
-            " ON i.dataset_id = v.dataset_id AND i.item_id = v.item_id"
-            f" WHERE v.dataset_id = $1 AND v.vector_space = $2{cond} ORDER BY i.seq",
+            " ON i.tenant_id = v.tenant_id AND i.dataset_id = v.dataset_id"
+            " AND i.item_id = v.item_id"
+            f" WHERE v.tenant_id = $3 AND v.dataset_id = $1 AND v.vector_space = $2{cond}"
+            " ORDER BY i.seq",
             dataset_id,
             space,
+            tenant_id,
         )
         n = len(rows)
         dim = rows[0]["dim"] if rows else 0

@@ -1,4 +1,5 @@
-"""Qdrant as a projection of the ``vectors`` table: one collection per (dataset, vector space).
+"""Qdrant as a projection of the ``vectors`` table: one collection per (tenant, dataset, vector
+space); ``collection_name`` says how the name is made.
 
 Postgres holds every vector (written in the same transaction as its ``ItemEmbedded`` event), so
 nothing is lost if Qdrant is down or wiped: ``VectorIndexer`` upserts every row whose
@@ -14,7 +15,9 @@ URL. The embedded client is not thread-safe, so every call goes through one work
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +27,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import numpy as np
+from labelops_core.context import DEFAULT_TENANT
 from labelops_eventstore.schema import check_identifier
 from opentelemetry import metrics
 from qdrant_client import QdrantClient
@@ -49,6 +53,30 @@ def open_qdrant(url: str | None, path: str | None, api_key: str | None = None) -
     return QdrantClient(path=path)
 
 
+#: Characters of a tenant id kept (readable) in its collections' names; the rest become "-".
+_SLUG_UNSAFE = re.compile(r"[^a-z0-9-]+")
+MAX_TENANT_SLUG_CHARS = 24
+
+
+def collection_name(prefix: str, tenant_id: str, dataset_id: str, space: str) -> str:
+    """The Qdrant collection of one tenant's dataset's vector space.
+
+    Tenant ``default`` keeps the name collections had before tenants (``{prefix}{dataset}--
+    {space}``), so existing indexes stay valid. Any other tenant's is ``{prefix}t_{slug}_
+    {hash}_{dataset}_{space}``: ``slug`` is the tenant id lowercased with anything but
+    ``[a-z0-9-]`` as "-" (at most 24 characters, for whoever reads the names), ``hash`` the
+    first 16 hex digits of the tenant id's SHA-256 (tells apart tenants of one slug). Dataset
+    ids and vector spaces are ``[a-z][a-z0-9-]{0,62}`` (no "_"), so the parts cannot run into
+    each other: two tenants' names differ (short of equal slugs with a 64-bit hash collision)
+    and none equals a ``default`` one (whose second character is never "_"). At most
+    ``len(prefix)`` + 171 characters (Qdrant allows 255)."""
+    if tenant_id == DEFAULT_TENANT:
+        return f"{prefix}{dataset_id}--{space}"
+    slug = _SLUG_UNSAFE.sub("-", tenant_id.lower())[:MAX_TENANT_SLUG_CHARS]
+    digest = hashlib.sha256(tenant_id.encode()).hexdigest()[:16]
+    return f"{prefix}t_{slug}_{digest}_{dataset_id}_{space}"
+
+
 @dataclass(frozen=True)
 class Hit:
     item_id: str
@@ -68,11 +96,11 @@ class VectorIndex:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._exec, lambda: fn(*args, **kwargs))
 
-    def collection(self, dataset_id: str, space: str) -> str:
-        return f"{self.prefix}{dataset_id}--{space}"
+    def collection(self, tenant_id: str, dataset_id: str, space: str) -> str:
+        return collection_name(self.prefix, tenant_id, dataset_id, space)
 
-    async def ensure(self, dataset_id: str, space: str, dim: int) -> str:
-        name = self.collection(dataset_id, space)
+    async def ensure(self, tenant_id: str, dataset_id: str, space: str, dim: int) -> str:
+        name = self.collection(tenant_id, dataset_id, space)
         if name in self._known:
             return name
         if not await self._call(self.client.collection_exists, name):
@@ -85,11 +113,16 @@ class VectorIndex:
         return name
 
     async def upsert(
-        self, dataset_id: str, space: str, item_ids: Sequence[str], vectors: np.ndarray
+        self,
+        tenant_id: str,
+        dataset_id: str,
+        space: str,
+        item_ids: Sequence[str],
+        vectors: np.ndarray,
     ) -> None:
         if not item_ids:
             return
-        name = await self.ensure(dataset_id, space, int(vectors.shape[1]))
+        name = await self.ensure(tenant_id, dataset_id, space, int(vectors.shape[1]))
         batch = qm.Batch(
             ids=list(item_ids),
             vectors=np.asarray(vectors, dtype=np.float32).tolist(),
@@ -100,6 +133,7 @@ class VectorIndex:
 
     async def search(
         self,
+        tenant_id: str,
         dataset_id: str,
         space: str,
         vector: np.ndarray,
@@ -108,7 +142,7 @@ class VectorIndex:
         min_score: float | None = None,
         offset: int = 0,
     ) -> list[Hit]:
-        name = self.collection(dataset_id, space)
+        name = self.collection(tenant_id, dataset_id, space)
         if name not in self._known and not await self._call(self.client.collection_exists, name):
             return []
         self._known.add(name)
@@ -123,14 +157,14 @@ class VectorIndex:
         )
         return [Hit(str(p.id), float(p.score)) for p in res.points]
 
-    async def count(self, dataset_id: str, space: str) -> int:
-        name = self.collection(dataset_id, space)
+    async def count(self, tenant_id: str, dataset_id: str, space: str) -> int:
+        name = self.collection(tenant_id, dataset_id, space)
         if not await self._call(self.client.collection_exists, name):
             return 0
         return int((await self._call(self.client.count, name, exact=True)).count)
 
-    async def drop(self, dataset_id: str, space: str) -> None:
-        name = self.collection(dataset_id, space)
+    async def drop(self, tenant_id: str, dataset_id: str, space: str) -> None:
+        name = self.collection(tenant_id, dataset_id, space)
         self._known.discard(name)
         if await self._call(self.client.collection_exists, name):
             await self._call(self.client.delete_collection, name)
@@ -181,30 +215,33 @@ class VectorIndexer:
         """Index one batch; returns how many vectors were upserted."""
         async with self._lock:
             rows = await self.pool.fetch(
-                f"SELECT dataset_id, vector_space, item_id, vector FROM {self._t_vec}"
-                " WHERE NOT indexed ORDER BY dataset_id, vector_space LIMIT $1",
+                f"SELECT tenant_id, dataset_id, vector_space, item_id, vector FROM {self._t_vec}"
+                " WHERE NOT indexed ORDER BY tenant_id, dataset_id, vector_space LIMIT $1",
                 self.batch_size,
             )
             if not rows:
                 self.backlog = 0
                 return 0
-            groups: dict[tuple[str, str], list[asyncpg.Record]] = {}
+            groups: dict[tuple[str, str, str], list[asyncpg.Record]] = {}
             for r in rows:
-                groups.setdefault((r["dataset_id"], r["vector_space"]), []).append(r)
-            for (dataset_id, space), rs in groups.items():
+                key = (r["tenant_id"], r["dataset_id"], r["vector_space"])
+                groups.setdefault(key, []).append(r)
+            for (tenant_id, dataset_id, space), rs in groups.items():
                 vectors = np.frombuffer(b"".join(r["vector"] for r in rs), dtype="<f4")
                 await self.index.upsert(
+                    tenant_id,
                     dataset_id,
                     space,
                     [str(r["item_id"]) for r in rs],
                     vectors.reshape(len(rs), -1),
                 )
                 await self.pool.execute(
-                    f"UPDATE {self._t_vec} SET indexed = true"
-                    " WHERE dataset_id = $1 AND vector_space = $2 AND item_id = ANY($3::uuid[])",
+                    f"UPDATE {self._t_vec} SET indexed = true WHERE tenant_id = $4"
+                    " AND dataset_id = $1 AND vector_space = $2 AND item_id = ANY($3::uuid[])",
                     dataset_id,
                     space,
                     [uuid.UUID(str(r["item_id"])) for r in rs],
+                    tenant_id,
                 )
             self.backlog = max(0, self.backlog - len(rows))
             return len(rows)

@@ -2,7 +2,8 @@
 it is slow) → one transaction: lock the dataset row, decide (domain/), append events, update
 read models → COMMIT.
 
-All events of a dataset go to its stream ``datasets/{id}``. Every writer of a dataset holds the
+All events of a dataset go to its stream ``datasets/{id}`` (of the dataset's tenant: streams,
+dataset ids and everything under a dataset are per tenant). Every writer of a dataset holds the
 dataset's row lock for its transaction, so appends never conflict and the checks that need
 everything committed before (external id, checksum, current curation states) are exact.
 
@@ -96,11 +97,10 @@ class CurationHandlers:
         created = dataset_created(req, self.embedders)
         now = self.clock()
         async with self.store.transaction() as conn:
-            # Dataset ids are unique across tenants (they name the stream and the Qdrant
-            # collections): an id taken by any tenant cannot be created again.
-            if await self.read_model.dataset_id_taken(conn, req.dataset_id):
+            # Dataset ids are per tenant (so are the stream and the Qdrant collections): only
+            # the caller's own tenant can have taken this one; another tenant's says nothing.
+            if not await self.read_model.insert_dataset(conn, current_tenant(), created, now):
                 raise dataset_exists(req.dataset_id)
-            await self.read_model.insert_dataset(conn, current_tenant(), created, now)
             response = pb.CreateDatasetResponse(dataset=dataset_from_event(created, now))
             result = await self.store.append(
                 ev.stream_id(req.dataset_id),
@@ -126,7 +126,7 @@ class CurationHandlers:
         self, policy: DatasetPolicy, requested: str, field_name: str = "vector_space"
     ) -> str:
         """The vector space to work in (see ``domain.datasets.choose_space``)."""
-        spaces = await self.read_model.vector_spaces(policy.dataset_id)
+        spaces = await self.read_model.vector_spaces(current_tenant(), policy.dataset_id)
         return choose_space(policy, spaces, requested, field_name)
 
     # --- decisions ----------------------------------------------------------------------------
@@ -141,9 +141,10 @@ class CurationHandlers:
         ids = list(dict.fromkeys(req.item_ids))
         state = state_of(req.decision)
         now = self.clock()
+        tenant = current_tenant()
         async with self.store.transaction() as conn:
-            await self.read_model.lock_dataset(conn, current_tenant(), req.dataset_id)
-            current = await self.read_model.item_states(conn, req.dataset_id, ids)
+            await self.read_model.lock_dataset(conn, tenant, req.dataset_id)
+            current = await self.read_model.item_states(conn, tenant, req.dataset_id, ids)
             changed = changed_items(req.dataset_id, ids, current, state, reason)
             response = pb.CurateItemsResponse(
                 changed=len(changed), unchanged=len(ids) - len(changed)
@@ -173,11 +174,12 @@ class CurationHandlers:
         duplicate_of: Sequence[str] | None,
         now: datetime,
     ) -> None:
+        tenant = current_tenant()
         await self.read_model.set_states(
-            conn, dataset_id, ids, state, reason, note, duplicate_of, now
+            conn, tenant, dataset_id, ids, state, reason, note, duplicate_of, now
         )
         await self.read_model.add_counts(
-            conn, current_tenant(), dataset_id, state_deltas(ids, current, state)
+            conn, tenant, dataset_id, state_deltas(ids, current, state)
         )
 
     async def _append(
@@ -212,10 +214,11 @@ class CurationHandlers:
         space = await self.resolve_space(policy, req.vector_space)
         run_id = new_id()
         now = self.clock()
+        tenant = current_tenant()
         async with self.store.transaction() as conn:
-            await self.read_model.lock_dataset(conn, current_tenant(), req.dataset_id)
+            await self.read_model.lock_dataset(conn, tenant, req.dataset_id)
             vs = await self.read_model.load_vectors(
-                conn, req.dataset_id, space, include_excluded=False
+                conn, tenant, req.dataset_id, space, include_excluded=False
             )
             groups = await asyncio.to_thread(
                 find_near_duplicates,
@@ -230,7 +233,7 @@ class CurationHandlers:
                 return earlier
             if run.excluded:
                 ids = [c[0] for c in run.excluded]
-                current = await self.read_model.item_states(conn, req.dataset_id, ids)
+                current = await self.read_model.item_states(conn, tenant, req.dataset_id, ids)
                 await self._apply_curation(
                     conn,
                     req.dataset_id,
@@ -256,10 +259,11 @@ class CurationHandlers:
         space = await self.resolve_space(policy, req.vector_space)
         run_id = new_id()
         now = self.clock()
+        tenant = current_tenant()
         async with self.store.transaction() as conn:
-            await self.read_model.lock_dataset(conn, current_tenant(), req.dataset_id)
+            await self.read_model.lock_dataset(conn, tenant, req.dataset_id)
             vs = await self.read_model.load_vectors(
-                conn, req.dataset_id, space, include_excluded=req.include_excluded
+                conn, tenant, req.dataset_id, space, include_excluded=req.include_excluded
             )
             # Imported here: scikit-learn takes a while to import and only this command needs it.
             from ..domain.coverage import analyze_coverage
@@ -277,7 +281,9 @@ class CurationHandlers:
             if earlier is not None:
                 return earlier
             if run.included:
-                current = await self.read_model.item_states(conn, req.dataset_id, run.included)
+                current = await self.read_model.item_states(
+                    conn, tenant, req.dataset_id, run.included
+                )
                 await self._apply_curation(
                     conn,
                     req.dataset_id,

@@ -115,11 +115,12 @@ class ItemIngest:
 
         ``offset``: index of ``specs[0]`` in the whole import (for violation paths).
         """
+        tenant = current_tenant()
         policy = await self.handlers.policy(dataset_id)
         check_specs(specs, policy, offset)
         external_ids = [s.external_id for s in specs]
         known = await self.read_model.existing_by_external_id(
-            self.read_model.pool, dataset_id, external_ids
+            self.read_model.pool, tenant, dataset_id, external_ids
         )
         new = [k for k, s in enumerate(specs) if s.external_id not in known]
         contents = await asyncio.to_thread(self._read_contents, specs, new, offset)
@@ -127,14 +128,14 @@ class ItemIngest:
         now = self.clock()
         result = BatchResult(received=len(specs))
         async with self.store.transaction() as conn:
-            policy = (
-                await self.read_model.lock_dataset(conn, current_tenant(), dataset_id) or policy
+            policy = await self.read_model.lock_dataset(conn, tenant, dataset_id) or policy
+            existing = await self.read_model.existing_by_external_id(
+                conn, tenant, dataset_id, external_ids
             )
-            existing = await self.read_model.existing_by_external_id(conn, dataset_id, external_ids)
             check_re_registrations(specs, contents, existing, offset)
             todo = [k for k in range(len(specs)) if specs[k].external_id not in existing]
             first = await self.read_model.first_by_checksum(
-                conn, dataset_id, new_checksums(specs, contents, todo)
+                conn, tenant, dataset_id, new_checksums(specs, contents, todo)
             )
             batch = register(policy, import_id, specs, contents, todo, first, vectors)
             if batch.events:
@@ -145,7 +146,7 @@ class ItemIngest:
             result.vectors_written = batch.vectors_written
             result.item_ids = [e.item_id for e in batch.registered]
             await self.read_model.record_import(
-                conn, current_tenant(), _progress(dataset_id, import_id, result), now
+                conn, tenant, _progress(dataset_id, import_id, result), now
             )
         if self.indexer is not None and result.vectors_written:
             self.indexer.wake()
@@ -160,10 +161,13 @@ class ItemIngest:
             [NewEvent.of(e, occurred_at=now) for e in batch.events],
             conn=conn,
         )
-        await self.read_model.insert_items(conn, batch.registered, batch.states, now)
+        tenant = current_tenant()
+        await self.read_model.insert_items(conn, tenant, batch.registered, batch.states, now)
         for space, (model_version, ids, vecs) in batch.vectors.items():
-            await self.read_model.insert_vectors(conn, dataset_id, space, model_version, ids, vecs)
-        await self.read_model.add_counts(conn, current_tenant(), dataset_id, batch.counts)
+            await self.read_model.insert_vectors(
+                conn, tenant, dataset_id, space, model_version, ids, vecs
+            )
+        await self.read_model.add_counts(conn, tenant, dataset_id, batch.counts)
 
     def _read_contents(
         self, specs: Sequence[pb.ItemSpec], todo: Sequence[int], offset: int
@@ -200,7 +204,9 @@ class ItemIngest:
                     " this deployment",
                     reason="EMBEDDER_NOT_CONFIGURED",
                 )
-            idx, inputs = embedding_inputs(policy.dataset_id, embedder, specs, todo, contents)
+            idx, inputs = embedding_inputs(
+                policy.dataset_id, embedder, specs, todo, contents, policy.tenant_id
+            )
             if not idx:
                 continue
             try:

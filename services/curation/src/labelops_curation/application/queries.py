@@ -83,11 +83,13 @@ class CurationQueries:
 
     async def get_item(self, dataset_id: str, item_id: str) -> pb.GetItemResponse:
         await self.handlers.policy(dataset_id)
+        tenant = current_tenant()
         if item_id.startswith("external:"):
-            item = await self.read_model.get_item(dataset_id, None, item_id[len("external:") :])
+            external_id = item_id[len("external:") :]
+            item = await self.read_model.get_item(tenant, dataset_id, None, external_id)
         else:
             _check_item_id(item_id)
-            item = await self.read_model.get_item(dataset_id, item_id, None)
+            item = await self.read_model.get_item(tenant, dataset_id, item_id, None)
         if item is None:
             raise _not_found_item(dataset_id, item_id)
         return pb.GetItemResponse(item=item)
@@ -105,6 +107,7 @@ class CurationQueries:
         )
         after = int(decode_token(req.page_token, bound)) if req.page_token else 0
         rows, total = await self.read_model.list_items(
+            current_tenant(),
             req.dataset_id,
             after_seq=after,
             limit=limit + 1,
@@ -126,9 +129,10 @@ class CurationQueries:
         _check_item_id(req.item_id)
         limit = _limit(req.limit)
         space = await self.handlers.resolve_space(policy, req.vector_space)
-        vector = await self.read_model.item_vector(req.dataset_id, space, req.item_id)
+        tenant = current_tenant()
+        vector = await self.read_model.item_vector(tenant, req.dataset_id, space, req.item_id)
         if vector is None:
-            if await self.read_model.get_item(req.dataset_id, req.item_id, None) is None:
+            if await self.read_model.get_item(tenant, req.dataset_id, req.item_id, None) is None:
                 raise _not_found_item(req.dataset_id, req.item_id)
             raise InvalidArgument(
                 f"item {req.item_id} has no vector in {space}",
@@ -190,12 +194,14 @@ class CurationQueries:
         *,
         exclude: str = "",
     ) -> list[pb.ScoredItem]:
+        tenant = current_tenant()
         wanted = set(states)
         out: list[pb.ScoredItem] = []
         offset = 0
         fetch = limit + 1 if not wanted else limit * OVERFETCH
         for _ in range(MAX_SEARCH_ROUNDS):
             hits = await self.index.search(
+                tenant,
                 policy.dataset_id,
                 space,
                 vector,
@@ -203,7 +209,9 @@ class CurationQueries:
                 min_score=min_score or None,
                 offset=offset,
             )
-            items = await self.read_model.items_by_id(policy.dataset_id, [h.item_id for h in hits])
+            items = await self.read_model.items_by_id(
+                tenant, policy.dataset_id, [h.item_id for h in hits]
+            )
             for h in hits:
                 item = items.get(h.item_id)
                 if item is None or h.item_id == exclude or (wanted and item.state not in wanted):

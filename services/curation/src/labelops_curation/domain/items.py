@@ -18,9 +18,10 @@ from typing import Final
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from labelops.curation.v1 import curation_pb2 as pb
+from labelops_core.context import DEFAULT_TENANT
 from labelops_core.errors import FieldViolation, InvalidArgument, ViolationCollector
 
-#: Namespace of item ids: item_id = uuid5(ITEM_NAMESPACE, "{dataset_id}/{external_id}").
+#: Namespace of item ids (``item_id_for``).
 ITEM_NAMESPACE: Final = uuid.UUID("6f1d2c1e-6a53-5c1b-9a55-3b0f1c8e4d21")
 
 DATASET_ID_RE: Final = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
@@ -75,9 +76,20 @@ EXCLUDE_REASONS: Final = frozenset(
 )
 
 
-def item_id_for(dataset_id: str, external_id: str) -> str:
-    """The item id of (dataset, external id): the same on every registration and replica."""
-    return str(uuid.uuid5(ITEM_NAMESPACE, f"{dataset_id}/{external_id}"))
+def item_id_for(dataset_id: str, external_id: str, tenant_id: str = DEFAULT_TENANT) -> str:
+    """The item id of (tenant, dataset, external id): the same on every registration and
+    replica, and never another tenant's (two tenants may both have dataset ``d`` with item
+    ``a``).
+
+    ``uuid5(ITEM_NAMESPACE, "{dataset_id}/{external_id}")`` for tenant ``default`` (the ids
+    items had before tenants), else of ``"{len(tenant)}:{tenant}/{dataset_id}/{external_id}"``:
+    the length prefix keeps the tenant from running into the dataset id, and the leading digit
+    from looking like a default name (dataset ids start with a letter).
+    """
+    if tenant_id == DEFAULT_TENANT:
+        return str(uuid.uuid5(ITEM_NAMESPACE, f"{dataset_id}/{external_id}"))
+    name = f"{len(tenant_id)}:{tenant_id}/{dataset_id}/{external_id}"
+    return str(uuid.uuid5(ITEM_NAMESPACE, name))
 
 
 def check_dataset_id(dataset_id: str, field: str = "dataset_id") -> None:
@@ -151,6 +163,8 @@ class DatasetPolicy:
     custom_vector_dim: int
     auto_include: bool
     near_duplicate_threshold: float
+    #: The dataset's tenant (the read model always names it; its item ids depend on it).
+    tenant_id: str = DEFAULT_TENANT
 
 
 def validate_specs(

@@ -19,6 +19,7 @@ import numpy as np
 from google.protobuf.message import Message
 from labelops.curation.v1 import curation_pb2 as pb
 from labelops.curation.v1 import events_pb2
+from labelops_core.context import DEFAULT_TENANT
 from labelops_core.errors import FieldViolation, InvalidArgument
 
 from .decisions import curated_events
@@ -156,7 +157,7 @@ def register(
     for k in todo:
         s = specs[k]
         c = contents.get(k, Content())
-        item_id = item_id_for(dataset_id, s.external_id)
+        item_id = item_id_for(dataset_id, s.external_id, policy.tenant_id)
         checksum = c.checksum or s.checksum
         dup_of = first.get(checksum, "") if checksum else ""
         if checksum and not dup_of:
@@ -174,7 +175,7 @@ def register(
     todo_set = set(todo)
     for space, (model_version, idx, vecs) in vectors.items():
         keep = [j for j, k in enumerate(idx) if k in todo_set]
-        ids = [item_id_for(dataset_id, specs[idx[j]].external_id) for j in keep]
+        ids = [item_id_for(dataset_id, specs[idx[j]].external_id, policy.tenant_id) for j in keep]
         rows = vecs[keep]
         out.events += [
             events_pb2.ItemEmbedded(
@@ -251,9 +252,11 @@ def embedding_inputs(
     specs: Sequence[pb.ItemSpec],
     todo: Sequence[int],
     contents: Mapping[int, Content],
+    tenant_id: str = DEFAULT_TENANT,
 ) -> tuple[list[int], list[EmbedInput]]:
     """The new items ``embedder`` embeds (its modalities; read content unless it fetches URIs
-    itself: ``needs_content`` False) and its inputs, as (spec indexes, inputs)."""
+    itself: ``needs_content`` False) and its inputs, as (spec indexes, inputs); ``tenant_id``:
+    the dataset's (item ids depend on it)."""
     needs_content = getattr(embedder, "needs_content", True)
     idx = [
         k
@@ -263,7 +266,7 @@ def embedding_inputs(
     ]
     inputs = [
         EmbedInput(
-            item_id=item_id_for(dataset_id, specs[k].external_id),
+            item_id=item_id_for(dataset_id, specs[k].external_id, tenant_id),
             modality=MODALITY_NAMES[specs[k].modality],
             uri=specs[k].uri,
             content=contents[k].data if k in contents else None,
