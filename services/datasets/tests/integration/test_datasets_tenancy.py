@@ -6,6 +6,7 @@ vendor or annotator key is refused every method; a reviewer reads but does not c
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -26,7 +27,7 @@ from labelops.datasets.v1 import datasets_pb2 as pb
 from labelops.datasets.v1 import datasets_pb2_grpc
 from labelops.labels.v1 import label_pb2 as L
 from labelops.qa.v1 import events_pb2 as qev
-from labelops_grpckit import channel
+from labelops_grpckit import channel, error_details
 from labelops_testkit.grpc import fails
 
 P = "zoo"
@@ -122,8 +123,10 @@ async def test_a_tenants_version_holds_only_its_own_labels_and_items(ds: Ds) -> 
             ("task-b", "bird-b", "bird")
         ]
         assert (tb[0]["width"], tb[0]["height"]) == (100, 50)
-        # A project only A has labels in: B's version of it is empty.
-        assert (await create(b, "b-of-zoo-a", "zoo-a")).rows == 0
+        # A project only A has labels in is, to B, a project nobody has.
+        await fails(
+            create(b, "b-of-zoo-a", "zoo-a"), grpc.StatusCode.NOT_FOUND, "PROJECT_NOT_FOUND"
+        )
     # A's version is unchanged by B's.
     assert (await table_of(ds.stub, DS)).to_pylist() == ta.to_pylist()
     assert [r["task_id"] for r in (await table_of(ds.stub, DS, 1)).to_pylist()] == [
@@ -134,8 +137,7 @@ async def test_a_tenants_version_holds_only_its_own_labels_and_items(ds: Ds) -> 
     events = await ds.app.pool.fetch(
         f'SELECT tenant_id, stream_id FROM "{ds.settings.db_schema}".events ORDER BY position'
     )
-    assert [(e["tenant_id"]) for e in events] == [TENANT, OTHER_TENANT, OTHER_TENANT]
-    assert len({e["stream_id"] for e in events[:2]}) == 2
+    assert [(e["tenant_id"]) for e in events] == [TENANT, OTHER_TENANT]
 
 
 async def _counts(ds: Ds) -> tuple[int, int]:
@@ -214,3 +216,159 @@ async def test_tenant_b_reads_nothing_of_tenant_a_and_vendors_nothing_at_all(ds:
         assert got.version.version == 2
         await fails(create(reviewer, "a-only", "zoo-a"), denied, "PERMISSION_DENIED_BY_ROLE")
     assert await _counts(ds) == before
+
+
+async def outcome(call: Any) -> tuple[str, str]:
+    """(status code, ErrorInfo reason) of a call ("OK", "" when it answers)."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as exc:
+        return exc.code().name, error_details(exc).reason
+    return "OK", ""
+
+
+def reads(dataset_id: str, version: int) -> list[tuple[str, Callable[[Any], Any]]]:
+    """Every read of a dataset's version, as (method, call on a stub)."""
+    return [
+        (
+            "GetDatasetVersion",
+            lambda s: s.GetDatasetVersion(
+                pb.GetDatasetVersionRequest(dataset_id=dataset_id, version=version)
+            ),
+        ),
+        (
+            "StreamDatasetVersion",
+            lambda s: drain(
+                s.StreamDatasetVersion(
+                    pb.StreamDatasetVersionRequest(dataset_id=dataset_id, version=version)
+                )
+            ),
+        ),
+        (
+            "DiffDatasetVersions",
+            lambda s: s.DiffDatasetVersions(
+                pb.DiffDatasetVersionsRequest(
+                    dataset_id=dataset_id, from_version=version, to_version=version
+                )
+            ),
+        ),
+        (
+            "ExportDatasetVersion",
+            lambda s: drain(
+                s.ExportDatasetVersion(
+                    pb.ExportDatasetVersionRequest(
+                        dataset_id=dataset_id, version=version, format=pb.EXPORT_FORMAT_COCO
+                    )
+                )
+            ),
+        ),
+    ]
+
+
+async def test_tenant_b_naming_tenant_a_s_ids_is_answered_as_ids_nobody_has(ds: Ds) -> None:
+    """What the security matrix does: B first cuts a version of A's dataset id and project
+    (then of ids nobody has), then reads A's dataset. Both answer alike: B learns nothing."""
+    await _publish(ds)
+    for _ in range(2):
+        await create(ds.stub, "a-only", "zoo-a")
+    before = await _counts(ds)
+    async with channel(ds.app.target, api_key=OTHER_MLOPS_KEY) as ch:
+        b = datasets_pb2_grpc.DatasetServiceStub(ch)
+        # A cut of A's dataset and project = a cut of a project nobody has: NOT_FOUND.
+        a_s = await outcome(create(b, "a-only", "zoo-a"))
+        nobody = await outcome(create(b, "nobody-ds", "nobody-project"))
+        assert a_s == nobody == ("NOT_FOUND", "PROJECT_NOT_FOUND")
+        for version in (0, 1, 2):
+            for (method, a_call), (_, n_call) in zip(
+                reads("a-only", version), reads("nobody-ds", version), strict=True
+            ):
+                got_a, got_n = await outcome(a_call(b)), await outcome(n_call(b))
+                assert got_a == got_n, (method, version, got_a, got_n)
+                assert got_a[0] == "NOT_FOUND", (method, version, got_a)
+        for dataset_id in ("a-only", "nobody-ds"):
+            listed = await b.ListDatasetVersions(
+                pb.ListDatasetVersionsRequest(dataset_id=dataset_id)
+            )
+            assert list(listed.versions) == []
+    assert await _counts(ds) == before
+    # A still reads its own.
+    for method, call in reads("a-only", 2):
+        assert await outcome(call(ds.stub)) == ("OK", ""), method
+
+
+async def test_two_tenants_number_versions_of_one_dataset_id_each_for_itself(ds: Ds) -> None:
+    await _publish(ds)
+    a1 = await create(ds.stub)
+    async with channel(ds.app.target, api_key=OTHER_MLOPS_KEY) as ch:
+        b = datasets_pb2_grpc.DatasetServiceStub(ch)
+        # B's first version of A's dataset id is B's version 1 (no ALREADY_EXISTS, no
+        # VERSION_EXISTS), and B's request id equal to A's is B's own request.
+        b1 = (
+            await b.CreateDatasetVersion(
+                pb.CreateDatasetVersionRequest(
+                    dataset_id=DS, project_id=P, cut=pb.Cut(latest=True), version=1
+                )
+            )
+        ).version
+        assert (b1.version, b1.rows) == (1, 1)
+        await ds.qa(
+            [
+                accepted(P, "task-a3", "img-1", [box("cow", label_id="cow-a")]),
+                accepted(
+                    P, "task-b2", "img-1", [box("fox", label_id="fox-b")], tenant=OTHER_TENANT
+                ),
+            ]
+        )
+        await ds.caught_up()
+        same_request = "version-2-of-zoo-train"
+        a2 = (
+            await ds.stub.CreateDatasetVersion(
+                pb.CreateDatasetVersionRequest(
+                    dataset_id=DS, cut=pb.Cut(latest=True), request_id=same_request
+                )
+            )
+        ).version
+        b2 = (
+            await b.CreateDatasetVersion(
+                pb.CreateDatasetVersionRequest(
+                    dataset_id=DS, cut=pb.Cut(latest=True), request_id=same_request
+                )
+            )
+        ).version
+        assert (a2.version, b2.version) == (2, 2) and a2.manifest_sha256 != b2.manifest_sha256
+        # Each tenant reads its own version 1 and 2 under the same names.
+        expected = {
+            "a": (ds.stub, {1: {"cat-a", "dog-a"}, 2: {"cat-a", "dog-a", "cow-a"}}, (a1, a2)),
+            "b": (b, {1: {"bird-b"}, 2: {"bird-b", "fox-b"}}, (b1, b2)),
+        }
+        for who, (stub, labels, made) in expected.items():
+            for version, want in labels.items():
+                got = await stub.GetDatasetVersion(
+                    pb.GetDatasetVersionRequest(dataset_id=DS, version=version)
+                )
+                assert got.version == made[version - 1], (who, version)
+                rows = (await table_of(stub, DS, version)).to_pylist()
+                assert {r["label_id"] for r in rows} == want, (who, version)
+            diff = await stub.DiffDatasetVersions(
+                pb.DiffDatasetVersionsRequest(dataset_id=DS, from_version=1, to_version=2)
+            )
+            assert [c.label_id for c in diff.changes] == sorted(labels[2] - labels[1]), who
+            listed = await stub.ListDatasetVersions(pb.ListDatasetVersionsRequest(dataset_id=DS))
+            assert list(listed.versions) == list(made), who
+        # Each tenant's versions are its own event stream's 1 and 2.
+        events = await ds.app.pool.fetch(
+            f'SELECT tenant_id, stream_version FROM "{ds.settings.db_schema}".events'
+            " ORDER BY tenant_id, stream_version"
+        )
+        assert [tuple(e) for e in events] == [
+            (TENANT, 1),
+            (TENANT, 2),
+            (OTHER_TENANT, 1),
+            (OTHER_TENANT, 2),
+        ]
+        # Version 3 exists for neither: each answers as for a dataset nobody has.
+        for method, call in reads(DS, 3):
+            for stub in (ds.stub, b):
+                assert await outcome(call(stub)) == await outcome(
+                    dict(reads("nobody-ds", 3))[method](stub)
+                ), method

@@ -8,11 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from labelops.datasets.v1 import datasets_pb2 as pb
 from labelops_core.context import Principal
-from labelops_core.errors import FailedPrecondition, InvalidArgument
+from labelops_core.errors import FailedPrecondition, InvalidArgument, NotFound
 from labelops_datasets.domain.filters import RowFilter
 from labelops_datasets.domain.versioning import (
     check_create,
     check_items,
+    check_project_known,
     creator,
     cut_offsets,
     cut_time,
@@ -71,6 +72,16 @@ def test_the_first_version_names_its_project_and_later_ones_keep_it() -> None:
     with pytest.raises(FailedPrecondition) as e:
         project_of("zoo", "p1", "p2")
     assert e.value.reason == "DATASET_PROJECT_MISMATCH"
+
+
+def test_a_first_version_needs_a_project_with_accepted_labels() -> None:
+    seen = [("onto", "1.0.0", 0, 5)]
+    check_project_known("zoo", None, seen)
+    # A dataset that holds its project keeps it, labels or not (a version of before).
+    check_project_known("zoo", "zoo", [])
+    with pytest.raises(NotFound) as e:
+        check_project_known("zoo", None, [])
+    assert e.value.reason == "PROJECT_NOT_FOUND"
 
 
 def test_versions_are_numbered_without_gaps_and_never_replaced() -> None:

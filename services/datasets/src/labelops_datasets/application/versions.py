@@ -36,6 +36,7 @@ from ..adapters.versions import VersionRepository
 from ..domain.filters import RowFilter
 from ..domain.versioning import (
     check_create,
+    check_project_known,
     creator,
     cut_offsets,
     cut_time,
@@ -113,6 +114,7 @@ class DatasetVersions:
         linked = await self.projection.link(self.pool)
         cut = await self._resolve_cut(req.cut, linked.positions)
         seen = await self.catalog.project_ontologies(self.pool, tenant, project_id, self.qa_topic)
+        check_project_known(project_id, stored, seen)
         ontology = target_ontology(project_id, seen, cut, req.ontology_version)
         spec = VersionSpec(
             req.dataset_id,

@@ -8,12 +8,12 @@ plain values here); every rule raises the ``labelops_core.errors`` the API answe
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sized
 from datetime import UTC, datetime
 
 from labelops.datasets.v1 import datasets_pb2 as pb
 from labelops_core.context import DEFAULT_TENANT, Principal
-from labelops_core.errors import FailedPrecondition, FieldViolation, InvalidArgument
+from labelops_core.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
 from labelops_ontologykit.diff import parse_version
 
 from labelops_datasets.domain.filters import RowFilter
@@ -23,9 +23,10 @@ DATASET_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 
 
 def dataset_stream(dataset_id: str, tenant_id: str = DEFAULT_TENANT) -> str:
-    """The stream of a dataset's events. Streams are one namespace for every tenant: another
-    tenant's dataset of the same id must not share (or conflict with) it; the default tenant's
-    keep the name they always had."""
+    """The stream of a dataset's events. The event store keys streams by (stream id, tenant),
+    so the tenant in the name no longer keeps two tenants' datasets apart; the names stay as
+    they were written (a stream renamed now would start again at version 0 while its dataset
+    has versions), the default tenant's ``datasets/{d}``, the others' with their tenant."""
     if tenant_id == DEFAULT_TENANT:
         return f"datasets/{dataset_id}"
     return f"tenants/{tenant_id}/datasets/{dataset_id}"
@@ -108,6 +109,16 @@ def project_of(dataset_id: str, stored: str | None, requested: str) -> str:
             reason="DATASET_PROJECT_MISMATCH",
         )
     return stored
+
+
+def check_project_known(project_id: str, stored: str | None, seen: Sized) -> None:
+    """A dataset's first version needs a project the tenant has accepted labels of (``seen``:
+    the ontology versions the link found its labels made under). The service knows projects
+    only through their labels, so another tenant's project is as unknown as one nobody has:
+    both answer NOT_FOUND. (Before, both got an empty version; the caller then read back its
+    own version of another tenant's ids, which answered unlike ids nobody has.)"""
+    if stored is None and not seen:
+        raise NotFound(f"project {project_id} has no accepted labels", reason="PROJECT_NOT_FOUND")
 
 
 def next_number(dataset_id: str, current: int, requested: int) -> int:
