@@ -34,7 +34,7 @@ from labelops_datasets.domain.build import (
     build_rows,
 )
 from labelops_datasets.domain.exports import to_coco
-from labelops_datasets.domain.materialize import materialize
+from labelops_datasets.domain.materialize import materialize, read_version
 from labelops_datasets.domain.rows import GEOMETRY_KINDS, SCHEMA, SORT_KEYS
 from labelops_datasets.domain.splits import split_column, split_of
 from labelops_ontologykit.migration import MigrationPlan, compile_migration
@@ -445,6 +445,7 @@ def test_lineage_columns() -> None:
             "span_start": None,
             "span_end": None,
             "answers_json": EMPTY_ANSWERS_JSON,
+            "relations": [],
             "label_event_id": "evt-42",
             "annotators": ["z", "a", "m"],
             "consensus_method": "dawid_skene",
@@ -676,6 +677,70 @@ def test_label_proto_is_deterministic_with_and_without_attributes() -> None:
     got = by_label(build([record(labels)]))
     for lb in labels:
         assert got[lb.label_id]["label_proto"] == lb.SerializeToString(deterministic=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Relations
+
+
+def with_relations(rec: AcceptedRecord, *relations: tuple[str, str, str]) -> AcceptedRecord:
+    """``rec`` whose labels carry ``relations`` ((relationship, from label, to label), in
+    order), as qa's consensus passes them on."""
+    ev = events_pb2.LabelAccepted.FromString(rec.payload)
+    for rel, a, b in relations:
+        ev.labels.relations.add(relationship_id=rel, from_label_id=a, to_label_id=b)
+    return rec._replace(payload=ev.SerializeToString())
+
+
+def rel(relationship_id: str, a: str, b: str) -> dict[str, str]:
+    return {"relationship_id": relationship_id, "from_label_id": a, "to_label_id": b}
+
+
+def test_relations_are_on_their_from_labels_row_in_order() -> None:
+    rec = with_relations(
+        record([box("rider", "person"), box("horse", "animal"), box("hat", "thing")]),
+        ("rides", "rider", "horse"),
+        ("wears", "rider", "hat"),
+        ("near", "horse", "rider"),
+    )
+    got = by_label(build([rec, record([], item_id="negative")]))
+    assert got["rider"]["relations"] == [
+        rel("rides", "rider", "horse"),
+        rel("wears", "rider", "hat"),
+    ]
+    assert got["horse"]["relations"] == [rel("near", "horse", "rider")]
+    assert got["hat"]["relations"] == []
+    assert got[""]["relations"] == []  # the item-level row
+    # Each relation is in the version once, and materializes as it was built.
+    m = materialize(build([rec]), dataset_id="d", version=1, cut={}, filter={}, ontology={})
+    back = {r["label_id"]: r["relations"] for r in read_version(m.files).to_pylist()}
+    assert sum(len(v) for v in back.values()) == 3
+    assert back["rider"] == got["rider"]["relations"]
+
+
+def test_relations_to_labels_left_out_go_with_them() -> None:
+    rec = with_relations(
+        record([box("a", "car"), box("b", "person"), box("c", "tree"), box("", "car")]),
+        ("drives", "b", "a"),
+        ("parked_by", "a", "c"),
+        ("sees", "b", "c"),
+        ("unnamed", "", "a"),  # names no label: the id-less label's row is "#3"
+        ("ghost", "a", "nobody"),
+    )
+    # Class filter: "tree" is not in the dataset, so nothing points at it.
+    got = by_label(build([rec], filter=RowFilter(classes=("car", "person"))))
+    assert set(got) == {"a", "b", "#3"}
+    assert got["b"]["relations"] == [rel("drives", "b", "a")]
+    assert got["a"]["relations"] == [] and got["#3"]["relations"] == []
+    # Migration: a mapped class keeps its label (and relations), a dropped one loses them.
+    p = plan(map_class("car", "vehicle"), drop_class("person"))
+    migrated = by_label(
+        build([rec], target_ontology_version="2", migration=resolver({("1", "2"): p}))
+    )
+    assert set(migrated) == {"a", "c", "#3"}
+    assert migrated["a"]["class_id"] == "vehicle"
+    assert migrated["a"]["relations"] == [rel("parked_by", "a", "c")]
+    assert migrated["c"]["relations"] == []
 
 
 # --------------------------------------------------------------------------------------------

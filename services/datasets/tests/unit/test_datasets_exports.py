@@ -94,6 +94,7 @@ def row(
         "span_end": None,
         "answers_json": "{}",
         "label_proto": b"\x0a\x01x",
+        "relations": [],
         "label_event_id": f"evt-{item_id}-{label_id}",
         "annotators": ["ann-1", "ann-2"],
         "consensus_method": "majority_vote",
@@ -463,6 +464,8 @@ def test_label_studio_tasks_in_percent(table: pa.Table) -> None:
         "annotations": 4,
         "skipped_by_kind": {"keypoints": 1, "mask": 1},
         "skipped_by_reason": {"unsupported_kind": 2},
+        "relations": 0,
+        "relations_skipped": 0,
     }
 
     # The config declares every control the results point at, with every class.

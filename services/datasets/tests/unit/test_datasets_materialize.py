@@ -97,6 +97,7 @@ def make_rows(
                 "span_end": None,
                 "answers_json": json.dumps({"occluded": rng.random() < 0.3}, sort_keys=True),
                 "label_proto": rng.randbytes(rng.randint(10, 60)),
+                "relations": [],
                 "label_event_id": f"evt-{seed}-{i}-{j}",
                 "annotators": rng.sample(["ann-a", "ann-b", "ann-c", "ann-d"], rng.randint(1, 3)),
                 "consensus_method": rng.choice(["single", "majority_vote", "dawid_skene"]),

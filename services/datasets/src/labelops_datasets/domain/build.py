@@ -45,6 +45,11 @@ key when the answer has no value), in the label's order; attributes map an id to
 int, float or bool value (null when unset). Non-finite numbers, which JSON cannot hold, are
 written as the strings "NaN", "Infinity" and "-Infinity".
 
+``relations`` (``rows.RELATION``: relationship id, from and to label id): the relations of the
+submission (``ItemLabels.relations``) whose two labels both have a row, on the row of their
+from label, in submission order; [] everywhere else. Relationship ids are not migrated (an
+ontology migration has no rules for them); label ids survive a migration.
+
 Decode once: the build parses each record's payload once, inside its loop, and drops the
 message with the record's rows. Item metadata is not needed for that pass: ``apply_items`` joins
 it afterwards, vectorized, so no earlier pass parses the payloads to learn the items. (Handing
@@ -84,6 +89,8 @@ from labelops_datasets.domain.columns import (
     bbox_column,
     int_column,
     list_column,
+    outgoing_relations,
+    relations_column,
     rotated_extent,
     table_of,
 )
@@ -244,6 +251,8 @@ def build_rows(
       (label_id "", class_id "", geometry_kind "none", geometry null, ``label_proto`` b"");
       a record with labels none of which is of a filtered class yields no row.
     - ``split`` = ``splits.split_column`` of the item ids with the filter's ratios and salt.
+    - ``relations``: a relation is kept when both its labels are rows of the record (after
+      migration and class filter), on its from label's row; one to a label left out goes too.
 
     - ``label_id``: the label's id, or ``#<n>`` for a label submitted without one (n = its
       position in the submission's labels, before migration and filtering): the validator
@@ -308,6 +317,12 @@ def build_rows(
     span_rows: list[int] = []
     span_starts: list[int] = []
     span_ends: list[int] = []
+    # Relations: the rows (from labels) that have some, how many, and their fields (flat).
+    rel_rows: list[int] = []
+    rel_lengths: list[int] = []
+    rel_ids: list[str] = []
+    rel_from: list[str] = []
+    rel_to: list[str] = []
 
     methods = CONSENSUS_METHODS
     parse = _parse
@@ -347,6 +362,11 @@ def build_rows(
             pairs = [(i, lb) for i, lb in pairs if lb.class_id in classes]
             if not pairs:
                 continue  # labeled, but with none of this dataset's classes
+        # The relations between labels that both have a row, on their from label's row.
+        outgoing = None
+        if item_labels.relations and labeled:
+            pairs = list(pairs)
+            outgoing = outgoing_relations(item_labels.relations, {lb.label_id for _, lb in pairs})
 
         first = row
         mask_w = mask_h = 0
@@ -424,6 +444,15 @@ def build_rows(
                 # Label's only map: without attributes both give the same bytes (tested), and
                 # the plain one is about twice as fast.
                 add_proto(lb.SerializeToString())
+            if outgoing:
+                rels = outgoing.get(lb.label_id)
+                if rels:
+                    rel_rows.append(row)
+                    rel_lengths.append(len(rels))
+                    for relationship_id, from_id, to_id in rels:
+                        rel_ids.append(relationship_id)
+                        rel_from.append(from_id)
+                        rel_to.append(to_id)
             row += 1
 
         item_id = ev.item_id or item_labels.item_id
@@ -476,5 +505,6 @@ def build_rows(
             "keypoints": list_column(row, kp_rows, kp_lengths, kp_values, pa.float64()),
             "span_start": int_column(row, span_rows, span_starts),
             "span_end": int_column(row, span_rows, span_ends),
+            "relations": relations_column(row, rel_rows, rel_lengths, rel_ids, rel_from, rel_to),
         },
     )

@@ -11,6 +11,7 @@ geometry columns each kind fills.
 from __future__ import annotations
 
 import math
+from collections.abc import Container, Iterable
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ import pyarrow as pa
 from labelops.labels.v1 import label_pb2
 
 from labelops_datasets.domain.filters import RowFilter
-from labelops_datasets.domain.rows import SCHEMA
+from labelops_datasets.domain.rows import RELATION, SCHEMA
 from labelops_datasets.domain.splits import split_column
 
 #: geometry_kind of the item-level row of an item without labels (see ``rows``).
@@ -97,6 +98,45 @@ def int_column(n: int, present: list[int], values: list[int]) -> pa.Array:
     return pa.array(full, pa.int64(), mask=_nulls(n, present))
 
 
+def outgoing_relations(
+    relations: Iterable[label_pb2.Relation], kept: Container[str]
+) -> dict[str, list[tuple[str, str, str]]]:
+    """from label id → its (relationship_id, from_label_id, to_label_id) relations, in
+    submission order, of the relations between two labels that are both ``kept`` (rows of the
+    version). A relation to a label a migration dropped or the class filter left out refers to
+    nothing in the version and is left out with it; one naming a label by the empty id names
+    no label (the row of an id-less label is ``#<n>``)."""
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for r in relations:
+        a, b = r.from_label_id, r.to_label_id
+        if a and b and a in kept and b in kept:
+            out.setdefault(a, []).append((r.relationship_id, a, b))
+    return out
+
+
+def relations_column(
+    n: int,
+    present: list[int],
+    lengths: list[int],
+    relationship_ids: list[str],
+    from_ids: list[str],
+    to_ids: list[str],
+) -> pa.Array:
+    """The ``relations`` column of ``n`` rows: row ``present[i]`` holds the next
+    ``lengths[i]`` relations, every other row none (never null)."""
+    full = np.zeros(n, dtype=np.int64)
+    full[present] = lengths
+    values = pa.StructArray.from_arrays(
+        [
+            pa.array(relationship_ids, pa.string()),
+            pa.array(from_ids, pa.string()),
+            pa.array(to_ids, pa.string()),
+        ],
+        fields=list(RELATION),
+    )
+    return pa.ListArray.from_arrays(_offsets(full), values, type=pa.list_(RELATION))
+
+
 RECORD_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("item_id", pa.string()),
     ("item_uri", pa.string()),
@@ -136,7 +176,7 @@ def table_of(
     filter: RowFilter,
     geometry: dict[str, pa.Array],
 ) -> pa.Table:
-    """The table from the loop's column lists and the geometry columns."""
+    """The table from the loop's column lists and the geometry (and relations) columns."""
     columns: dict[str, pa.Array] = {
         name: pa.array(values, type)
         for (name, type), values in zip(RECORD_COLUMNS, rec_cols, strict=True)

@@ -20,9 +20,9 @@ from labelops.qa.v1 import events_pb2 as qev
 from labelops_datasets.domain.filters import CONSENSUS_METHODS, REVIEW_DECISIONS
 
 #: Columns a diff compares: the label itself (class, geometry, answers, attributes: all in the
-#: serialized label, after migration), its split and its item's URI. The geometry columns are
-#: derived from the label, so they are not compared again.
-_DIFF_COLUMNS = ("split", "item_uri", "label_proto")
+#: serialized label, after migration), its relations, its split and its item's URI. The
+#: geometry columns are derived from the label, so they are not compared again.
+_DIFF_COLUMNS = ("split", "item_uri", "label_proto", "relations")
 
 
 def diff_tables(a: pa.Table, b: pa.Table) -> tuple[list[pb.LabelChange], pb.DiffSummary]:
@@ -96,7 +96,7 @@ def diff_tables(a: pa.Table, b: pa.Table) -> tuple[list[pb.LabelChange], pb.Diff
 def _changed_fields(ra: Mapping[str, Any], rb: Mapping[str, Any]) -> list[str]:
     """What differs between two rows of one task: ``split``, ``item_uri`` and the label's own
     fields (``label_id``, ``class_id``, ``geometry``, ``answers``, ``attributes``,
-    ``confidence``)."""
+    ``confidence``) and its outgoing ``relations``."""
     fields = [c for c in ("split", "item_uri") if ra[c] != rb[c]]
     if ra["label_id"] != rb["label_id"]:
         fields.append("label_id")
@@ -111,6 +111,8 @@ def _changed_fields(ra: Mapping[str, Any], rb: Mapping[str, Any]) -> list[str]:
         for name in ("answers", "attributes", "confidence"):
             if getattr(la, name) != getattr(lb, name):
                 fields.append(name)
+    if ra["relations"] != rb["relations"]:
+        fields.append("relations")
     return fields
 
 

@@ -16,7 +16,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from labelops_datasets.domain.rows import SCHEMA, SCHEMA_VERSION, SORT_KEYS
+from labelops_datasets.domain.rows import (
+    READABLE_SCHEMA_VERSIONS,
+    SCHEMA,
+    SCHEMA_VERSION,
+    SORT_KEYS,
+    with_relations,
+)
 
 MANIFEST_PATH = "manifest.json"
 
@@ -155,7 +161,8 @@ def read_version(files: Mapping[str, bytes], *, verify: bool = True) -> pa.Table
     With a ``manifest.json`` in ``files`` the files are read in manifest order and checked
     against its row counts and, if ``verify``, its sha256 (ValueError on a mismatch; callers
     that verified the bytes already pass ``verify=False``); a manifest of another schema
-    version is refused, a manifest listing no file (an assembled version of no rows) gives an
+    version than ``READABLE_SCHEMA_VERSIONS`` is refused (a schema 1 file's rows come with
+    empty ``relations``), a manifest listing no file (an assembled version of no rows) gives an
     empty table. Without a manifest, every "data/*.parquet" path is read in path order (the
     paths are zero-padded, so that is manifest order); there must be at least one.
     """
@@ -163,10 +170,10 @@ def read_version(files: Mapping[str, bytes], *, verify: bool = True) -> pa.Table
     expected: list[tuple[str, str | None, int | None]]
     if manifest_bytes is not None:
         manifest = json.loads(manifest_bytes)
-        if manifest.get("schema_version") != SCHEMA_VERSION:
+        if manifest.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
             raise ValueError(
                 f"version has schema_version {manifest.get('schema_version')!r}, "
-                f"this code reads {SCHEMA_VERSION}"
+                f"this code reads {', '.join(map(str, READABLE_SCHEMA_VERSIONS))}"
             )
         expected = [(f["path"], f["sha256"], f["rows"]) for f in manifest["files"]]
         if not expected:
@@ -184,7 +191,8 @@ def read_version(files: Mapping[str, bytes], *, verify: bool = True) -> pa.Table
         data = files[path]
         if verify and sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
             raise ValueError(f"data file {path} does not match its sha256 {sha256}")
-        part = pq.ParquetFile(pa.BufferReader(data)).read()
+        # A schema 1 file has no relations column: read with none (what it held).
+        part = with_relations(pq.ParquetFile(pa.BufferReader(data)).read()).select(SCHEMA.names)
         if rows is not None and part.num_rows != rows:
             raise ValueError(f"data file {path} has {part.num_rows} rows, manifest says {rows}")
         tables.append(part)

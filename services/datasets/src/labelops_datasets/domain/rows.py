@@ -5,6 +5,14 @@ A version's table is built from ``LabelAccepted`` events (qa) joined with item m
 exporters and training code read) and the full ``labels.v1.Label`` bytes (nothing lost).
 Item-level rows: an accepted item with no labels still gets one row with ``label_id`` "" and
 ``geometry_kind`` "none" (a negative example must not disappear from the dataset).
+
+Relations between labels (``labels.v1.ItemLabels.relations``) are not part of a ``Label``: each
+one is in the ``relations`` column of its *from* label's row (so each relation is in the
+version once, and a row holds its label's outgoing relations, in submission order).
+
+Schema versions: 1 had no ``relations`` column (relations were lost); 2 has it. Files of
+schema 1 are still read (``READABLE_SCHEMA_VERSIONS``), with ``relations`` empty
+(``with_relations``).
 """
 
 from __future__ import annotations
@@ -14,7 +22,18 @@ from typing import Any
 import pyarrow as pa
 
 #: Bumped when columns change meaning; written into every manifest.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: The schema versions whose files are read (1: before ``relations``, read with none).
+READABLE_SCHEMA_VERSIONS = (1, 2)
+
+#: One relation of a label to another label of its item (``labels.v1.Relation``).
+RELATION = pa.struct(
+    [
+        pa.field("relationship_id", pa.string(), nullable=False),
+        pa.field("from_label_id", pa.string(), nullable=False),
+        pa.field("to_label_id", pa.string(), nullable=False),
+    ]
+)
 
 GEOMETRY_KINDS = (
     "none",
@@ -59,6 +78,9 @@ SCHEMA = pa.schema(
         pa.field("answers_json", pa.string(), nullable=False),
         # The whole labels.v1.Label, serialized (deterministic).
         pa.field("label_proto", pa.binary(), nullable=False),
+        # The label's relations to other labels of the version's row set (this label is their
+        # from label); [] for none and for item-level rows.
+        pa.field("relations", pa.list_(RELATION), nullable=False),
         # Lineage.
         pa.field("label_event_id", pa.string(), nullable=False),
         pa.field("annotators", pa.list_(pa.string()), nullable=False),
@@ -83,6 +105,20 @@ SCHEMA = pa.schema(
 #: The order rows are written in: a version's bytes depend only on its rows, not on the
 #: order they were projected in.
 SORT_KEYS = ("split", "item_id", "label_id", "label_event_id")
+
+
+def no_relations(n: int) -> pa.Array:
+    """A ``relations`` column of ``n`` empty lists."""
+    return pa.ListArray.from_arrays(
+        pa.array([0] * (n + 1), pa.int32()), pa.array([], RELATION), type=pa.list_(RELATION)
+    )
+
+
+def with_relations(table: pa.Table) -> pa.Table:
+    """``table`` with an empty ``relations`` column when it has none (a schema 1 file)."""
+    if "relations" in table.column_names:
+        return table
+    return table.append_column(SCHEMA.field("relations"), no_relations(table.num_rows))
 
 
 # --------------------------------------------------------------------------------------------

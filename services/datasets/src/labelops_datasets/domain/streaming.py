@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from labelops_core.errors import FieldViolation, InvalidArgument
 
-from labelops_datasets.domain.rows import SCHEMA
+from labelops_datasets.domain.rows import SCHEMA, no_relations
 from labelops_datasets.domain.splits import SPLITS
 
 
@@ -46,11 +46,18 @@ class IpcStream:
         """Write one Parquet file's selected rows; yields (IPC bytes, rows) whenever a chunk of
         ``chunk_bytes`` is full."""
         parquet = pq.ParquetFile(pa.BufferReader(data))
-        for batch in parquet.iter_batches(batch_size=16_384, columns=self._read):
+        # A schema 1 file has no relations column: its rows stream with none.
+        present = set(parquet.schema_arrow.names)
+        read = [c for c in self._read if c in present]
+        for batch in parquet.iter_batches(batch_size=16_384, columns=read):
             if self.split:
                 batch = batch.filter(pc.equal(batch.column("split"), self.split))
             batch = pa.RecordBatch.from_arrays(
-                [batch.column(c) for c in self.columns], schema=self.schema
+                [
+                    batch.column(c) if c in present else no_relations(batch.num_rows)
+                    for c in self.columns
+                ],
+                schema=self.schema,
             )
             if not batch.num_rows:
                 continue

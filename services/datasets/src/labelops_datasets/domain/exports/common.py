@@ -32,6 +32,8 @@ _COLUMNS = (
     "keypoints",
     "label_event_id",
 )
+#: Read when the table has them (a table of schema 1 has no relations).
+_OPTIONAL_COLUMNS = ("relations",)
 
 #: Characters a file stem may not hold (split names, YOLO label files).
 _STEM_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -70,6 +72,8 @@ class _Row:
     mask_counts: list[int] | None
     keypoints: list[float] | None
     label_event_id: str
+    #: The label's outgoing relations ({relationship_id, from_label_id, to_label_id}).
+    relations: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -90,10 +94,12 @@ def _rows(table: pa.Table, split: str | None = None) -> list[_Row]:
     missing = [c for c in _COLUMNS if c not in table.column_names]
     if missing:
         raise ValueError(f"table is missing columns required for export: {missing}")
-    sub = table.select(list(_COLUMNS))
+    names = [*_COLUMNS, *(c for c in _OPTIONAL_COLUMNS if c in table.column_names)]
+    sub = table.select(names)
     if split is not None:
         sub = sub.filter(pc.equal(sub["split"], split))
-    cols = {name: sub[name].to_pylist() for name in _COLUMNS}
+    cols = {name: sub[name].to_pylist() for name in names}
+    relations = cols.get("relations") or [[] for _ in range(sub.num_rows)]
     rows = [
         _Row(
             item_id=cols["item_id"][i],
@@ -109,6 +115,7 @@ def _rows(table: pa.Table, split: str | None = None) -> list[_Row]:
             mask_counts=cols["mask_counts"][i],
             keypoints=cols["keypoints"][i],
             label_event_id=cols["label_event_id"][i],
+            relations=relations[i] or [],
         )
         for i in range(sub.num_rows)
     ]

@@ -51,12 +51,20 @@ def to_label_studio(table: pa.Table, *, classes: Sequence[str] | None = None) ->
     - polygon rows: ``polygonlabels`` with ``points`` [[x%, y%], ...], ``closed`` true;
     - whole_item rows: one ``choices`` result per task listing its classes in class order.
 
+    - relations (the ``relations`` column) between two regions written: ``relation`` results
+      (``from_id`` / ``to_id`` the regions, ``direction`` "right", ``labels`` [relationship
+      id]), after the task's regions; one whose region was not written (another kind, a
+      whole-item label, unknown size) is counted in ``stats["relations_skipped"]``, the
+      written ones in ``stats["relations"]``.
+
     Regions carry ``original_width`` / ``original_height``; rows of images of unknown size are
     skipped (``unknown_size``), as are other kinds (Label Studio's brush RLE is not COCO's).
     Items without labels get an annotation with an empty result: reviewed, nothing to mark.
     Region ids are the label ids (deduplicated per task). ``label_config.xml`` declares the
-    controls the results refer to (``image`` / ``label`` / ``polygon`` / ``choice``) with all
-    classes, so the tasks import into a project created with it.
+    controls the results refer to (``image`` / ``label`` / ``polygon`` / ``choice``, and
+    ``Relations`` with every relationship id written) with all classes, so the tasks import
+    into a project created with it. Answers and attributes are not exported (a labeling config
+    for them would need the ontology's classifications); the Parquet export holds them.
     """
     names = class_index(table, classes)
     cls = {name: i for i, name in enumerate(names)}
@@ -75,12 +83,14 @@ def to_label_studio(table: pa.Table, *, classes: Sequence[str] | None = None) ->
         for n, it in enumerate(items, start=1)
     ]
     files = {
-        "label_config.xml": _ls_config(names, out.used or {_LS_RECT}, out.multi_choice),
+        "label_config.xml": _ls_config(
+            names, out.used or {_LS_RECT}, out.multi_choice, sorted(out.relationships)
+        ),
         "tasks.json": _json(tasks),
     }
-    return Export(
-        files=files, format="label_studio", stats=out.tally.stats(len(items), out.written)
-    )
+    stats = out.tally.stats(len(items), out.written)
+    stats.update(relations=out.relations, relations_skipped=out.relations_skipped)
+    return Export(files=files, format="label_studio", stats=stats)
 
 
 class _Results:
@@ -92,12 +102,16 @@ class _Results:
         self.written = 0
         self.used: set[str] = set()
         self.multi_choice = False
+        self.relationships: set[str] = set()
+        self.relations = 0
+        self.relations_skipped = 0
 
     def result(self, rows: list[_Row]) -> list[dict[str, Any]]:
         """One task's ``result``: its regions in row order, then its whole-item choices."""
         result: list[dict[str, Any]] = []
         region_ids: Counter[str] = Counter()
         choices: list[str] = []
+        region_of: dict[str, str] = {}  # label id -> its region's id (the first, if several)
         for r in rows:
             if r.kind == NO_LABEL or not _exportable(r, LABEL_STUDIO_KINDS, self.cls, self.tally):
                 continue
@@ -108,6 +122,8 @@ class _Results:
             region = self._region(r, len(result) + 1, region_ids)
             if region is not None:
                 result.append(region)
+                region_of.setdefault(r.label_id, region["id"])
+        result += self._relations(rows, region_of)
         if choices:
             distinct = sorted(set(choices), key=self.cls.__getitem__)
             self.multi_choice = self.multi_choice or len(distinct) > 1
@@ -122,6 +138,28 @@ class _Results:
             )
             self.used.add(_LS_CHOICE)
         return result
+
+    def _relations(self, rows: list[_Row], region_of: dict[str, str]) -> list[dict[str, Any]]:
+        """The ``relation`` results of a task's relations between written regions."""
+        out: list[dict[str, Any]] = []
+        for r in rows:
+            for rel in r.relations:
+                a, b = region_of.get(rel["from_label_id"]), region_of.get(rel["to_label_id"])
+                if a is None or b is None:
+                    self.relations_skipped += 1
+                    continue
+                out.append(
+                    {
+                        "type": "relation",
+                        "from_id": a,
+                        "to_id": b,
+                        "direction": "right",
+                        "labels": [rel["relationship_id"]],
+                    }
+                )
+                self.relationships.add(rel["relationship_id"])
+                self.relations += 1
+        return out
 
     def _region(self, r: _Row, position: int, region_ids: Counter[str]) -> dict[str, Any] | None:
         """A box or polygon region, or None (counted) when it cannot be written."""
@@ -168,7 +206,9 @@ def _ls_value(r: _Row) -> dict[str, Any] | None:
     return {"points": points, "closed": True}
 
 
-def _ls_config(names: Sequence[str], used: set[str], multi_choice: bool) -> bytes:
+def _ls_config(
+    names: Sequence[str], used: set[str], multi_choice: bool, relationships: Sequence[str] = ()
+) -> bytes:
     """A Label Studio labeling config whose control names match the exported results."""
 
     def labels(tag: str) -> list[str]:
@@ -185,5 +225,9 @@ def _ls_config(names: Sequence[str], used: set[str], multi_choice: bool) -> byte
         choice = "multiple" if multi_choice else "single"
         lines += [f'  <Choices name="{_LS_CHOICE}" toName="{_LS_IMAGE}" choice="{choice}">']
         lines += [*labels("Choice"), "  </Choices>"]
+    if relationships:
+        lines += ["  <Relations>"]
+        lines += [f"    <Relation value={quoteattr(r)}/>" for r in relationships]
+        lines += ["  </Relations>"]
     lines.append("</View>")
     return ("\n".join(lines) + "\n").encode("utf-8")
