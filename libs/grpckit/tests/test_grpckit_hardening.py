@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import grpc
 import pytest
@@ -21,7 +22,7 @@ from labelops.routing.v1 import workforce_pb2, workforce_pb2_grpc
 from labelops_core.audit import MemoryAuditSink
 from labelops_core.authz import Action
 from labelops_core.errors import FieldViolation
-from labelops_grpckit import channel, error_details
+from labelops_grpckit import RejectedMessage, channel, error_details, per_message_errors
 from labelops_grpckit.errors import retry_delay
 from labelops_grpckit.ratelimit import RateLimit
 
@@ -294,3 +295,52 @@ async def test_validation_failure_of_a_command_is_audited(spans):
     assert [(r.outcome, r.code, r.reason) for r in audit.records] == [
         ("failed", "INVALID_ARGUMENT", "REQUEST_LIMITS")
     ]
+
+
+class _AnsweringWorkforce(FakeWorkforce):
+    """A Work handler marked ``per_message_errors``: it answers refused messages itself."""
+
+    @per_message_errors
+    async def Work(self, request_iterator: Any, context: Any) -> Any:
+        async for message in request_iterator:
+            if isinstance(message, RejectedMessage):
+                yield workforce_pb2.WorkResponse(
+                    correlation_id="" if message.message is None else "rejected",
+                    error=workforce_pb2.StreamError(
+                        code=message.error.code.value, reason=message.error.reason
+                    ),
+                )
+                continue
+            self.work_messages += 1
+            yield workforce_pb2.WorkResponse(correlation_id=message.correlation_id)
+
+
+async def test_a_marked_stream_answers_bad_messages_and_stays_open(eventlog) -> None:
+    """``per_message_errors``: a NUL and undecodable bytes are answered on the stream with
+    INVALID_ARGUMENT, never handed to the handler as messages; the messages after them are."""
+    workforce = _AnsweringWorkforce()
+    server = make_server(eventlog, workforce)
+    await server.start()
+    try:
+        async with channel(server.target, api_key=ADMIN_KEY) as ch:
+            messages = [
+                workforce_pb2.WorkRequest(correlation_id="ok").SerializeToString(),
+                workforce_pb2.WorkRequest(correlation_id="bad\x00").SerializeToString(),
+                b"\xff\xff",
+                workforce_pb2.WorkRequest(correlation_id="after").SerializeToString(),
+            ]
+            call = ch.stream_stream(
+                WORK, response_deserializer=workforce_pb2.WorkResponse.FromString
+            )
+            got = [
+                (r.correlation_id, r.error.code, r.error.reason) async for r in call(iter(messages))
+            ]
+    finally:
+        await server.stop(grace=0)
+    assert got == [
+        ("ok", "", ""),
+        ("rejected", "INVALID_ARGUMENT", "REQUEST_LIMITS"),
+        ("", "INVALID_ARGUMENT", "MALFORMED_REQUEST"),
+        ("after", "", ""),
+    ]
+    assert workforce.work_messages == 2

@@ -23,7 +23,9 @@ from labelops_grpckit.interceptor import (
     DEFAULT_UNARY_TIMEOUT_S,
     PUBLIC_METHOD_PREFIXES,
     LabelopsServerInterceptor,
+    RejectedMessage,
     is_public_method,
+    per_message_errors,
 )
 from labelops_grpckit.options import DEFAULT_MAX_MESSAGE_BYTES, message_size_options
 from labelops_grpckit.ratelimit import RateLimit, RateLimited, RateLimiter
@@ -48,6 +50,7 @@ __all__ = [
     "RateLimit",
     "RateLimited",
     "RateLimiter",
+    "RejectedMessage",
     "RequestLimits",
     "RequestValidator",
     "ServiceRuntime",
@@ -59,6 +62,7 @@ __all__ = [
     "grpc_code",
     "is_public_method",
     "message_size_options",
+    "per_message_errors",
     "principal_from_fields",
     "retry_delay",
     "rich_status",

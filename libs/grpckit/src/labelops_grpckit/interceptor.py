@@ -34,7 +34,8 @@ import inspect
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import grpc
 from google.protobuf.message import Message
@@ -96,7 +97,7 @@ Behavior = Callable[[Any, grpc.aio.ServicerContext], Any]
 class _Gate:
     """What the interceptor learned about a call, for its audit record."""
 
-    __slots__ = ("action", "error", "method", "principal")
+    __slots__ = ("action", "error", "method", "per_message", "principal")
 
     def __init__(self, method: str, action: Action | None) -> None:
         self.method = method
@@ -104,6 +105,36 @@ class _Gate:
         self.action = action
         # The error a request stream was aborted with (the handler then sees AbortError).
         self.error: DomainError | None = None
+        # The handler answers a bad streamed message itself (``per_message_errors``).
+        self.per_message = False
+
+
+_PER_MESSAGE = "__labelops_per_message_errors__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def per_message_errors(handler: F) -> F:
+    """Mark a request-streaming handler that answers a bad message on the stream and goes on.
+
+    Without the mark the first undecodable or invalid message aborts the stream with
+    INVALID_ARGUMENT. With it, that message reaches the handler as a ``RejectedMessage`` (the
+    error, with its field violations) in its place, and the handler must answer it (and never
+    act on it): the stream stays open for the messages after it.
+    """
+    setattr(handler, _PER_MESSAGE, True)
+    return handler
+
+
+@dataclass(frozen=True)
+class RejectedMessage:
+    """A streamed request message the validator refused, in the place of that message.
+
+    ``message``: the decoded message when it decoded (its fields may hold the hostile values
+    the error names), None when its bytes were not the method's protobuf.
+    """
+
+    error: InvalidArgument
+    message: Message | None = None
 
 
 class _Malformed:
@@ -234,6 +265,7 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> Any:
             token = None
             gate = self._gate(method)
+            gate.per_message = bool(getattr(behavior, _PER_MESSAGE, False))
             try:
                 request, token = await self._enter(request, context, gate, public, streaming)
                 timeout = self._default_timeout if deadline else None
@@ -264,6 +296,7 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
         async def handle(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             token = None
             gate = self._gate(method)
+            gate.per_message = bool(getattr(behavior, _PER_MESSAGE, False))
             try:
                 request, token = await self._enter(request, context, gate, public, streaming)
                 result = behavior(request, context)
@@ -332,6 +365,9 @@ class LabelopsServerInterceptor(grpc.aio.ServerInterceptor):
                 if validator is not None and isinstance(message, Message):
                     validator.validate(message)
             except InvalidArgument as exc:
+                if gate.per_message:
+                    yield RejectedMessage(exc, message if isinstance(message, Message) else None)
+                    continue
                 gate.error = exc
                 await self._abort(context, gate.method, exc)
                 raise

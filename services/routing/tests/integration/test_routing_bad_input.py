@@ -242,3 +242,32 @@ async def test_bad_project_pool_and_task_commands(routing):
         "NO_POOL_AVAILABLE",
     )
     assert await event_count(r) == before
+
+
+async def test_a_hostile_work_message_is_answered_on_the_stream_which_stays_open(routing):
+    """A NUL in a label (refused by the server's validator before the handler) is answered on
+    the Work stream with INVALID_ARGUMENT and its field violation, writes nothing, and the
+    next message on the same stream lands: the contract of workforce.proto."""
+    r = routing
+    offers = await leased(r)
+    stream = WorkStream(r.vendor_a)
+    before = await event_count(r)
+    hostile = box_labels(offers[0].item_id)
+    hostile.labels[0].label_id = "l\x00"
+    bad = await stream.send(
+        submit=wpb.SubmitLabelsRequest(
+            request_id="nul-1", submissions=[submission(offers[0], hostile)]
+        )
+    )
+    assert (bad.error.code, bad.error.reason) == ("INVALID_ARGUMENT", "REQUEST_LIMITS"), bad
+    assert [v.field for v in bad.error.violations] == [
+        "submit.submissions[0].labels.labels[0].label_id"
+    ]
+    assert await event_count(r) == before
+    ok = await stream.send(
+        submit=wpb.SubmitLabelsRequest(
+            request_id="after-nul", submissions=[submission(o) for o in offers]
+        )
+    )
+    assert len(ok.submitted.accepted) == len(offers), ok
+    await stream.close()

@@ -22,6 +22,7 @@ from labelops.routing.v1 import routing_pb2_grpc, workforce_pb2_grpc
 from labelops.routing.v1 import workforce_pb2 as wpb
 from labelops_core.context import current_principal
 from labelops_core.errors import DomainError, InvalidArgument
+from labelops_grpckit import RejectedMessage, per_message_errors
 from labelops_grpckit.ratelimit import RateLimiter
 from opentelemetry import trace
 
@@ -99,6 +100,17 @@ class RoutingServicer(routing_pb2_grpc.RoutingServiceServicer):
         return await self.q.queue_stats(request.project_id)
 
 
+def _rejected(msg: RejectedMessage) -> wpb.WorkResponse:
+    """The answer to a message the validator refused: its error and field violations, under
+    its correlation id when that id itself is not what was refused."""
+    out = wpb.WorkResponse()
+    bad_id = any(v.field.startswith("correlation_id") for v in msg.error.violations)
+    if msg.message is not None and not bad_id:
+        out.correlation_id = getattr(msg.message, "correlation_id", "")
+    out.error.CopyFrom(stream_error(msg.error))
+    return out
+
+
 def stream_error(exc: DomainError) -> wpb.StreamError:
     err = wpb.StreamError(code=exc.code.value, reason=exc.reason, message=exc.message)
     if isinstance(exc, InvalidArgument):
@@ -162,11 +174,19 @@ class WorkforceServicer(workforce_pb2_grpc.WorkforceServiceServicer):
     async def SkipTask(self, request, context):  # type: ignore[no-untyped-def]
         return await self.leases.skip(request)
 
+    @per_message_errors
     async def Work(
-        self, request_iterator: AsyncIterator[wpb.WorkRequest], context: aio.ServicerContext
+        self,
+        request_iterator: AsyncIterator[wpb.WorkRequest | RejectedMessage],
+        context: aio.ServicerContext,
     ) -> AsyncIterator[wpb.WorkResponse]:
         tracer = trace.get_tracer("labelops.routing")
         async for msg in request_iterator:
+            if isinstance(msg, RejectedMessage):
+                # Refused by the validator (undecodable, NUL, over a cap): answered here, never
+                # acted on; the stream goes on with the next message.
+                yield _rejected(msg)
+                continue
             kind = msg.WhichOneof("kind")
             out = wpb.WorkResponse(correlation_id=msg.correlation_id)
             with tracer.start_as_current_span(f"Work.{kind or 'empty'}"):
