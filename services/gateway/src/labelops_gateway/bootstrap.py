@@ -122,17 +122,7 @@ def create_app(
     app.state.authenticator = authenticator
     app.state.audit = LogAuditSink()  # the Postgres audit log replaces it at start-up
     app.state.streams = streams
-    # grpckit's token buckets (the services' own), keyed by (tenant, subject); None = no limit.
-    app.state.rate_limiter = (
-        RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
-        if settings.rate_limit_per_s > 0
-        else None
-    )
-    app.state.login_limiter = (
-        RateLimiter(settings.login_rate_per_s, settings.login_burst)
-        if settings.login_rate_per_s > 0
-        else None
-    )
+    app.state.rate_limiter, app.state.login_limiter = _limiters(settings)
 
     errors.install(app)
     app.include_router(health.router)
@@ -153,6 +143,22 @@ def create_app(
         )
     app.openapi = _openapi(app, http_api.SCHEMAS)  # type: ignore[method-assign]
     return app
+
+
+def _limiters(settings: Settings) -> tuple[RateLimiter | None, RateLimiter | None]:
+    """grpckit's token buckets (the services' own): per principal (tenant, subject) on every
+    authenticated route, and per client address on the login; None = no limit."""
+    per_principal = (
+        RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst)
+        if settings.rate_limit_per_s > 0
+        else None
+    )
+    login = (
+        RateLimiter(settings.login_rate_per_s, settings.login_burst)
+        if settings.login_rate_per_s > 0
+        else None
+    )
+    return per_principal, login
 
 
 def _openapi(app: FastAPI, schemas: SchemaRegistry) -> Any:
