@@ -173,13 +173,17 @@ async def _matrix(
 ) -> list[str]:
     problems: list[str] = []
     a_ids = s.world.ids
+    # One set of unknown ids for the whole run, so both sides evolve alike: when B's create
+    # with A's id makes B's own resource, B's create with the unknown id makes one too, and
+    # the calls after them meet B's own resources on both sides.
+    unknown = random_ids(a_ids, only)
     caller = s.people[who]
     for service, desc in services():
         async with channel(s.system.targets[service], api_key=caller.key) as ch:
             for method in desc.methods:
                 path = f"/{desc.full_name}/{method.name}"
                 req_a = request_for(method, a_ids, service)
-                req_r = request_for(method, random_ids(a_ids, only), service)
+                req_r = request_for(method, unknown, service)
                 got_a: Outcome = await call(ch, method, req_a)
                 got_r: Outcome = await call(ch, method, req_r)
                 if got_a.code != got_r.code:
