@@ -14,6 +14,7 @@ from labelops.events.v1 import envelope_pb2
 from labelops.qa.v1 import events_pb2 as ev
 from labelops.qa.v1 import qa_pb2 as pb
 from labelops.routing.v1 import routing_pb2 as rpb
+from labelops_qa.domain.review import unit_hash
 from labelops_testkit.grpc import fails
 from labelops_testkit.kafka import wait_for_envelopes
 from qa_support import (
@@ -30,6 +31,7 @@ from qa_support import (
 )
 
 P = "zoo"  # both tenants have a project "zoo"
+AB = ("ann-a", "ann-b")
 ONLY_A = "zoo-a"  # a project only tenant A has
 
 
@@ -49,24 +51,37 @@ async def _stored(qa: Any) -> int:
     return await qa.app.pool.fetchval(f'SELECT count(*) FROM "{qa.settings.db_schema}".events')
 
 
+def _sampled_at_half() -> str:
+    """A task id whose review draw is below 0.5: with a class ambiguity of 0.5 (one agreed, one
+    split task) targeted review would surely sample it."""
+    while unit_hash(task_id := tid(), "review") >= 0.5:
+        pass
+    return task_id
+
+
 async def _seed(qa: Any) -> dict[str, str]:
     """Tenant A: "zoo" with an accepted task, a task in review and gold answers; "zoo-a" with
-    an accepted task. Tenant B: "zoo" with one task in review, labeled by other people."""
+    an accepted task. Tenant B: "zoo" with one task in review, labeled by other people.
+
+    Targeted review samples an agreed task at its class's measured ambiguity, a running mean
+    over the project's decided tasks: so the order tasks are decided in is part of what is
+    seeded (tasks travel on different partitions, nothing else orders them). B's split "cat"
+    task is decided first, then A's agreed "cat" task, which must be accepted: B's ambiguity is
+    B's (A's task id is one the draw would sample at B's rate). A's own split task comes after.
+    """
     a, a_only, b = Project(P), Project(ONLY_A), Project(P, OTHER_TENANT)
-    ids = {k: tid() for k in ("accepted", "review", "gold", "only_a", "b_review")}
+    ids = {k: tid() for k in ("review", "gold", "only_a", "b_review")}
+    ids["accepted"] = _sampled_at_half()
     envs = [project_created(P), project_created(ONLY_A, review_policy=rpb.REVIEW_POLICY_NONE)]
     envs.append(project_created(P, tenant=OTHER_TENANT))
     envs += [a.task(ids["accepted"], "img-1", 2), a.task(ids["review"], "img-2", 2)]
     envs.append(a.task(ids["gold"], "gold-1", 1, gold_expected=whole("gold-1", "cat")))
     envs.append(a_only.task(ids["only_a"], "img-9", 1))
     envs.append(b.task(ids["b_review"], "img-2", 2))
-    for who in ("ann-a", "ann-b"):
-        envs.append(a.label(ids["accepted"], "img-1", who, whole("img-1", "cat")))
-    envs.append(a.label(ids["review"], "img-2", "ann-a", whole("img-2", "cat")))
-    envs.append(a.label(ids["review"], "img-2", "rob", whole("img-2", "dog")))  # the reviewer
     envs.append(a_only.label(ids["only_a"], "img-9", "ann-a", whole("img-9", "fox")))
     envs.append(b.label(ids["b_review"], "img-2", "b-ann-1", whole("img-2", "cat")))
     envs.append(b.label(ids["b_review"], "img-2", "b-ann-2", whole("img-2", "dog")))
+
     # Labels are checked against the published ontology version: publish them once QA has it
     # (the fixture publishes it; its consumer may not have projected it yet).
     await eventually(
@@ -77,18 +92,27 @@ async def _seed(qa: Any) -> dict[str, str]:
     )
     await qa.routing(envs)
     review = pb.TASK_QUALITY_STATE_IN_REVIEW
+    async with qa.stub_of(OTHER_MANAGER_KEY) as b_stub:
+        await eventually(lambda: _is(b_stub, P, ids["b_review"], review), timeout=90)
+    await qa.routing([a.label(ids["accepted"], "img-1", w, whole("img-1", "cat")) for w in AB])
     await eventually(
         lambda: _is(qa.stub, P, ids["accepted"], pb.TASK_QUALITY_STATE_ACCEPTED), timeout=90
     )
-    # ann-a misses the gold answer only now: scored earlier, it would have lowered ann-a's
-    # reliability and sent the agreed task to review (the race this test once lost).
-    await qa.routing([a.label(ids["gold"], "gold-1", "ann-a", whole("gold-1", "dog"), gold=True)])
+    # A's split task only now: decided earlier, its agreement would have made "cat" ambiguous
+    # in A's "zoo" and the agreed task a candidate for review.
+    await qa.routing(
+        [
+            a.label(ids["review"], "img-2", "ann-a", whole("img-2", "cat")),
+            a.label(ids["review"], "img-2", "rob", whole("img-2", "dog")),  # the reviewer
+        ]
+    )
     await eventually(lambda: _is(qa.stub, P, ids["review"], review), timeout=90)
+    # ann-a misses the gold answer only now: scored earlier, it would have lowered ann-a's
+    # reliability and sent the agreed task to review.
+    await qa.routing([a.label(ids["gold"], "gold-1", "ann-a", whole("gold-1", "dog"), gold=True)])
     await eventually(
         lambda: _is(qa.stub, ONLY_A, ids["only_a"], pb.TASK_QUALITY_STATE_ACCEPTED), timeout=90
     )
-    async with qa.stub_of(OTHER_MANAGER_KEY) as b_stub:
-        await eventually(lambda: _is(b_stub, P, ids["b_review"], review), timeout=90)
 
     async def gold_scored() -> bool:
         q = await qa.stub.GetAnnotatorQuality(pb.GetAnnotatorQualityRequest(project_id=P))
