@@ -141,3 +141,20 @@ async def test_scopes_keep_the_same_id_apart_and_the_fetch_sees_the_callers_cont
     b = await asyncio.create_task(as_tenant("beta"))
     assert a is not b and seen == ["acme", "beta"] and len(cache) == 2
     assert await asyncio.create_task(as_tenant("acme")) is a and seen == ["acme", "beta"]
+
+
+async def test_a_scoped_cache_passes_the_scope_of_the_miss_to_its_fetch() -> None:
+    calls: list[tuple[str, str, str]] = []
+
+    async def fetch(ontology_id: str, version: str, scope: str) -> D.OntologyDefinition:
+        calls.append((ontology_id, version, scope))
+        return definition()
+
+    cache = OntologyCache.scoped(fetch, max_entries=4)
+    a, b = await asyncio.gather(
+        cache.get("animals", "1.0.0", scope="acme"), cache.get("animals", "1.0.0", scope="beta")
+    )
+    assert a is not b and await cache.get("animals", "1.0.0", scope="acme") is a
+    assert sorted(calls) == [("animals", "1.0.0", "acme"), ("animals", "1.0.0", "beta")]
+    with pytest.raises(ValueError):
+        OntologyCache.scoped(fetch, max_entries=0)

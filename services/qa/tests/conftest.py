@@ -17,7 +17,7 @@ from labelops_grpckit import Authenticator, channel
 from labelops_qa.bootstrap import App, build_app
 from labelops_qa.config import Settings
 from labelops_testkit.kafka import publish
-from qa_support import KEYS, MANAGER_KEY, ontology_published
+from qa_support import KEYS, MANAGER_KEY, OTHER_TENANT, TENANT, ontology_published
 
 
 @dataclass
@@ -53,6 +53,11 @@ async def qa(
         grace_period_s=1.0,
     )
     async with build_app(settings, pool=pg_pool, authenticator=Authenticator(KEYS)) as app:
-        await publish(kafka_bootstrap, settings.ontology_topic, [ontology_published()])
+        # Both tenants publish "animals" 1.0.0, each its own definition.
+        await publish(
+            kafka_bootstrap,
+            settings.ontology_topic,
+            [ontology_published(TENANT), ontology_published(OTHER_TENANT)],
+        )
         async with channel(app.target, api_key=MANAGER_KEY) as ch:
             yield Qa(app, qa_pb2_grpc.QualityServiceStub(ch), settings, kafka_bootstrap)

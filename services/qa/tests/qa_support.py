@@ -43,12 +43,30 @@ def definition() -> D.OntologyDefinition:
     return d
 
 
-def ontology_published() -> Any:
+#: Tenant B's "animals" 1.0.0: the same id and version, another definition (no fox; ferrets).
+OTHER_CLASSES = ("cat", "dog", "ferret", "person")
+
+
+def other_definition() -> D.OntologyDefinition:
+    d = D.OntologyDefinition()
+    for c in OTHER_CLASSES:
+        d.classes.add(id=c, name=c.title(), geometry=D.GEOMETRY_KIND_CLASSIFICATION)
+    return d
+
+
+def ontology_published(tenant: str = TENANT) -> Any:
+    """The tenant's "animals" 1.0.0 as the ontology service publishes it (its own definition:
+    ontology ids are per tenant)."""
     oid, version = ONTOLOGY
-    return envelope(
-        oev.OntologyVersionPublished(ontology_id=oid, version=version, definition=definition()),
-        f"ontologies/{oid}",
+    d = definition() if tenant == TENANT else other_definition()
+    env = envelope(
+        oev.OntologyVersionPublished(ontology_id=oid, version=version, definition=d),
+        f"tenants/{tenant}/ontologies/{oid}",
     )
+    env.tenant_id = tenant
+    env.actor.kind = envelope_pb2.ACTOR_KIND_USER
+    env.actor.id = "ontology-admin"
+    return env
 
 
 def of_tenant(env: Any, tenant: str = TENANT) -> Any:

@@ -16,6 +16,8 @@ from .compiled import CompiledOntology, compile_ontology
 from .diff import parse_version
 
 Fetch = Callable[[str, str], Awaitable[definition_pb2.OntologyDefinition]]
+#: ``fetch(ontology_id, version, scope)``: a fetch that is told the scope it fetches for.
+ScopedFetch = Callable[[str, str, str], Awaitable[definition_pb2.OntologyDefinition]]
 
 
 class OntologyCache:
@@ -27,13 +29,28 @@ class OntologyCache:
     variables, e.g. the current principal), so it can read the same tenant.
 
     ``fetch(ontology_id, version)`` returns the published definition (for example a
-    ``GetOntologyVersion`` call). Only exact versions ("1.2.0") are accepted: "latest", ""
-    or "draft" change over time and must be resolved by the caller first, or the cache would
-    keep serving an old version forever.
+    ``GetOntologyVersion`` call); a cache made with ``OntologyCache.scoped`` calls
+    ``fetch(ontology_id, version, scope)`` instead, for a fetch that reads the scope's own
+    copy (``OntologyVersions``: the tenant's rows).
+
+    Only exact versions ("1.2.0") are accepted: "latest", "" or "draft" change over time and
+    must be resolved by the caller first, or the cache would keep serving an old version
+    forever.
     """
 
     def __init__(self, fetch: Fetch, max_entries: int = 256) -> None:
         """``max_entries`` compiled versions are kept (LRU); must be >= 1."""
+        self._setup(lambda ontology_id, version, _scope: fetch(ontology_id, version), max_entries)
+
+    @classmethod
+    def scoped(cls, fetch: ScopedFetch, max_entries: int = 256) -> OntologyCache:
+        """A cache whose misses call ``fetch(ontology_id, version, scope)``: the scope of the
+        ``get`` that missed is passed on, not left to the caller's context."""
+        cache = cls.__new__(cls)
+        cache._setup(fetch, max_entries)
+        return cache
+
+    def _setup(self, fetch: ScopedFetch, max_entries: int) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be >= 1")
         self._fetch = fetch
@@ -60,7 +77,7 @@ class OntologyCache:
         task = self._entries.get(key)
         if task is None:
             self.fetches += 1
-            task = asyncio.ensure_future(self._load(ontology_id, version))
+            task = asyncio.ensure_future(self._load(ontology_id, version, scope))
             self._entries[key] = task
             task.add_done_callback(lambda t: self._forget_failed(key, t))
             self._evict()
@@ -69,8 +86,8 @@ class OntologyCache:
         # shield: a caller cancelled while waiting must not cancel the fetch others share.
         return await asyncio.shield(task)
 
-    async def _load(self, ontology_id: str, version: str) -> CompiledOntology:
-        definition = await self._fetch(ontology_id, version)
+    async def _load(self, ontology_id: str, version: str, scope: str) -> CompiledOntology:
+        definition = await self._fetch(ontology_id, version, scope)
         return compile_ontology(definition)
 
     def _forget_failed(

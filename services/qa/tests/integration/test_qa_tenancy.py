@@ -82,14 +82,16 @@ async def _seed(qa: Any) -> dict[str, str]:
     envs.append(b.label(ids["b_review"], "img-2", "b-ann-1", whole("img-2", "cat")))
     envs.append(b.label(ids["b_review"], "img-2", "b-ann-2", whole("img-2", "dog")))
 
-    # Labels are checked against the published ontology version: publish them once QA has it
-    # (the fixture publishes it; its consumer may not have projected it yet).
-    await eventually(
-        lambda: qa.app.pool.fetchval(
+    # Reviewers' fixes are checked against the tenant's own published version: seed once QA
+    # has both tenants' "animals" 1.0.0 (the fixture publishes them; its consumer may not
+    # have projected them yet).
+    async def both_versions() -> bool:
+        n = await qa.app.pool.fetchval(
             f'SELECT count(*) FROM "{qa.settings.db_schema}".ontology_versions'
-        ),
-        timeout=90,
-    )
+        )
+        return bool(n == 2)
+
+    await eventually(both_versions, timeout=90)
     await qa.routing(envs)
     review = pb.TASK_QUALITY_STATE_IN_REVIEW
     async with qa.stub_of(OTHER_MANAGER_KEY) as b_stub:
@@ -177,14 +179,35 @@ async def test_tenant_b_sees_and_changes_nothing_of_tenant_a(qa):
     assert await _stored(qa) == before
     # A's task is still in review, and A's reviewer can still decide it.
     assert await _state(qa.stub, P, ids["review"]) == pb.TASK_QUALITY_STATE_IN_REVIEW
-    async with qa.stub_of(OTHER_REVIEWER_KEY) as b_reviewer:
-        done = await b_reviewer.SubmitReview(
-            pb.SubmitReviewRequest(
-                project_id=P, task_id=ids["b_review"], decision=pb.REVIEW_DECISION_ACCEPT
-            )
-        )
-        assert done.task.state == pb.TASK_QUALITY_STATE_ACCEPTED and done.task.reviewer == "rex"
+    await _fixes_follow_each_tenants_own_ontology(qa, ids)
     assert await _state(qa.stub, P, ids["review"]) == pb.TASK_QUALITY_STATE_IN_REVIEW
+
+
+def _fix(task_id: str, cls: str) -> pb.SubmitReviewRequest:
+    return pb.SubmitReviewRequest(
+        project_id=P,
+        task_id=task_id,
+        decision=pb.REVIEW_DECISION_FIX_AND_ACCEPT,
+        fixed_labels=whole("img-2", cls),
+    )
+
+
+async def _fixes_follow_each_tenants_own_ontology(qa: Any, ids: dict[str, str]) -> None:
+    """Both tenants published "animals" 1.0.0, with different classes: a fix is checked against
+    the reviewer's tenant's definition (B has ferrets and no fox, A the other way round)."""
+    bad = grpc.StatusCode.INVALID_ARGUMENT
+    async with qa.stub_of(OTHER_REVIEWER_KEY) as b_reviewer:
+        before = await _stored(qa)
+        _, fields = await fails(b_reviewer.SubmitReview(_fix(ids["b_review"], "fox")), bad)
+        assert fields == ["fixed_labels.labels[0].class_id"]
+        assert await _stored(qa) == before
+        done = await b_reviewer.SubmitReview(_fix(ids["b_review"], "ferret"))
+        assert done.task.state == pb.TASK_QUALITY_STATE_ACCEPTED and done.task.reviewer == "rex"
+    # A's manager (rob, A's reviewer, labeled this task himself) on A's task: no ferret in A's.
+    before = await _stored(qa)
+    _, fields = await fails(qa.stub.SubmitReview(_fix(ids["review"], "ferret")), bad)
+    assert fields == ["fixed_labels.labels[0].class_id"]
+    assert await _stored(qa) == before
 
 
 async def test_a_vendor_is_refused_every_method_and_a_reviewer_gets_no_gold(qa):

@@ -107,7 +107,7 @@ def wire(ctx: ServiceContext[Settings]) -> Wiring[Parts]:
         submissions=Submissions(
             store,
             rm,
-            ontologies.cache,
+            ontologies,
             max_submissions=s.max_submissions,
             max_batch_bytes=s.max_batch_bytes,
         ),

@@ -45,8 +45,9 @@ class Reviews:
             if decision == "fix_and_accept":
                 fixed = review.fixed_labels(req, task)
                 if project is not None:
-                    ontology = await self.ontologies.cache.get(
-                        project.ontology_id, project.ontology_version
+                    # The tenant's own version: another tenant's "animals" 1.0.0 is not it.
+                    ontology = await self.ontologies.get(
+                        project.ontology_id, project.ontology_version, tenant=tenant
                     )
                     review.check_fix(ontology, fixed)
             outcome = review.reviewed(

@@ -75,7 +75,7 @@ class QaConsumers(EventHandlers):
     ) -> None:
         await self.projections.label_submitted(conn, e, ctx.envelope)
 
-    # Undecoded: OntologyVersions.on_event (libs/ontologykit, shared with routing and datasets)
+    # Undecoded: OntologyVersions.on_event (libs/ontologykit, shared with routing)
     # decodes the envelope itself.
     @handles(
         "ontology-versions",

@@ -109,7 +109,7 @@ class ProjectCommands:
             ruleset = RuleSet(version=1, rules=ruleset.rules, default_pools=ruleset.default_pools)
             if bad := bad + _rule_violations(ruleset, pools):
                 raise InvalidArgument(f"{len(bad)} invalid field(s)", bad)
-            await self._check_new(conn, req)
+            await self._check_new(conn, tenant, req)
             project, appends = await self._insert(conn, tenant, req, config, ruleset)
             created = 0
             if req.dataset_id:
@@ -128,8 +128,12 @@ class ProjectCommands:
             await self.store.append_streams(appends, conn=conn, **cmd.recording(resp))
         return resp
 
-    async def _check_new(self, conn: asyncpg.Connection, req: pb.CreateProjectRequest) -> None:
-        if not await self.ontologies.known(req.ontology_id, req.ontology_version):
+    async def _check_new(
+        self, conn: asyncpg.Connection, tenant: str, req: pb.CreateProjectRequest
+    ) -> None:
+        # The tenant's own published version: another tenant's ontology of the same id is not
+        # this tenant's (and answers as one never published).
+        if not await self.ontologies.known(req.ontology_id, req.ontology_version, tenant=tenant):
             raise FailedPrecondition(
                 f"ontology {req.ontology_id} version {req.ontology_version} is not published"
                 " (or its OntologyVersionPublished event has not reached routing yet)",

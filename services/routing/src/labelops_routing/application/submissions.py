@@ -27,7 +27,7 @@ from labelops_core.errors import FieldViolation, InvalidArgument, ResourceExhaus
 from labelops_core.ids import uuid7
 from labelops_eventstore import Command, EventStore, NewEvent
 from labelops_eventstore.store import StreamAppend
-from labelops_ontologykit import OntologyCache
+from labelops_ontologykit import OntologyVersions
 
 from ..adapters import metrics
 from ..adapters.read_models import ReadModels
@@ -107,7 +107,7 @@ class Submissions:
         self,
         store: EventStore,
         rm: ReadModels,
-        ontologies: OntologyCache,
+        ontologies: OntologyVersions,
         *,
         max_submissions: int = 1000,
         max_batch_bytes: int = 8 * 1024 * 1024,
@@ -213,7 +213,7 @@ class Submissions:
         for i, aid in enumerate(batch.ids):
             by_version.setdefault(batch.projects[batch.rows[aid]["project_id"]], []).append(i)
         for (oid, version), idx in by_version.items():
-            compiled = await self.ontologies.get(oid, version)
+            compiled = await self.ontologies.get(oid, version, tenant=batch.tenant)
             for issue in compiled.validate_items([batch.items[i] for i in idx]):
                 i = idx[issue.item_index]
                 where = f"labels[{issue.label_index}]." if issue.label_index >= 0 else ""

@@ -131,8 +131,8 @@ class TaskCommands:
     ) -> None:
         """Expected labels against the project's ontology version; sets ``gold_expected``."""
         project = await project_row(self.rm, self.store.pool, tenant, req.project_id)
-        compiled = await self.ontologies.cache.get(
-            project["ontology_id"], project["ontology_version"]
+        compiled = await self.ontologies.get(
+            project["ontology_id"], project["ontology_version"], tenant=tenant
         )
         bad = []
         for i, (g, spec) in enumerate(zip(req.items, specs, strict=True)):
