@@ -216,11 +216,6 @@ async def test_another_tenants_ontology_of_the_same_id_is_its_own(
     assert theirs.json()["ontology"]["versions"] == ["1.0.0"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="routing: a project id is unique across tenants (B's CreateProject with A's id"
-    " answers 409 PROJECT_ALREADY_EXISTS: A's project exists)",
-)
 async def test_another_tenants_project_of_the_same_id_says_nothing_of_a(
     client: httpx.AsyncClient, world: dict[str, str]
 ) -> None:

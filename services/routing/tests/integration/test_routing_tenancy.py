@@ -272,8 +272,7 @@ async def test_another_tenant_finds_nothing_and_changes_nothing(routing, pg_pool
     assert [a.annotator_id for a in annotators.annotators] == ["va/w1", "va/w2"]
     hb = await r.vendor_a.Heartbeat(wpb.HeartbeatRequest(assignment_ids=[aid]))
     assert hb.leases[0].active
-    # beta's own pool and project ids: its own, invisible to acme; an id acme holds is taken
-    # (ids name event streams, one namespace; the answer says nothing else).
+    # beta's own pools: its own, invisible to acme.
     await b.CreatePool(
         pb.CreatePoolRequest(pool=pb.Pool(pool_id="beta-ih", kind=pb.POOL_KIND_IN_HOUSE))
     )
@@ -288,12 +287,185 @@ async def test_another_tenant_finds_nothing_and_changes_nothing(routing, pg_pool
     }
     ih1 = await r.admin.ListAnnotators(pb.ListAnnotatorsRequest(pool_id="in-house"))
     assert [a.annotator_id for a in ih1.annotators] == ["ih-1", "ih-2"]
-    await fails(
-        b.CreatePool(
-            pb.CreatePoolRequest(pool=pb.Pool(pool_id="vendor-a", kind=pb.POOL_KIND_IN_HOUSE))
-        ),
-        grpc.StatusCode.ALREADY_EXISTS,
+    # An id acme holds is beta's too (ids are per tenant): beta's own pool, acme's untouched.
+    made = await b.CreatePool(
+        pb.CreatePoolRequest(pool=pb.Pool(pool_id="vendor-a", kind=pb.POOL_KIND_IN_HOUSE))
     )
+    assert made.pool.kind == pb.POOL_KIND_IN_HOUSE and not made.pool.vendor_id
+    pools = {p.pool_id: p for p in (await r.admin.ListPools(pb.ListPoolsRequest())).pools}
+    assert pools["vendor-a"].kind == pb.POOL_KIND_VENDOR and pools["vendor-a"].vendor_id == "va"
+    annotators = await r.admin.ListAnnotators(pb.ListAnnotatorsRequest(pool_id="vendor-a"))
+    assert [a.annotator_id for a in annotators.annotators] == ["va/w1", "va/w2"]
+    assert not (await b.ListAnnotators(pb.ListAnnotatorsRequest(pool_id="vendor-a"))).annotators
+
+
+def beta_definition() -> D.OntologyDefinition:
+    """beta's "street-rich" 1.0.0: acme's id and version, another definition (a car with a
+    required plate and nothing else; no persons, no relationship)."""
+    d = D.OntologyDefinition()
+    car = d.classes.add(id="car", name="Car", geometry=D.GEOMETRY_KIND_BOUNDING_BOX)
+    car.attributes.add(id="plate", name="Plate", type=D.ATTRIBUTE_TYPE_STRING, required=True)
+    return d
+
+
+def beta_label(item_id: str) -> L.ItemLabels:
+    labels = L.ItemLabels(item_id=item_id)
+    car = labels.labels.add(
+        label_id="car-1", class_id="car", box=L.BoundingBox(x=10, y=10, width=90, height=60)
+    )
+    car.attributes["plate"].string_value = "B-123"
+    return labels
+
+
+async def beta_publishes_its_ontology(r: Any, pg_pool: Any) -> None:
+    oid, version = RICH
+    await publish(
+        r.app.settings.kafka_bootstrap,
+        r.settings.ontology_topic,
+        [
+            envelope(
+                oev.OntologyVersionPublished(
+                    ontology_id=oid, version=version, definition=beta_definition()
+                ),
+                f"tenants/beta/ontologies/{oid}",
+                tenant_id="beta",
+            )
+        ],
+    )
+    await eventually(
+        lambda: pg_pool.fetchval(
+            f'SELECT count(*) FROM "{r.settings.db_schema}".ontology_versions'
+            " WHERE tenant_id = 'beta' AND ontology_id = $1",
+            oid,
+        )
+    )
+
+
+async def test_another_tenants_project_of_the_same_id_is_its_own_with_its_own_ontology(
+    routing, pg_pool
+):
+    r = routing
+    await acme_world(r, pg_pool)
+    a_project = (await r.admin.GetProject(pb.GetProjectRequest(project_id=P))).project
+    a_tasks = {t.task_id: t for t in await tasks_of(r.admin)}
+    b, bw = r.beta_admin, r.beta_work
+    oid, version = RICH
+    same = pb.CreateProjectRequest(
+        project_id=P, ontology_id=oid, ontology_version=version, display_name="beta's"
+    )
+    # acme's published version of that id is not beta's: as if never published.
+    await fails(
+        b.CreateProject(same), grpc.StatusCode.FAILED_PRECONDITION, "ONTOLOGY_VERSION_UNKNOWN"
+    )
+    await beta_publishes_its_ontology(r, pg_pool)
+    # acme's pool, annotator and project ids, in beta: beta's own, no conflict.
+    await b.CreatePool(
+        pb.CreatePoolRequest(
+            pool=pb.Pool(pool_id="in-house", kind=pb.POOL_KIND_IN_HOUSE, active=True)
+        )
+    )
+    await b.RegisterAnnotator(
+        pb.RegisterAnnotatorRequest(
+            annotator=pb.Annotator(annotator_id="ih-1", pool_id="in-house", active=True)
+        )
+    )
+    created = await b.CreateProject(same)
+    assert (created.project.project_id, created.project.display_name) == (P, "beta's")
+    await fails(b.CreateProject(same), grpc.StatusCode.ALREADY_EXISTS, "PROJECT_ALREADY_EXISTS")
+    items = [
+        pb.TaskItem(
+            item_id=f"v-{i}", uri=f"s3://beta/v-{i}.jpg", context=L.ItemContext(width=W, height=H)
+        )
+        for i in range(2)
+    ]
+    made = await b.CreateTasks(pb.CreateTasksRequest(project_id=P, items=items))
+    # acme's "tenancy-p1" has items v-0 and v-1 too: beta's tasks are others.
+    assert made.tasks_created == 2 and not set(made.task_ids) & set(a_tasks)
+    assert {t.task_id for t in await tasks_of(b)} == set(made.task_ids)
+    offers = (
+        await bw.ClaimTasks(
+            wpb.ClaimTasksRequest(
+                pool_id="in-house", annotator_id="ih-1", max_tasks=2, project_id=P
+            )
+        )
+    ).offers
+    assert {o.task_id for o in offers} == set(made.task_ids)
+    # acme's whole label (nested answers, attributes, a relation) is valid by acme's definition
+    # and checked here against beta's, where it is wrong field by field.
+    o = offers[0]
+    _, fields = await fails(
+        bw.SubmitLabels(
+            wpb.SubmitLabelsRequest(
+                request_id="beta-1",
+                submissions=[
+                    wpb.LabelSubmission(
+                        assignment_id=o.assignment_id, labels=whole_label(o.item_id)
+                    )
+                ],
+            )
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    at = "submissions[0].labels."
+    assert sorted(fields) == sorted(
+        at + f
+        for f in (
+            "labels[0].answers[0].classification_id",
+            "labels[0].answers[1].classification_id",
+            "labels[0].attributes[occluded]",
+            "labels[0].attributes[plate]",
+            "labels[1].class_id",
+            "relations[0].relationship_id",
+        )
+    )
+    ok = await bw.SubmitLabels(
+        wpb.SubmitLabelsRequest(
+            request_id="beta-2",
+            submissions=[
+                wpb.LabelSubmission(assignment_id=o.assignment_id, labels=beta_label(o.item_id))
+            ],
+        )
+    )
+    assert len(ok.accepted) == 1
+    stored = await r.app.store.read_stream(f"projects/{P}/tasks/{o.task_id}", tenant_id="beta")
+    [e] = [e for e in stored if e.type == ev.LabelSubmitted.DESCRIPTOR.full_name]
+    got = ev.LabelSubmitted.FromString(e.payload)
+    assert got.labels.labels[0].attributes["plate"].string_value == "B-123"
+    assert (e.tenant_id, got.project_id, got.ontology_id) == ("beta", P, oid)
+    # acme's project and tasks are as they were, and acme's labels still follow acme's version.
+    assert (await r.admin.GetProject(pb.GetProjectRequest(project_id=P))).project == a_project
+    assert {t.task_id: t for t in await tasks_of(r.admin)} == a_tasks
+    mine = (
+        await r.vendor_a.ClaimTasks(
+            wpb.ClaimTasksRequest(
+                pool_id="vendor-a", annotator_id="va/w1", max_tasks=1, project_id=P
+            )
+        )
+    ).offers[0]
+    await fails(
+        r.vendor_a.SubmitLabels(
+            wpb.SubmitLabelsRequest(
+                request_id="acme-beta-label",
+                submissions=[
+                    wpb.LabelSubmission(
+                        assignment_id=mine.assignment_id, labels=beta_label(mine.item_id)
+                    )
+                ],
+            )
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+    )
+    ok = await r.vendor_a.SubmitLabels(
+        wpb.SubmitLabelsRequest(
+            request_id="acme-own-label",
+            submissions=[
+                wpb.LabelSubmission(
+                    assignment_id=mine.assignment_id, labels=whole_label(mine.item_id)
+                )
+            ],
+        )
+    )
+    assert len(ok.accepted) == 1
 
 
 async def test_vendors_see_and_work_only_their_own_pools(routing, pg_pool):

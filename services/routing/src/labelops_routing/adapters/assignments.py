@@ -59,7 +59,7 @@ class Assignments:
                 f"SELECT a.assignment_id, a.annotator_id, a.pool_id AS a_pool_id, a.vendor_id,"
                 " a.state AS a_state, a.lease_expires, a.prelabel_model AS offered_model,"
                 " a.prelabel_model_version AS offered_model_version, t.*"
-                f" FROM {self.t.assignments} a JOIN {self.t.tasks} t USING (task_id)"
+                f" FROM {self.t.assignments} a JOIN {self.t.tasks} t USING (tenant_id, task_id)"
                 " WHERE a.assignment_id = ANY($1::uuid[]) AND a.tenant_id = $2"
                 " AND t.tenant_id = $2 ORDER BY t.task_id, a.assignment_id FOR UPDATE",
                 list(ids),

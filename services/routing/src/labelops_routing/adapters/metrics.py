@@ -1,7 +1,7 @@
 """OpenTelemetry instruments of the routing service (meter "labelops.routing").
 
-Throughput: labels accepted and tasks offered (counters). Queue depth: open tasks per pool and
-state, refreshed by the lease sweeper each round (an observable gauge cannot query Postgres
+Throughput: labels accepted and tasks offered (counters). Queue depth: open tasks per tenant,
+pool and state, refreshed by the lease sweeper each round (an observable gauge cannot query Postgres
 from its callback). The SDK keeps the callback of the first registration of an observable
 instrument, so the gauge reads one process-wide table that every running app of the process
 refreshes (normally exactly one).
@@ -15,8 +15,8 @@ from opentelemetry import metrics
 from opentelemetry.metrics import CallbackOptions, Observation
 
 _meter = metrics.get_meter("labelops.routing")
-#: (schema, pool_id, state) → tasks; replaced wholesale by ``set_queue_depth``.
-_depth: dict[tuple[str, str, str], int] = {}
+#: (schema, tenant, pool_id, state) → tasks; replaced wholesale by ``set_queue_depth``.
+_depth: dict[tuple[str, str, str, str], int] = {}
 
 labels_accepted = _meter.create_counter(
     "labelops.routing.labels.accepted",
@@ -36,21 +36,21 @@ leases_expired = _meter.create_counter(
 
 
 def _observe(options: CallbackOptions) -> Iterable[Observation]:
-    for (schema, pool, state), n in list(_depth.items()):
-        yield Observation(n, {"schema": schema, "pool": pool, "state": state})
+    for (schema, tenant, pool, state), n in list(_depth.items()):
+        yield Observation(n, {"schema": schema, "tenant": tenant, "pool": pool, "state": state})
 
 
 _meter.create_observable_gauge(
     "labelops.routing.queue.depth",
     callbacks=[_observe],
     unit="{task}",
-    description="Open tasks per pool: queued (can be offered) and in_progress (leased).",
+    description="Open tasks per tenant and pool: queued (can be offered) and in_progress (leased).",
 )
 
 
-def set_queue_depth(schema: str, counts: dict[tuple[str, str], int]) -> None:
-    """Replace the schema's figures with ``counts`` ((pool, state) → tasks)."""
+def set_queue_depth(schema: str, counts: dict[tuple[str, str, str], int]) -> None:
+    """Replace the schema's figures with ``counts`` ((tenant, pool, state) → tasks)."""
     for key in [k for k in _depth if k[0] == schema]:
         del _depth[key]
-    for (pool, state), n in counts.items():
-        _depth[(schema, pool, state)] = n
+    for (tenant, pool, state), n in counts.items():
+        _depth[(schema, tenant, pool, state)] = n

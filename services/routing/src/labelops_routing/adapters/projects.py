@@ -1,7 +1,7 @@
 """The ``projects`` read model: a project's config, rules and counters (one row per project).
 
-Every method takes the tenant: a project of another tenant is not found (its id stays unique
-across tenants: it names the project's event stream).
+Every method takes the tenant: a project of another tenant is not found, and two tenants may
+hold projects of the same id (keyed by (tenant, project); migrations/0005_tenant_ids.sql).
 
 A command that changes a project locks its row first (``row(..., lock=True)``): every
 transaction that also locks pools or tasks holds its project's row before them, so two of
@@ -18,8 +18,9 @@ from .tables import Executor, Tables
 
 #: The project row plus its labeled-task count (not a counter column: see the migration).
 _WITH_LABELED = (
-    "SELECT p.*, (SELECT count(*) FROM {tasks} t WHERE t.project_id = p.project_id"
-    " AND t.state = 'labeled' AND NOT t.gold) AS tasks_labeled FROM {projects} p"
+    "SELECT p.*, (SELECT count(*) FROM {tasks} t WHERE t.tenant_id = p.tenant_id"
+    " AND t.project_id = p.project_id AND t.state = 'labeled' AND NOT t.gold) AS tasks_labeled"
+    " FROM {projects} p"
     " WHERE p.tenant_id = $1"
 )
 
@@ -48,16 +49,6 @@ class Projects:
             + (" FOR UPDATE" if lock else ""),
             tenant_id,
             project_id,
-        )
-
-    async def exists_any_tenant(self, conn: Executor, project_id: str) -> bool:
-        """Whether the id is taken, in any tenant: project ids name event streams, which are
-        one namespace (the only statement that does not filter by tenant; see
-        migrations/0003_tenant_scope.sql)."""
-        return bool(
-            await conn.fetchval(
-                f"SELECT 1 FROM {self.t.projects} WHERE project_id = $1", project_id
-            )
         )
 
     async def page(

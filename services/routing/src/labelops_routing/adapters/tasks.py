@@ -6,7 +6,8 @@ the whole batch.
 
 Every method takes the tenant and every statement filters by it (the lease sweeper's and the
 queue gauge's scans, which serve no caller, are in assignments.py / ``queue_depth``). Task ids
-stay unique across tenants (a task id is a UUIDv5 of its project, whose id names a stream).
+are unique across tenants (``application.common.task_id_for`` names the tenant), while
+project, pool and item ids are per tenant: every join and filter goes through the tenant.
 """
 
 from __future__ import annotations
@@ -256,7 +257,8 @@ class Tasks:
                 " AND state = 'queued' AND NOT gold AND tenant_id = $6"
                 " AND (cardinality($4::text[]) = 0 OR class_id = '' OR class_id = ANY($4))"
                 f" AND NOT EXISTS (SELECT 1 FROM {self.t.assignments} a"
-                "   WHERE a.task_id = t.task_id AND a.annotator_id = $3)"
+                "   WHERE a.task_id = t.task_id AND a.tenant_id = t.tenant_id"
+                "   AND a.annotator_id = $3)"
                 " ORDER BY priority DESC, due_at NULLS LAST, created_at"
                 " LIMIT $5 FOR UPDATE SKIP LOCKED",
                 project_id,
@@ -283,7 +285,8 @@ class Tasks:
                 f"SELECT * FROM {self.t.tasks} t WHERE project_id = $1 AND gold"
                 " AND tenant_id = $4"
                 f" AND NOT EXISTS (SELECT 1 FROM {self.t.assignments} a"
-                "   WHERE a.task_id = t.task_id AND a.annotator_id = $2)"
+                "   WHERE a.task_id = t.task_id AND a.tenant_id = t.tenant_id"
+                "   AND a.annotator_id = $2)"
                 " ORDER BY random() LIMIT $3 FOR UPDATE SKIP LOCKED",
                 project_id,
                 annotator_id,
@@ -292,14 +295,16 @@ class Tasks:
             )
         )
 
-    async def queue_depth(self, conn: Executor) -> dict[tuple[str, str], int]:
-        """Open regular tasks per (pool, state), for the queue-depth gauge (an operator's
-        metric of every tenant: pool ids are unique across tenants; no caller sees it)."""
+    async def queue_depth(self, conn: Executor) -> dict[tuple[str, str, str], int]:
+        """Open regular tasks per (tenant, pool, state), for the queue-depth gauge (an
+        operator's metric of every tenant; no caller sees it). Pool ids are per tenant: two
+        tenants' pools of one id are counted apart."""
         rows = await conn.fetch(
-            f"SELECT pool_id, state, count(*) AS n FROM {self.t.tasks}"
-            " WHERE state IN ('queued', 'in_progress') AND NOT gold GROUP BY pool_id, state"
+            f"SELECT tenant_id, pool_id, state, count(*) AS n FROM {self.t.tasks}"
+            " WHERE state IN ('queued', 'in_progress') AND NOT gold"
+            " GROUP BY tenant_id, pool_id, state"
         )
-        return {(r["pool_id"], r["state"]): r["n"] for r in rows}
+        return {(r["tenant_id"], r["pool_id"], r["state"]): r["n"] for r in rows}
 
     # --- queries ---------------------------------------------------------------------------------
 

@@ -76,13 +76,6 @@ class Pools:
             pool_id,
         )
 
-    async def exists_any_tenant(self, conn: Executor, pool_id: str) -> bool:
-        """Whether the id is taken, in any tenant: pool ids name event streams, one namespace
-        (see migrations/0003_tenant_scope.sql)."""
-        return bool(
-            await conn.fetchval(f"SELECT 1 FROM {self.t.pools} WHERE pool_id = $1", pool_id)
-        )
-
     async def insert(
         self,
         conn: Executor,

@@ -193,8 +193,8 @@ class Leases:
             await self.store.append_streams(appends, conn=conn)
             return len(appends)
 
-    async def queue_depth(self) -> dict[tuple[str, str], int]:
-        """Open regular tasks per (pool, state), for the queue-depth gauge."""
+    async def queue_depth(self) -> dict[tuple[str, str, str], int]:
+        """Open regular tasks per (tenant, pool, state), for the queue-depth gauge."""
         return await self.rm.tasks.queue_depth(self.store.pool)
 
 

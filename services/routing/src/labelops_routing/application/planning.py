@@ -162,7 +162,7 @@ class TaskPlanner:
         if not specs:
             return [], 0
         p = _Project.of(project)
-        ids = [task_id_for(p.project_id, s.item_id, gold) for s in specs]
+        ids = [task_id_for(p.tenant_id, p.project_id, s.item_id, gold) for s in specs]
         skip = await self.rm.tasks.existing(conn, p.tenant_id, ids)
         now = self.clock()
         appends: list[StreamAppend] = []

@@ -139,9 +139,9 @@ class ProjectCommands:
                 " (or its OntologyVersionPublished event has not reached routing yet)",
                 reason="ONTOLOGY_VERSION_UNKNOWN",
             )
-        # Project ids name event streams, one namespace for every tenant: an id another tenant
-        # holds is taken too (the answer says no more than that).
-        if await self.rm.projects.exists_any_tenant(conn, req.project_id):
+        # Project ids are per tenant (so are event streams): only the tenant's own project of
+        # that id is a conflict; another tenant's is neither seen nor touched.
+        if await self.rm.projects.plain(conn, tenant, req.project_id) is not None:
             raise AlreadyExists(f"project {req.project_id} exists", reason="PROJECT_ALREADY_EXISTS")
 
     async def _insert(

@@ -102,7 +102,7 @@ class TaskCommands:
             resp = pb.CreateTasksResponse(
                 tasks_created=created,
                 tasks_existing=len({s.item_id for s in specs}) - created,
-                task_ids=[str(task_id_for(req.project_id, s.item_id)) for s in specs],
+                task_ids=[str(task_id_for(tenant, req.project_id, s.item_id)) for s in specs],
             )
             if appends:
                 await self.store.append_streams(appends, conn=conn, **cmd.recording(resp))
@@ -120,7 +120,7 @@ class TaskCommands:
             pools = await self.rm.pools.infos(conn, tenant, lock=False)
             appends, _ = await self.planner.plan_tasks(conn, project, specs, pools, gold=True)
             resp = pb.AddGoldTasksResponse(
-                task_ids=[str(task_id_for(req.project_id, s.item_id, True)) for s in specs]
+                task_ids=[str(task_id_for(tenant, req.project_id, s.item_id, True)) for s in specs]
             )
             if appends:
                 await self.store.append_streams(appends, conn=conn, **cmd.recording(resp))

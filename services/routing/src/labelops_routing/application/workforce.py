@@ -2,9 +2,9 @@
 
 A create that finds exactly what it would create answers as the first time (a retried create);
 anything else under the same id is ALREADY_EXISTS. Pools are the caller's tenant's: another
-tenant's pool is NOT_FOUND (update, register an annotator into it); a pool id is unique across
-tenants (it names the pool's event stream), so creating one another tenant holds is
-ALREADY_EXISTS, which says no more than that the id is taken.
+tenant's pool is NOT_FOUND (update, register an annotator into it), and pool ids are per tenant
+(so are the pools' event streams): creating a pool of an id another tenant holds creates the
+caller's own.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ class WorkforceCommands:
             stored.CopyFrom(p)
             if exists is not None and pool_to_pb(exists) == stored:  # a retried create
                 return pb.CreatePoolResponse(pool=pool_to_pb(exists))
-            if exists is not None or await self.rm.pools.exists_any_tenant(conn, p.pool_id):
+            if exists is not None:
                 raise AlreadyExists(f"pool {p.pool_id} exists", reason="POOL_ALREADY_EXISTS")
             await self.rm.pools.insert(
                 conn,
