@@ -217,9 +217,12 @@ async def seed_tenant_a(targets: Mapping[str, str], key: str, vendor_x_key: str)
             annotator_id="vx/worker-1",
             vector_space="default",
         )
-        listed = await cur.ListItems(cpb.ListItemsRequest(dataset_id=ds))
-        if listed.items:
-            w.ids["item_id"] = listed.items[0].item_id
+        async def registered() -> list[str] | None:
+            listed = await cur.ListItems(cpb.ListItemsRequest(dataset_id=ds))
+            return [i.item_id for i in listed.items] if len(listed.items) == 3 else None
+
+        item_ids = await eventually(registered, timeout=30)
+        w.ids["item_id"] = item_ids[0]
         routing = routing_pb2_grpc.RoutingServiceStub(rch)
         for vendor in ("x", "y"):
             await routing.CreatePool(
@@ -270,10 +273,9 @@ async def seed_tenant_a(targets: Mapping[str, str], key: str, vendor_x_key: str)
         created = await routing.CreateTasks(
             rpb.CreateTasksRequest(
                 project_id=proj,
+                # Curation's items: a dataset version needs every labeled item's registration.
                 items=[
-                    rpb.TaskItem(
-                        item_id=f"{MARK}-item-{i}", uri=f"s3://{MARK}/{i}.jpg", modality="image"
-                    )
+                    rpb.TaskItem(item_id=item_ids[i], uri=f"s3://{MARK}/{i}.jpg", modality="image")
                     for i in range(2)
                 ],
             )
@@ -286,9 +288,9 @@ async def seed_tenant_a(targets: Mapping[str, str], key: str, vendor_x_key: str)
                 items=[
                     rpb.GoldItem(
                         item=rpb.TaskItem(
-                            item_id=f"{MARK}-gold-item", uri=f"s3://{MARK}/g.jpg", modality="image"
+                            item_id=item_ids[2], uri=f"s3://{MARK}/g.jpg", modality="image"
                         ),
-                        expected=rich_label(f"{MARK}-gold-item", GOLD_MARK),
+                        expected=rich_label(item_ids[2], GOLD_MARK),
                     )
                 ],
             )
@@ -340,10 +342,10 @@ async def seed_tenant_a(targets: Mapping[str, str], key: str, vendor_x_key: str)
                 return exc.code() == grpc.StatusCode.ALREADY_EXISTS
 
         try:
-            await eventually(version, timeout=20)
+            await eventually(version, timeout=60)
             w.ids["dataset_id.datasets"] = f"{MARK}-dsv"
         except (AssertionError, TimeoutError):
-            pass
+            pass  # the positive control (test_tenant_a_sees_its_own_world) says so
     return w
 
 

@@ -298,3 +298,11 @@ async def test_tenant_a_sees_its_own_world(secured: Secured) -> None:
                     assert out.code == grpc.StatusCode.OK, (name, out.details)
                     ok.append(name)
     assert sorted(ok) == sorted(("GetOntology", "GetDataset", "GetProject", "GetTask", "ListPools"))
+    # A's dataset version is real too (a label accepted by QA, projected, cut): the datasets
+    # rows of the matrix attack a version that exists.
+    assert "dataset_id.datasets" in world.ids
+    desc = next(d for svc, d in services() if svc == "datasets" and d.name == "DatasetService")
+    method = desc.methods_by_name["GetDatasetVersion"]
+    async with channel(secured.system.targets["datasets"], api_key=key) as ch:
+        out = await call(ch, method, request_for(method, world.ids, "datasets"))
+    assert out.code == grpc.StatusCode.OK, out.details
