@@ -51,7 +51,7 @@ from labelops_datasets.domain.materialize import (
     materialize,
     write_segments,
 )
-from labelops_datasets.domain.rows import SCHEMA
+from labelops_datasets.domain.rows import SCHEMA, no_relations
 from labelops_datasets.domain.splits import split_column
 
 TARGET_RATIO = 1.5
@@ -177,6 +177,7 @@ def synthetic_rows(n: int, seed: int = 7) -> pa.Table:
         "span_end": pa.nulls(n, pa.int64()),
         "answers_json": pa.array(np.where(rng.random(n) < 0.2, '{"occluded":true}', "{}")),
         "label_proto": protos,
+        "relations": no_relations(n),
         "label_event_id": pa.array(event_ids),
         "annotators": annotators,
         "consensus_method": pa.array(
