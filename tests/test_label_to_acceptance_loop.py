@@ -75,7 +75,8 @@ async def test_labels_flow_from_vendor_api_through_qa_review_and_back_to_routing
                 oev.OntologyVersionPublished(
                     ontology_id="pets", version="1.0.0", definition=definition
                 ),
-                "ontologies/pets",
+                "tenants/acme/ontologies/pets",
+                tenant_id="acme",  # the tenant of the key that creates the project
             )
         ],
     )

@@ -86,7 +86,8 @@ async def test_tasks_are_offered_whatever_the_model_server_does(
                 oev.OntologyVersionPublished(
                     ontology_id="pets", version="1.0.0", definition=definition
                 ),
-                "ontologies/pets",
+                "tenants/acme/ontologies/pets",
+                tenant_id="acme",  # the tenant of the key that creates the project
             )
         ],
     )

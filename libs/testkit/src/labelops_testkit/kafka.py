@@ -70,11 +70,13 @@ async def wait_for_envelopes(
 
 
 def envelope(
-    message: Any, stream_id: str, *, version: int = 1, source: str = "test"
+    message: Any, stream_id: str, *, version: int = 1, source: str = "test", tenant_id: str = ""
 ) -> envelope_pb2.EventEnvelope:
-    """``message`` wrapped as a relay would publish it (fresh event id, type = full name)."""
+    """``message`` wrapped as a relay would publish it (fresh event id, type = full name), of
+    ``tenant_id`` (consumers take an event without one as the default tenant's)."""
     env = envelope_pb2.EventEnvelope(
         event_id=new_id(),
+        tenant_id=tenant_id,
         type=message.DESCRIPTOR.full_name,
         stream_id=stream_id,
         stream_version=version,
