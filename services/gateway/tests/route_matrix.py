@@ -36,6 +36,27 @@ BODY: dict[str, dict[str, Any]] = {
 }
 
 
+#: The route families: the service behind each path prefix.
+FAMILIES = {
+    "ontology": ("/v1/ontologies",),
+    "curation": ("/v1/curation/",),
+    "routing": ("/v1/projects",),
+    "qa": ("/quality",),
+    "prelabel": ("/models", "/prelabel/"),
+    "datasets": ("/v1/datasets/",),
+    "dashboard": ("/v1/dashboard/",),
+}
+
+
+def family_of(path: str) -> str:
+    """The family (service) of a route path."""
+    # Most specific first: qa and prelabel routes live under /v1/projects too.
+    for family in ("qa", "prelabel", "dashboard", "ontology", "curation", "datasets", "routing"):
+        if any(marker in path for marker in FAMILIES[family]):
+            return family
+    raise AssertionError(f"no family for {path}")
+
+
 def fill(path: str, ids: dict[str, str]) -> str:
     """``path`` with its ``{name}`` parameters replaced by ``ids``."""
 

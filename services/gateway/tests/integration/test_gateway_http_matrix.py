@@ -23,7 +23,7 @@ from gateway_support import ADMIN, OTHER, VENDOR
 from labelops_core.audit import MemoryAuditSink
 from labelops_demo.system import System
 from labelops_testkit.waiting import eventually
-from route_matrix import ROUTES, a_world, call_route, summary
+from route_matrix import ROUTES, a_world, call_route, family_of, summary
 
 #: The ids a vendor outside the project must not be able to tell from unknown ones; the
 #: tenant's ontology, project and dataset ids it may know (it may read the ontology).
@@ -115,7 +115,7 @@ async def test_tenant_bs_commands_on_a_s_resources_are_audited_by_the_services(
             continue
         _, answer = await call_route(client, method, path, world, OTHER)
         assert answer.status_code in (400, 404), (method, path, answer.text[:200])
-        families.add(_service_of(path))
+        families.add(family_of(path))
 
     async def audited(service: str) -> bool:
         app = system.apps[service]
@@ -130,18 +130,3 @@ async def test_tenant_bs_commands_on_a_s_resources_are_audited_by_the_services(
     for service in sorted(families):
         await eventually(lambda service=service: audited(service), timeout=15)
     assert await _events_by(system, "intruder") == 0
-
-
-def _service_of(path: str) -> str:
-    for marker, service in (
-        ("/quality", "qa"),
-        ("/models", "prelabel"),
-        ("/prelabel/", "prelabel"),
-        ("/v1/ontologies", "ontology"),
-        ("/v1/curation/", "curation"),
-        ("/v1/datasets/", "datasets"),
-        ("/v1/projects", "routing"),
-    ):
-        if marker in path:
-            return service
-    raise AssertionError(f"no service behind {path}")
