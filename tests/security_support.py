@@ -217,6 +217,7 @@ async def seed_tenant_a(targets: Mapping[str, str], key: str, vendor_x_key: str)
             annotator_id="vx/worker-1",
             vector_space="default",
         )
+
         async def registered() -> list[str] | None:
             listed = await cur.ListItems(cpb.ListItemsRequest(dataset_id=ds))
             return [i.item_id for i in listed.items] if len(listed.items) == 3 else None
