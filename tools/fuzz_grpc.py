@@ -308,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             failed = True
             print(f"  FAIL {line}")
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2))
     with contextlib.suppress(Exception):
         sys.stdout.flush()

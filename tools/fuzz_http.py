@@ -253,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     for line in r["failures"]:
         print(f"  FAIL {line}")
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(r, indent=2))
     return 1 if r["failures"] else 0
 
