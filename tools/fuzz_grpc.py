@@ -30,7 +30,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -226,18 +226,20 @@ async def fuzz_service(
     return codes, bad
 
 
-async def run(per_service: int, seed: int, kafka_bootstrap: str, pg_dsn: str) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def fuzzed_system(kafka_bootstrap: str, pg_dsn: str, tag: str) -> AsyncIterator[Any]:
+    """The six services on fresh schemas and topics with tenant A's world built: yields
+    ``(system, world, people)``; the schemas are dropped afterwards."""
     import asyncpg
     from labelops_demo.system import SERVICES, local_system
     from labelops_grpckit import Authenticator
 
     people = callers()
     auth = Authenticator({c.key: dict(c.fields) for c in people.values()})
-    schemas = {s: f"fuzz_{uuid.uuid4().hex[:8]}_{s}" for s in SERVICES}
+    schemas = {s: f"{tag}_{uuid.uuid4().hex[:8]}_{s}" for s in SERVICES}
     conn = await asyncpg.connect(pg_dsn)
     for name in schemas.values():
         await conn.execute(f'CREATE SCHEMA "{name}"')
-    report: dict[str, Any] = {"per_service": per_service, "seed": seed, "services": {}}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             async with local_system(
@@ -245,33 +247,41 @@ async def run(per_service: int, seed: int, kafka_bootstrap: str, pg_dsn: str) ->
                 pg_dsn=pg_dsn,
                 data_dir=Path(tmp),
                 schemas=schemas,
-                prefix=f"fuzz{uuid.uuid4().hex[:6]}-",
+                prefix=f"{tag}{uuid.uuid4().hex[:6]}-",
                 authenticator=auth,
                 overrides=fuzz_overrides(),
             ) as system:
                 world = await seed_tenant_a(
                     system.targets, people["a_admin"].key, people["vendor_x"].key
                 )
-                for service in SERVICES:
-                    t0 = time.monotonic()
-                    codes, bad = await fuzz_service(
-                        system.targets[service],
-                        service,
-                        people["a_admin"].key,
-                        world.ids,
-                        per_service,
-                        seed,
-                    )
-                    report["services"][service] = {
-                        "requests": sum(codes.values()),
-                        "seconds": round(time.monotonic() - t0, 1),
-                        "codes": dict(codes.most_common()),
-                        "failures": bad,
-                    }
+                yield system, world, people
     finally:
         for name in schemas.values():
             await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         await conn.close()
+
+
+async def run(per_service: int, seed: int, kafka_bootstrap: str, pg_dsn: str) -> dict[str, Any]:
+    from labelops_demo.system import SERVICES
+
+    report: dict[str, Any] = {"per_service": per_service, "seed": seed, "services": {}}
+    async with fuzzed_system(kafka_bootstrap, pg_dsn, "fuzz") as (system, world, people):
+        for service in SERVICES:
+            t0 = time.monotonic()
+            codes, bad = await fuzz_service(
+                system.targets[service],
+                service,
+                people["a_admin"].key,
+                world.ids,
+                per_service,
+                seed,
+            )
+            report["services"][service] = {
+                "requests": sum(codes.values()),
+                "seconds": round(time.monotonic() - t0, 1),
+                "codes": dict(codes.most_common()),
+                "failures": bad,
+            }
     return report
 
 

@@ -26,9 +26,7 @@ import json
 import math
 import random
 import sys
-import tempfile
 import time
-import uuid
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -39,8 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import httpx  # noqa: E402
-from fuzz_grpc import fuzz_overrides  # noqa: E402
-from security_support import callers, seed_tenant_a  # noqa: E402
+from fuzz_grpc import fuzzed_system  # noqa: E402
 
 EXCLUDED = ["/v1/events/stream"]
 JUNK = (b"\x00", b"\x01\x02", b"\xff\xfe", b"\x1b[31m", b"{", b"}", b'"', b"\\u0000", b"\xc3\x28")
@@ -170,59 +167,37 @@ async def mutated(
 
 
 async def run(requests: int, seed: int, kafka_bootstrap: str, pg_dsn: str) -> dict[str, Any]:
-    import asyncpg
-    from labelops_demo.system import SERVICES, local_system
+    from labelops_demo.system import SERVICES
     from labelops_gateway.bootstrap import create_app
     from labelops_gateway.config import Settings
     from labelops_grpckit import Authenticator
     from schemathesis.python import asgi
 
-    people = callers()
-    keys = {c.key: dict(c.fields) for c in people.values()}
-    headers = {"x-api-key": people["a_admin"].key}
-    schemas = {s: f"fuzzh_{uuid.uuid4().hex[:8]}_{s}" for s in SERVICES}
-    conn = await asyncpg.connect(pg_dsn)
-    for name in schemas.values():
-        await conn.execute(f'CREATE SCHEMA "{name}"')
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            async with local_system(
-                kafka_bootstrap=kafka_bootstrap,
-                pg_dsn=pg_dsn,
-                data_dir=Path(tmp),
-                schemas=schemas,
-                prefix=f"fuzzh{uuid.uuid4().hex[:6]}-",
-                authenticator=Authenticator(keys),
-                overrides=fuzz_overrides(),
-            ) as system:
-                await seed_tenant_a(system.targets, headers["x-api-key"], people["vendor_x"].key)
-                settings = Settings(
-                    **{f"{s}_target": t for s, t in system.targets.items()},
-                    kafka_bootstrap=kafka_bootstrap,
-                    event_topics=[system.topic(s) for s in SERVICES],
-                    rate_limit_per_s=0,
-                )
+    async with fuzzed_system(kafka_bootstrap, pg_dsn, "fuzzh") as (system, _, people):
+        keys = {c.key: dict(c.fields) for c in people.values()}
+        headers = {"x-api-key": people["a_admin"].key}
+        settings = Settings(
+            **{f"{s}_target": t for s, t in system.targets.items()},
+            kafka_bootstrap=kafka_bootstrap,
+            event_topics=[system.topic(s) for s in SERVICES],
+            rate_limit_per_s=0,
+        )
 
-                def gateway() -> Any:
-                    return create_app(settings, authenticator=Authenticator(keys))
+        def gateway() -> Any:
+            return create_app(settings, authenticator=Authenticator(keys))
 
-                t0 = time.monotonic()
-                probe = gateway()
-                n_ops = len(probe.openapi()["paths"])  # every path, each with its methods
-                examples = max(1, math.ceil(requests / 2 / max(1, 2 * n_ops)))
-                try:
-                    gen = await asyncio.to_thread(explore, gateway(), examples, headers, requests)
-                finally:
-                    await asyncio.to_thread(asgi.shutdown_lifespans)
-                app = gateway()
-                async with app.router.lifespan_context(app):
-                    rest = requests - sum(gen["codes"].values())
-                    mut = await mutated(app, gen["samples"], rest, seed, headers)
-                seconds = round(time.monotonic() - t0, 1)
-    finally:
-        for name in schemas.values():
-            await conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-        await conn.close()
+        t0 = time.monotonic()
+        n_ops = len(gateway().openapi()["paths"])  # every path, each with its methods
+        examples = max(1, math.ceil(requests / 2 / max(1, 2 * n_ops)))
+        try:
+            gen = await asyncio.to_thread(explore, gateway(), examples, headers, requests)
+        finally:
+            await asyncio.to_thread(asgi.shutdown_lifespans)
+        app = gateway()
+        async with app.router.lifespan_context(app):
+            rest = requests - sum(gen["codes"].values())
+            mut = await mutated(app, gen["samples"], rest, seed, headers)
+        seconds = round(time.monotonic() - t0, 1)
     codes = gen["codes"] + mut["codes"]
     return {
         "requests": sum(codes.values()),
