@@ -27,6 +27,7 @@ from bench_foundation import bench_foundation
 from bench_ontology import bench_ontology
 from bench_qa import bench_qa
 from bench_routing import bench_routing
+from bench_security import bench_security
 
 BENCHES = {
     "foundation": bench_foundation,
@@ -36,6 +37,7 @@ BENCHES = {
     "qa": bench_qa,
     "datasets": bench_datasets,
     "dataset-versions": bench_dataset_versions,
+    "security": bench_security,
 }
 
 
