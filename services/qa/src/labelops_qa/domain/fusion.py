@@ -49,7 +49,7 @@ class FieldAgreement:
     voters: tuple[str, ...]
 
     def describe(self) -> str:
-        return f"{self.field} of {self.label_id}"
+        return f"{self.field} of {self.label_id}" if self.label_id else self.field
 
 
 ABSENT = "absent"
