@@ -13,7 +13,7 @@ from labelops.labels.v1 import label_pb2 as L
 from labelops.qa.v1 import events_pb2 as ev
 from labelops.qa.v1 import qa_pb2 as pb
 from labelops_testkit.grpc import fails
-from qa_support import OTHER_REVIEWER_KEY, Project, eventually, project_created, street
+from qa_support import OTHER_REVIEWER_KEY, TENANT, Project, eventually, project_created, street
 
 
 def tid() -> str:
@@ -98,6 +98,19 @@ async def test_rich_labels_reach_label_accepted_field_by_field(qa):
         assert list(got[label_id].answers) == list(lab.answers)
         assert dict(got[label_id].attributes) == dict(lab.attributes)
     assert list(acc[three].labels.relations) == list(street().relations)
+
+    # Targeted review learns the boxes' classes too (it read class "-" on box tasks).
+    rows = await qa.app.pool.fetch(
+        f'SELECT class_id, tasks FROM "{qa.settings.db_schema}".class_stats'
+        " WHERE tenant_id = $1 AND project_id = $2 ORDER BY class_id",
+        TENANT,
+        p,
+    )
+    assert [(r["class_id"], r["tasks"]) for r in rows] == [
+        ("cat", 3),
+        ("dog-box", 3),
+        ("person-box", 3),
+    ]
 
 
 async def test_disagreement_goes_to_review_with_both_candidates_and_one_is_accepted(qa):
