@@ -31,7 +31,7 @@ geometry kind (``skipped_by_kind``) and per reason (``skipped_by_reason``: ``uns
 
 from __future__ import annotations
 
-from .coco import COCO_KINDS, to_coco
+from .coco import COCO_KINDS, to_coco, to_coco_splits
 from .common import NO_LABEL, Export, class_index
 from .formats import check_format, export_as, export_replies
 from .label_studio import LABEL_STUDIO_KINDS, to_label_studio
@@ -49,6 +49,7 @@ __all__ = [
     "export_as",
     "export_replies",
     "to_coco",
+    "to_coco_splits",
     "to_hf_dataset",
     "to_label_studio",
     "to_parquet_bytes",
