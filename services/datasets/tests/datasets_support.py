@@ -108,3 +108,9 @@ def migration(
         ontology_id=ONTOLOGY, from_version=from_version, to_version=to_version, rules=rules
     )
     return of_tenant(envelope(e, f"ontologies/{ONTOLOGY}"), tenant)
+
+
+def version_published(version: str, definition: Any, *, tenant: str = TENANT) -> Any:
+    """The ontology service's ``OntologyVersionPublished`` of ``definition``."""
+    e = oev.OntologyVersionPublished(ontology_id=ONTOLOGY, version=version, definition=definition)
+    return of_tenant(envelope(e, f"ontologies/{ONTOLOGY}"), tenant)

@@ -189,3 +189,51 @@ async def eventually(check: Any, timeout: float = 20.0, interval: float = 0.1) -
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s (last: {value!r})")
         await asyncio.sleep(0.1)
+
+
+def street(
+    ids: tuple[str, str, str] = ("c", "p", "k"),
+    *,
+    bike_type: str = "mountain",
+    occluded: bool = False,
+    rides: bool = True,
+) -> L.ItemLabels:
+    """A rich label: a whole-item class with an answer, a person box (attributes, an answer),
+    a bike box with answers nested three levels deep (vehicle → bike_type → suspension) and
+    an attribute, and the relation ``rides`` person → bike."""
+    c, p, k = ids
+    out = L.ItemLabels(item_id="img-s")
+    out.labels.add(
+        label_id=c,
+        class_id="cat",
+        whole_item=L.WholeItem(),
+        answers=[L.Answer(classification_id="time", option_id="day")],
+    )
+    out.labels.add(
+        label_id=p,
+        class_id="person-box",
+        box=L.BoundingBox(x=10, y=10, width=40, height=80),
+        answers=[L.Answer(classification_id="pose", option_id="sitting")],
+        attributes={
+            "occluded": L.AttributeValue(bool_value=occluded),
+            "count": L.AttributeValue(int_value=1),
+        },
+    )
+    out.labels.add(
+        label_id=k,
+        class_id="dog-box",
+        box=L.BoundingBox(x=5, y=50, width=60, height=40),
+        answers=[
+            L.Answer(classification_id="vehicle", option_id="bike"),
+            L.Answer(classification_id="bike_type", option_id=bike_type),
+            L.Answer(
+                classification_id="suspension", checklist=L.ChecklistAnswer(option_ids=["f", "r"])
+            ),
+            L.Answer(classification_id="gears", number=21),
+            L.Answer(classification_id="notes", text="bell missing"),
+        ],
+        attributes={"color": L.AttributeValue(string_value="red")},
+    )
+    if rides:
+        out.relations.add(relationship_id="rides", from_label_id=p, to_label_id=k)
+    return out

@@ -158,6 +158,12 @@ class Version:
     def number(self) -> int:
         return int(self.record.version)
 
+    @property
+    def content_sha256(self) -> str:
+        """The hash of the version's cut (its data files), independent of its number and of
+        time: two versions of the same cut have the same one (reproducibility in one hash)."""
+        return self.record.content_sha256 or str(self.manifest.get("content_sha256", ""))
+
     def _ipc(self, split: str, columns: Sequence[str]) -> Iterator[bytes]:
         for message in self.client.call(
             "StreamDatasetVersion",

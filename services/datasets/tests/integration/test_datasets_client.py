@@ -35,6 +35,7 @@ async def test_fetch_a_version_as_arrow_pandas_hf_and_export(ds: Ds, tmp_path: P
             files = version.export("coco", tmp_path / "coco")
             return {
                 "number": created.number,
+                "content": (version.content_sha256, created.record.content_sha256),
                 "rows": table.num_rows,
                 "labels": version.manifest["counts"]["labels"],
                 "classes": sorted(set(frame["class_id"])),
@@ -46,6 +47,8 @@ async def test_fetch_a_version_as_arrow_pandas_hf_and_export(ds: Ds, tmp_path: P
 
     out = await asyncio.to_thread(mlops)
     assert out["number"] == 1 and out["rows"] == out["labels"] == 30
+    content, recorded = out["content"]  # type: ignore[misc]
+    assert content == recorded and len(content) == 64
     assert out["classes"] == ["cat", "dog"]
     assert out["hf_train"] == out["train_rows"] > 0
     assert out["versions"] == [1]

@@ -23,9 +23,11 @@ from datasets_support import (
     item_registered,
     migration,
     other_qa_event,
+    version_published,
 )
 from labelops.datasets.v1 import datasets_pb2 as pb
 from labelops.datasets.v1 import datasets_pb2_grpc
+from labelops.ontology.v1 import definition_pb2 as dpb
 from labelops.ontology.v1 import ontology_pb2 as opb
 from labelops.qa.v1 import qa_pb2 as qpb
 from labelops_datasets.domain.rows import SCHEMA
@@ -35,6 +37,7 @@ from pycocotools.coco import COCO
 
 P = "zoo"
 CLASSES = ("cat", "dog", "bird")
+CLASSES2 = ("feline", "dog")
 
 
 def tid() -> str:
@@ -332,7 +335,10 @@ async def test_ontology_migrations_apply_to_older_labels(ds: Ds) -> None:
         opb.MigrationRule(map_class=opb.MapClassRule(from_class_id="cat", to_class_id="feline")),
         opb.MigrationRule(drop_class=opb.DropClassRule(class_id="bird")),
     ]
-    await ds.ontology([migration("1.0.0", "2.0.0", rules)])
+    # Version 2.0.0 as published (migrated labels are fitted to it: boxes, no answers here).
+    classes = [dpb.OntologyClass(id=c, geometry=dpb.GEOMETRY_KIND_BOUNDING_BOX) for c in CLASSES2]
+    two = dpb.OntologyDefinition(classes=classes)
+    await ds.ontology([version_published("2.0.0", two), migration("1.0.0", "2.0.0", rules)])
     await ds.qa([accepted(P, d, "i-d", [box("feline")], version="2.0.0")])
     await ds.caught_up()
     v = await create(ds)

@@ -164,7 +164,12 @@ async def test_a_label_accepted_by_consensus_comes_out_of_a_version_whole(ds: Ds
     # Label Studio: both regions and the three relations between them.
     tasks = json.loads((await export_files(ds, 1, pb.EXPORT_FORMAT_LABEL_STUDIO))["tasks.json"])
     (result,) = [t["annotations"][0]["result"] for t in tasks]
-    assert sorted(r["id"] for r in result if r["type"] != "relation") == ["cat-1", "mouse-1"]
+    regions = [r for r in result if r["type"] in ("rectanglelabels", "polygonlabels")]
+    assert sorted(r["id"] for r in regions) == ["cat-1", "mouse-1"]
+    # Their answers and attributes as per-region results (export_fidelity reads them back).
+    per_region = {(r["id"], r["from_name"]) for r in result if r not in regions and "id" in r}
+    assert ("cat-1", "answer.stripe_marks") in per_region
+    assert ("mouse-1", "attribute.alive") in per_region
     assert sorted(
         (r["from_id"], r["to_id"], r["labels"][0]) for r in result if r["type"] == "relation"
     ) == sorted((a, b, t) for t, a, b in relations)

@@ -178,6 +178,8 @@ def test_coco_loads_in_pycocotools(table: pa.Table, mask: np.ndarray, tmp_path: 
         "annotations": 5,
         "skipped_by_kind": {"whole_item": 1},
         "skipped_by_reason": {"unsupported_kind": 1},
+        "relations": 0,
+        "relations_skipped": 0,
     }
     coco = load_coco(export, tmp_path)
     assert len(coco.getImgIds()) == 6
@@ -324,6 +326,8 @@ def test_coco_skips_invalid_unknown_and_unsupported() -> None:
         "annotations": 1,
         "skipped_by_kind": {"box": 2, "mask": 1, "polygon": 2, "text_span": 1},
         "skipped_by_reason": {"invalid_geometry": 4, "unknown_class": 1, "unsupported_kind": 1},
+        "relations": 0,
+        "relations_skipped": 0,
     }
 
 
@@ -340,7 +344,12 @@ def test_yolo_labels_and_data_yaml(table: pa.Table) -> None:
     assert export.format == "yolo"
     labels = {k: v for k, v in export.files.items() if k.startswith("labels/")}
     assert sorted(labels) == [f"labels/img-{c}.txt" for c in "abcdef"]
-    assert set(export.files) == {*labels, "data.yaml", "items.json"}
+    lists = {"train.txt", "val.txt", "test.txt"}
+    assert set(export.files) == {*labels, *lists, "data.yaml", "items.json"}
+    # The image lists point at each split's items, as Ultralytics reads them.
+    assert export.files["train.txt"] == b"./images/img-a.jpg\n./images/img-b.jpg\n"
+    assert export.files["val.txt"] == b"./images/img-c.jpg\n./images/img-d.jpg\n"
+    assert export.files["test.txt"] == b"./images/img-e.jpg\n./images/img-f.jpg\n"
 
     a = parse_yolo(labels["labels/img-a.txt"])
     assert a[0] == pytest.approx([0, 0.25, 0.5, 0.3, 0.5])  # cat [10, 20, 30, 40]
@@ -360,9 +369,12 @@ def test_yolo_labels_and_data_yaml(table: pa.Table) -> None:
         "annotations": 3,
         "skipped_by_kind": {"keypoints": 1, "mask": 1, "whole_item": 1},
         "skipped_by_reason": {"unsupported_kind": 3},
+        "details_not_held": 0,
+        "relations_not_held": 0,
     }
 
     data = yaml.safe_load(export.files["data.yaml"])
+    assert (data["train"], data["val"], data["test"]) == ("train.txt", "val.txt", "test.txt")
     assert data["names"] == ["cat", "dog", "outdoor", "person"]
     assert data["nc"] == 4
     items = json.loads(export.files["items.json"])
@@ -370,6 +382,7 @@ def test_yolo_labels_and_data_yaml(table: pa.Table) -> None:
     assert items[0] == {
         "item_id": "img-a",
         "item_uri": "s3://bucket/img-a.jpg",
+        "image_file": "images/img-a.jpg",
         "label_file": "labels/img-a.txt",
         "split": "train",
     }
@@ -420,7 +433,7 @@ def test_yolo_yaml_quotes_awkward_names() -> None:
     names = ['say "hi"', "back\\slash", "a: b # c", "tab\there", "emoji 😀", "del\x7f"]
     export = to_yolo(make_table([row("i")]), classes=names)
     data = yaml.safe_load(export.files["data.yaml"])
-    assert data == {"nc": len(names), "names": names}
+    assert data == {"train": "train.txt", "nc": len(names), "names": names}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -466,6 +479,7 @@ def test_label_studio_tasks_in_percent(table: pa.Table) -> None:
         "skipped_by_reason": {"unsupported_kind": 2},
         "relations": 0,
         "relations_skipped": 0,
+        "details_skipped": 0,
     }
 
     # The config declares every control the results point at, with every class.

@@ -160,6 +160,7 @@ def test_the_record_states_what_the_version_is() -> None:
         "row_count": 7,
         "counts": {"labels": 6},
         "files": [{"bytes": 10}, {"bytes": 32}],
+        "content_sha256": "cd" * 32,
     }
     now = datetime(2026, 1, 2, tzinfo=UTC)
     rec = version_record(
@@ -180,6 +181,7 @@ def test_the_record_states_what_the_version_is() -> None:
     assert rec.name == "datasets/zoo/versions/2"
     assert [(c.partition, c.offset, c.topic) for c in rec.cut] == [(0, 9, TOPIC), (1, 4, TOPIC)]
     assert (rec.rows, rec.labels, rec.files, rec.bytes, rec.files_reused) == (7, 6, 2, 42, 1)
+    assert rec.content_sha256 == "cd" * 32  # the manifest's: of the files, not the number
     assert rec.created_by == "user:ml" and creator(None) == ""
     assert rec.state == pb.VERSION_STATE_READY
     assert rec.create_time.ToDatetime(tzinfo=UTC) == now

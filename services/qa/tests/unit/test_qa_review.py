@@ -13,7 +13,7 @@ from labelops.qa.v1 import events_pb2 as ev
 from labelops.qa.v1 import qa_pb2 as pb
 from labelops_core.errors import FailedPrecondition, InvalidArgument, NotFound
 from labelops_ontologykit import compile_ontology
-from labelops_qa.domain import review
+from labelops_qa.domain import model, review
 from labelops_qa.domain.model import Project, Submission, Task, consensus_result
 
 AT = datetime(2024, 5, 1, tzinfo=UTC)
@@ -60,7 +60,7 @@ def live(t: Task, cls: str, score: float) -> pb.Consensus:
 
 
 def reason(p: Project, t: Task, cls: str = "cat", score: float = 1.0) -> str | None:
-    return review.policy_reason(p, t, cls, score, min_score=0.7)
+    return review.policy_reason(p, t, [cls], score, min_score=0.7)
 
 
 def test_policies_none_all_and_sampled() -> None:
@@ -80,13 +80,42 @@ def test_targeted_reviews_high_stakes_and_disagreement() -> None:
 def test_targeted_easy_case_is_sampled_by_the_class_ambiguity() -> None:
     p, t = project(rate=0.0), task()
     assert reason(p, t) is None  # only the class's measured ambiguity can tell
-    assert review.ambiguity_reason(p, t, "cat", None) == ""  # no history: rate 0
+    assert review.ambiguity_reason(p, t, ["cat"], {}) == ""  # no history: rate 0
     # Every earlier cat task had agreement 0: ambiguity 1, always reviewed.
-    stats = review.ClassStats(tasks=4, score_sum=0.0)
-    assert review.ambiguity_reason(p, t, "cat", stats) == (
+    stats = {"cat": review.ClassStats(tasks=4, score_sum=0.0)}
+    assert review.ambiguity_reason(p, t, ["cat"], stats) == (
         "sampled (100% for class cat: ambiguity 1.00)"
     )
     assert review.ClassStats(tasks=4, score_sum=3.0).ambiguity == 0.25
+
+
+def test_targeted_review_of_a_box_task_uses_its_objects_classes() -> None:
+    p, t = project(rate=0.0, stakes=("person-box",)), task()
+    boxes = ["car-box", "bike-box"]
+    assert review.policy_reason(p, t, boxes, 1.0, min_score=0.7) is None
+    assert review.policy_reason(p, t, [*boxes, "person-box"], 1.0, min_score=0.7) == "high stakes"
+    # The hardest of the image's classes decides the rate.
+    stats = {
+        "car-box": review.ClassStats(tasks=4, score_sum=4.0),
+        "bike-box": review.ClassStats(tasks=4, score_sum=0.0),
+    }
+    assert review.ambiguity_reason(p, t, boxes, stats) == (
+        "sampled (100% for class bike-box: ambiguity 1.00)"
+    )
+
+
+def test_a_field_without_agreement_is_reviewed_under_every_policy_but_none() -> None:
+    t = task()
+    fields = ["answers.color of b1", "relations.rides of p->k"]
+    for policy in ("all", "sampled", "targeted"):
+        got = review.policy_reason(
+            project(policy), t, ["cat"], 1.0, min_score=0.7, disagreements=fields
+        )
+        assert got == "no agreement on answers.color of b1, relations.rides of p->k"
+    assert (
+        review.policy_reason(project("none"), t, ["cat"], 1.0, min_score=0.7, disagreements=fields)
+        == ""
+    )
 
 
 def test_review_draw_is_stable_per_task() -> None:
@@ -207,3 +236,30 @@ def test_a_fix_the_ontology_refuses_names_the_field() -> None:
     with pytest.raises(InvalidArgument) as e:
         review.check_fix(ontology, whole("unicorn"))
     assert e.value.violations[0].field.startswith("fixed_labels.labels[0].")
+
+
+def test_accept_takes_a_named_candidate_and_refuses_an_empty_consensus_of_drawn_labels() -> None:
+    t = task(state="in_review")
+    drawn = subs("cat", "dog")
+    empty = consensus_result("live", t, "majority_vote", L.ItemLabels(), 0.0, drawn, AT)
+    pick = pb.SubmitReviewRequest(
+        decision=pb.REVIEW_DECISION_ACCEPT, candidate_annotator_id="ann-1"
+    )
+    assert review.accepted_candidate(pick, empty, drawn) == whole("dog")
+    with pytest.raises(FailedPrecondition) as info:
+        review.accepted_candidate(pb.SubmitReviewRequest(), empty, drawn)
+    assert info.value.reason == "EMPTY_CONSENSUS" and "ann-0, ann-1 drew labels" in str(info.value)
+    with pytest.raises(InvalidArgument):
+        review.accepted_candidate(
+            pb.SubmitReviewRequest(candidate_annotator_id="ann-9"), empty, drawn
+        )
+    # Nobody drew anything: "no objects" is the annotators' answer, and accepted.
+    nothing = [Submission("ann-0", L.ItemLabels(item_id="img-1"), str(uuid.UUID(int=1)), AT)]
+    assert review.accepted_candidate(pb.SubmitReviewRequest(), empty, nothing) is None
+    # The candidates show while the task is in review (and once reviewed), not before.
+    view = model.task_quality(t, empty, drawn)
+    assert [(c.annotator_id, c.labels) for c in view.candidates] == [
+        ("ann-0", whole("cat")),
+        ("ann-1", whole("dog")),
+    ]
+    assert not model.task_quality(task(state="accepted"), empty, drawn).candidates

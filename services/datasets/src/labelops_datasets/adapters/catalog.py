@@ -138,6 +138,20 @@ class Catalog:
         )
         return [(r["from_version"], r["to_version"], r["rules"]) for r in rows]
 
+    async def definition(
+        self, pool: Conn, tenant_id: str, ontology_id: str, version: str
+    ) -> bytes | None:
+        """The serialized definition of a published version (of the tenant), None if the
+        projection has not seen it."""
+        raw: bytes | None = await pool.fetchval(
+            f"SELECT definition FROM {self.t.ontology_versions}"
+            " WHERE tenant_id = $1 AND ontology_id = $2 AND version = $3",
+            tenant_id,
+            ontology_id,
+            version,
+        )
+        return raw
+
     def tables(self) -> list[str]:
         """The qualified names of these tables (a reset truncates them)."""
         t = self.t

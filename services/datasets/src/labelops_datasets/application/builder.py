@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +24,7 @@ from typing import Any
 import asyncpg
 import pyarrow as pa
 import pyarrow.compute as pc
+from labelops.ontology.v1.definition_pb2 import OntologyDefinition
 from labelops_core.errors import FailedPrecondition
 
 from ..adapters.accepted import AcceptedLog
@@ -31,7 +33,8 @@ from ..adapters.object_store import ObjectStore
 from ..adapters.versions import VersionRepository
 from ..domain.build import AcceptedRecord, NoMigrationPath, RowFilter, apply_items, build_rows
 from ..domain.materialize import FileEntry, assemble, write_segments
-from ..domain.migration_paths import Resolver, resolver
+from ..domain.migration_paths import Resolver, TargetOntologyUnknown, resolver
+from ..domain.pruning import TargetVersion
 from ..domain.segments import Segment, cut_json, manifest_extra, plan_segments
 from ..domain.versioning import check_items
 
@@ -85,11 +88,19 @@ class VersionBuilder:
     async def build(self, spec: VersionSpec) -> Built:
         """Write the version's new segment files and its manifest (see the module docstring)."""
         filter_json = spec.row_filter.to_json()
-        segments = await self._segments(spec, filter_json)
+        definition = await self._target_definition(spec)
+        segments = await self._segments(
+            spec, filter_json, hashlib.sha256(definition).hexdigest() if definition else ""
+        )
         cached = await self._cached(spec.tenant_id, segments)
         todo = [s for s in segments if s.fingerprint not in cached]
+        # Migrated labels are fitted to the target version; with its definition unknown a
+        # migration is refused (TargetOntologyUnknown), not made with stale answers.
+        targets = {}
+        if definition is not None:
+            targets[spec.ontology[1]] = TargetVersion(OntologyDefinition.FromString(definition))
         resolve = resolver(
-            await self.catalog.migrations(self.pool, spec.tenant_id, spec.ontology[0])
+            await self.catalog.migrations(self.pool, spec.tenant_id, spec.ontology[0]), targets
         )
         for i in range(0, len(todo), _SEGMENTS_PER_ROUND):
             round_ = todo[i : i + _SEGMENTS_PER_ROUND]
@@ -122,7 +133,16 @@ class VersionBuilder:
         )
         return Built(manifest_bytes, digest, manifest, len(segments) - len(todo))
 
-    async def _segments(self, spec: VersionSpec, filter_json: Mapping[str, Any]) -> list[Segment]:
+    async def _target_definition(self, spec: VersionSpec) -> bytes | None:
+        """The stored definition of the version's target ontology version, None if unknown."""
+        ontology_id, version = spec.ontology
+        if not version:
+            return None
+        return await self.catalog.definition(self.pool, spec.tenant_id, ontology_id, version)
+
+    async def _segments(
+        self, spec: VersionSpec, filter_json: Mapping[str, Any], target_definition: str
+    ) -> list[Segment]:
         if not spec.cut:
             return []
         tenant, project = spec.tenant_id, spec.project_id
@@ -140,6 +160,7 @@ class VersionBuilder:
             topic=self.topic,
             filter_json=filter_json,
             ontology=spec.ontology,
+            target_definition=target_definition,
         )
 
     async def _cached(self, tenant_id: str, segments: list[Segment]) -> dict[str, FileEntry]:
@@ -182,6 +203,8 @@ class VersionBuilder:
             )
         except NoMigrationPath as exc:
             raise FailedPrecondition(str(exc), reason="NO_MIGRATION_PATH") from exc
+        except TargetOntologyUnknown as exc:
+            raise FailedPrecondition(str(exc), reason="ONTOLOGY_VERSION_UNKNOWN") from exc
         item_ids = pc.unique(table.column("item_id")).to_pylist()
         items = await self.catalog.items(self.pool, spec.tenant_id, item_ids)
         check_items(sorted(item_ids), items)

@@ -24,6 +24,7 @@ from ..adapters.object_store import ObjectStore
 from ..adapters.versions import VersionRepository
 from ..domain.diff import blame, diff_tables
 from ..domain.exports import check_format, export_as, export_replies
+from ..domain.manifest import content_sha256
 from ..domain.streaming import IpcStream
 
 
@@ -58,6 +59,8 @@ class DatasetQueries:
     async def get(self, req: pb.GetDatasetVersionRequest) -> pb.GetDatasetVersionResponse:
         rec = await self.record(current_tenant(), req.dataset_id, req.version)
         manifest = await asyncio.to_thread(self.objects.manifest_bytes, rec.manifest_sha256)
+        if not rec.content_sha256:  # a version made before the field: from its manifest
+            rec.content_sha256 = content_sha256(json.loads(manifest)["files"])
         return pb.GetDatasetVersionResponse(version=rec, manifest_json=manifest)
 
     async def list_versions(

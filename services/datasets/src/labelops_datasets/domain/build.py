@@ -78,7 +78,6 @@ import pyarrow.compute as pc
 from google.protobuf.message import DecodeError
 from labelops.labels.v1 import label_pb2
 from labelops.qa.v1 import events_pb2
-from labelops_ontologykit.migration import MigrationPlan
 
 from labelops_datasets.domain.answers import EMPTY_ANSWERS_JSON, answers_json
 from labelops_datasets.domain.columns import (
@@ -101,6 +100,7 @@ from labelops_datasets.domain.filters import (
     RowFilter,
     enum_name,
 )
+from labelops_datasets.domain.migration_paths import Migration
 
 __all__ = [
     "CONSENSUS_METHODS",
@@ -226,7 +226,7 @@ def build_rows(
     items: Mapping[str, ItemMeta],
     filter: RowFilter,
     target_ontology_version: str | None = None,
-    migration: Callable[[str, str], MigrationPlan | None] | None = None,
+    migration: Callable[[str, str], Migration | None] | None = None,
 ) -> pa.Table:
     """The rows (``rows.SCHEMA``, same field order and types) of ``records`` under ``filter``.
 
@@ -271,7 +271,7 @@ def build_rows(
     decisions = frozenset(filter.review_decisions) if filter.review_decisions else None
     min_score = float(filter.min_consensus_score)
     target = target_ontology_version
-    plans: dict[str, MigrationPlan] = {}
+    plans: dict[str, Migration] = {}
 
     # Column lists, appended to through bound methods: record-level columns get one value per
     # record that yields rows, label-level columns one per row. (Plain lists of atomic values:

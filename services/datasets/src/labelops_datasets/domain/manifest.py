@@ -76,6 +76,19 @@ def _plain(value: Any, where: str) -> Any:
     raise ValueError(f"{where}: {type(value).__name__} is not a JSON value")
 
 
+def content_sha256(files: Sequence[Mapping[str, Any]]) -> str:
+    """The content hash of a version's cut: sha256 of the canonical JSON list of its data
+    files' ``[sha256, rows]``, in manifest order.
+
+    Nothing of the version's definition is in it (dataset id, number, creator, cut offsets,
+    filter): a data file's bytes depend only on its rows (segment files: on their fingerprint,
+    which holds no version number and no time), so two versions of the same cut have the same
+    content hash, and versions whose rows differ have different ones. The manifest's own
+    sha256 (``manifest_sha256``) names the version and holds its number, so it differs.
+    """
+    return _sha256(canonical([[f["sha256"], f["rows"]] for f in files]))
+
+
 def _definition(
     *,
     dataset_id: str,
@@ -141,6 +154,7 @@ def _manifest(
         "row_count": stats["rows"],
         "counts": counts,
         "files": files,
+        "content_sha256": content_sha256(files),
         "lineage": lineage,
     }
     manifest_bytes = canonical_json(manifest)

@@ -9,26 +9,74 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
 
+from labelops.labels.v1 import label_pb2
 from labelops.ontology.v1 import events_pb2 as oev
 from labelops_ontologykit.migration import MigrationPlan, chain_migrations, compile_migration
 
-Resolver = Callable[[str, str], MigrationPlan | None]
+from .pruning import TargetVersion
 
 
-def resolver(migrations: Iterable[tuple[str, str, bytes]]) -> Resolver:
+class Migration(Protocol):
+    """What the build needs of a migration: a label's migrated copy, or None (dropped)."""
+
+    def apply(self, label: label_pb2.Label) -> label_pb2.Label | None: ...
+
+
+Resolver = Callable[[str, str], Migration | None]
+
+
+class TargetOntologyUnknown(Exception):
+    """Labels must be migrated to a version whose definition the service has not received:
+    without it the migrated labels cannot be fitted to it (``pruning``), and a version built
+    so would not rebuild to the same bytes once the definition arrives."""
+
+    def __init__(self, to_version: str) -> None:
+        super().__init__(
+            f"ontology version {to_version} is not known here yet (no OntologyVersionPublished "
+            "consumed): labels cannot be migrated to it"
+        )
+
+
+@dataclass(frozen=True)
+class FittedPlan:
+    """A migration plan, then the migrated label fitted to the target version."""
+
+    plan: MigrationPlan
+    target: TargetVersion
+
+    def apply(self, label: label_pb2.Label) -> label_pb2.Label | None:
+        migrated = self.plan.apply(label)
+        return None if migrated is None else self.target.fit(migrated)
+
+
+def resolver(
+    migrations: Iterable[tuple[str, str, bytes]],
+    targets: Mapping[str, TargetVersion] | None = None,
+) -> Resolver:
     """``resolve(from, to)``: the plan from one version to another, None without a path;
     memoized. ``migrations``: (from_version, to_version, serialized OntologyMigrationCreated)
-    of one ontology."""
+    of one ontology. With ``targets`` (version → its ``TargetVersion``) a plan's labels are
+    fitted to the version they migrate to (``FittedPlan``), and a path to a version not in
+    ``targets`` raises ``TargetOntologyUnknown``; without, plans apply the rules alone."""
     edges: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
     for from_version, to_version, raw in migrations:
         edges[from_version].append((to_version, raw))
-    plans: dict[tuple[str, str], MigrationPlan | None] = {}
+    plans: dict[tuple[str, str], Migration | None] = {}
 
-    def resolve(from_version: str, to_version: str) -> MigrationPlan | None:
+    def resolve(from_version: str, to_version: str) -> Migration | None:
         key = (from_version, to_version)
         if key not in plans:
-            plans[key] = shortest_path(edges, from_version, to_version)
+            plan = shortest_path(edges, from_version, to_version)
+            if plan is not None and targets is not None:
+                target = targets.get(to_version)
+                if target is None:
+                    raise TargetOntologyUnknown(to_version)
+                plans[key] = FittedPlan(plan, target)
+            else:
+                plans[key] = plan
         return plans[key]
 
     return resolve

@@ -20,8 +20,9 @@ from labelops_datasets.domain.manifest import canonical
 from labelops_datasets.domain.materialize import FileEntry, segment_format
 from labelops_datasets.domain.rows import SCHEMA_VERSION
 
-#: Bumped when the fingerprint's inputs or the segment layout change meaning.
-FINGERPRINT_VERSION = 1
+#: Bumped when the fingerprint's inputs or the segment layout change meaning. 2: migrated
+#: labels are fitted to the target version's definition (``pruning``), whose sha256 is hashed.
+FINGERPRINT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,12 @@ def plan_segments(
     topic: str,
     filter_json: Mapping[str, Any],
     ontology: tuple[str, str],
+    target_definition: str = "",
 ) -> list[Segment]:
     """The version's segments, in (partition, segment) order.
+
+    ``target_definition``: the sha256 of the target version's stored definition ("" when not
+    known), what migrated labels are fitted to.
 
     ``present``: the (partition, segment)s holding the project's labels, in order;
     ``superseded``: per partition of the cut, the offsets of the project's rows superseded
@@ -68,6 +73,7 @@ def plan_segments(
         "span": span,
         "filter": dict(filter_json),
         "ontology": list(ontology),
+        "target_definition": target_definition,
     }
     out = []
     for p, s in present:

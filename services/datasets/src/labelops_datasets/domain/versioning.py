@@ -297,6 +297,7 @@ def version_record(
         state=pb.VERSION_STATE_READY,
         description=req.description,
         files_reused=reused,
+        content_sha256=manifest["content_sha256"],  # type: ignore[arg-type]
     )
     record.create_time.FromDatetime(now)
     return record

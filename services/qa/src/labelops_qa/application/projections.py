@@ -18,7 +18,6 @@ from labelops_eventstore import EventStore
 
 from ..adapters.read_models import ReadModels
 from ..domain import gold
-from ..domain.consensus import primary_class
 from ..domain.model import (
     LIVE,
     Project,
@@ -58,9 +57,8 @@ class RoutingProjections:
         for task in await self.rm.tasks.awaiting_project(conn, tenant, project.project_id):
             consensus = await self.rm.consensus.latest(conn, tenant, LIVE, task.task_id)
             subs = await self.rm.labels.of_task(conn, tenant, task.task_id)
-            events = await self.tasks.decide(
-                conn, origin, project, task, consensus, primary_class(consensus.labels), subs
-            )
+            result = self.tasks.consensus_of(task, subs)
+            events = await self.tasks.decide(conn, origin, project, task, consensus, result, subs)
             await self.tasks.append(conn, tenant, task, events)
 
     async def project_config_updated(

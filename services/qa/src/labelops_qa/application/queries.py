@@ -20,7 +20,7 @@ from labelops_eventstore import EventStore
 
 from ..adapters.read_models import ReadModels
 from ..domain import gold
-from ..domain.model import LIVE, Task, task_quality, task_uuid
+from ..domain.model import LIVE, Task, shows_candidates, task_quality, task_uuid
 from .origin import Origin
 
 
@@ -35,8 +35,14 @@ class QaQueries:
         self.drift_window = drift_window
 
     async def _view(self, tenant: str, task: Task) -> pb.TaskQuality:
+        """The task, its live consensus and, in review or reviewed, its candidates."""
+        subs = (
+            await self.rm.labels.of_task(self.pool, tenant, task.task_id)
+            if shows_candidates(task)
+            else []
+        )
         return task_quality(
-            task, await self.rm.consensus.latest(self.pool, tenant, LIVE, task.task_id)
+            task, await self.rm.consensus.latest(self.pool, tenant, LIVE, task.task_id), subs
         )
 
     async def get_task(self, req: pb.GetTaskQualityRequest) -> pb.GetTaskQualityResponse:

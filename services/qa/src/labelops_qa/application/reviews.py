@@ -42,6 +42,8 @@ class Reviews:
             review.check_not_own(reviewer.subject if reviewer else "", subs)
             live = await self.rm.consensus.latest(conn, tenant, LIVE, tid)
             fixed = None
+            if decision == "accept":
+                fixed = review.accepted_candidate(req, live, subs)
             if decision == "fix_and_accept":
                 fixed = review.fixed_labels(req, task)
                 if project is not None:
@@ -63,7 +65,7 @@ class Reviews:
             version = await self.rm.tasks.reviewed(
                 conn, tenant, outcome.task, outcome.accepted_labels
             )
-            resp = pb.SubmitReviewResponse(task=task_quality(outcome.task, live))
+            resp = pb.SubmitReviewResponse(task=task_quality(outcome.task, live, subs))
             await self.store.append(
                 task_stream(req.project_id, tid),
                 version,

@@ -14,7 +14,7 @@ from labelops_eventstore import EventStore, NewEvent
 
 from ..adapters.read_models import ReadModels
 from ..domain import review
-from ..domain.consensus import task_consensus
+from ..domain.consensus import TaskConsensus, task_consensus
 from ..domain.model import LIVE, Project, Submission, Task, consensus_result, pairs, task_stream
 from .origin import Origin
 
@@ -45,7 +45,7 @@ class TaskDecisions:
     ) -> None:
         """The task's last label is in: its live consensus (``ConsensusReached``), then review
         or acceptance — or, when the project has not arrived yet, waiting for it."""
-        result = task_consensus(task.item_id, pairs(subs), box_iou=self.box_iou)
+        result = self.consensus_of(task, subs)
         tenant = origin.tenant_id
         consensus = await self.store_consensus(
             conn, tenant, LIVE, task, "majority_vote", result.labels, result.score, subs
@@ -57,10 +57,13 @@ class TaskDecisions:
             # later: the review decision waits for the project's policy (project_created).
             await self.rm.tasks.await_project(conn, tenant, task.task_id)
         else:
-            events += await self.decide(
-                conn, origin, project, task, consensus, result.class_id, subs
-            )
+            events += await self.decide(conn, origin, project, task, consensus, result, subs)
         await self.append(conn, tenant, task, events)
+
+    def consensus_of(self, task: Task, subs: Sequence[Submission]) -> TaskConsensus:
+        """The live consensus of ``task`` over ``subs`` (deterministic: recomputed for a task
+        that waited for its project)."""
+        return task_consensus(task.item_id, pairs(subs), box_iou=self.box_iou)
 
     async def decide(
         self,
@@ -69,19 +72,32 @@ class TaskDecisions:
         project: Project,
         task: Task,
         consensus: pb.Consensus,
-        class_id: str,
+        result: TaskConsensus,
         subs: Sequence[Submission],
     ) -> list[NewEvent]:
-        """Review or accept a task whose live consensus is ``consensus``."""
+        """Review or accept a task whose live consensus is ``consensus`` (``result``: its
+        classes and field agreements). Targeted review uses the classes of the consensus's
+        objects (a box task's too), and each of them learns the task's score."""
+        classes = result.classes
         reason = review.policy_reason(
-            project, task, class_id, consensus.score, min_score=self.review_min_score
+            project,
+            task,
+            classes,
+            consensus.score,
+            min_score=self.review_min_score,
+            disagreements=[f.describe() for f in result.disagreements],
         )
         tenant = origin.tenant_id
         if reason is None:
-            stats = await self.rm.class_stats.get(conn, tenant, task.project_id, class_id)
-            reason = review.ambiguity_reason(project, task, class_id, stats)
-        if class_id:
-            await self.rm.class_stats.add(conn, tenant, task.project_id, class_id, consensus.score)
+            stats = {}
+            for c in classes:
+                if (
+                    s := await self.rm.class_stats.get(conn, tenant, task.project_id, c)
+                ) is not None:
+                    stats[c] = s
+            reason = review.ambiguity_reason(project, task, classes, stats)
+        for c in classes:
+            await self.rm.class_stats.add(conn, tenant, task.project_id, c, consensus.score)
         outcome = review.completed(project, task, consensus, subs, reason)
         if outcome.accepted_labels is None:
             await self.rm.tasks.to_review(conn, tenant, outcome.task)

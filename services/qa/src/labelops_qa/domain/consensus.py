@@ -12,19 +12,27 @@ What each part of an ``ItemLabels`` is agreed by:
 - keypoints (per class): per-point median, scored by OKS.
 
 Other geometries (polygons, polylines, cuboids, tracks, DICOM regions) are not fused: the
-consensus carries those of the first annotator that has any, with the relations between them.
-Answers and attributes of fused labels are not carried.
+consensus carries those of the first annotator that has any.
+
+Then every fused object's answers and attributes are voted among the annotators matched into
+it, and the relations between fused objects are voted among the annotators who drew both ends
+(``fusion.py``); each vote is a ``FieldAgreement`` (``TaskConsensus.fields``), and a field
+without a strict majority is a ``disagreement`` (the task goes to review). A fused object
+keeps the label id of its earliest annotator (unless another object already has it), so the
+relations read as that annotator drew them. A single annotator's labels come out exactly as
+submitted (their ids, answers, attributes, relations, geometry and confidence).
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from labelops.labels.v1 import label_pb2 as L
 
+from .fusion import FieldAgreement, Member, fuse_fields, fuse_relations
 from .geometry import (
     RLE,
     Box,
@@ -48,6 +56,22 @@ class TaskConsensus:
     score: float
     #: The whole-item class agreed on ("" when the task has no whole-item classification).
     class_id: str
+    #: One vote per field of the fused objects (answers, attributes, relations).
+    fields: tuple[FieldAgreement, ...] = ()
+
+    @property
+    def disagreements(self) -> list[FieldAgreement]:
+        """The fields without a strict majority."""
+        return [f for f in self.fields if not f.agreed]
+
+    @property
+    def classes(self) -> list[str]:
+        """The consensus's classes, whole-item class first, then the objects' in order."""
+        out = [self.class_id] if self.class_id else []
+        for lab in self.labels.labels:
+            if lab.class_id and lab.class_id not in out:
+                out.append(lab.class_id)
+        return out
 
 
 def primary_class(labels: L.ItemLabels) -> str:
@@ -75,17 +99,46 @@ def _of_kind(labels: L.ItemLabels, kind: str) -> list[L.Label]:
 
 
 class _Builder:
-    """The consensus being built: its labels (ids numbered across kinds, ``c1``, ``b2``, ...)
-    and one agreement score per part."""
+    """The consensus being built: its labels, the map of the annotators' label ids to theirs,
+    one agreement score per part and the field votes.
+
+    A fused label takes its earliest member's label id when no label has it yet, else
+    ``<prefix><n>`` (``b2``, ``c3``, ...)."""
 
     def __init__(self, item_id: str) -> None:
         self.out = L.ItemLabels(item_id=item_id)
         self.scores: list[float] = []
-        self._ids: Iterator[int] = iter(range(1, 1_000_000))
+        self.fields: list[FieldAgreement] = []
+        #: (annotator index, annotator's label id) -> consensus label id.
+        self.ids: dict[tuple[int, str], str] = {}
+        self._used: set[str] = set()
+        self._n = 0
 
-    def add(self, prefix: str, label: L.Label) -> None:
-        label.label_id = f"{prefix}{next(self._ids)}"
+    def _id(self, prefix: str, members: Sequence[Member]) -> str:
+        if members and members[0][2].label_id and members[0][2].label_id not in self._used:
+            return members[0][2].label_id
+        while True:
+            self._n += 1
+            if (candidate := f"{prefix}{self._n}") not in self._used:
+                return candidate
+
+    def add(
+        self, prefix: str, label: L.Label, members: Sequence[Member] = (), *, fuse: bool = True
+    ) -> None:
+        members = sorted(members, key=lambda m: m[0])
+        label.label_id = self._id(prefix, members)
+        self._used.add(label.label_id)
+        for ai, _, lab in members:
+            self.ids.setdefault((ai, lab.label_id), label.label_id)
+        if fuse:
+            self.fields.extend(fuse_fields(label, members))
         self.out.labels.append(label)
+
+
+def _members(submissions: Submissions, kind: str, pairs: Sequence[tuple[int, int]]) -> list[Member]:
+    """(annotator index, id, label) of the ``kind`` labels ``pairs`` name (annotator index,
+    index among that annotator's ``kind`` labels)."""
+    return [(a, submissions[a][0], _of_kind(submissions[a][1], kind)[i]) for a, i in sorted(pairs)]
 
 
 def task_consensus(
@@ -100,6 +153,8 @@ def task_consensus(
     ``class_override``: (class, score) of the whole-item classification decided elsewhere
     (a project-wide weighted vote or Dawid-Skene); else majority vote within the task.
     """
+    if len(submissions) == 1 and _own_class(submissions[0][1], class_override):
+        return _as_submitted(item_id, submissions[0])
     b = _Builder(item_id)
     n = len(submissions)
     class_id = _whole_item(b, submissions, class_override)
@@ -108,8 +163,54 @@ def task_consensus(
     _spans(b, submissions)
     _keypoints(b, submissions)
     _unfused(b, submissions)
+    relations, rel_fields = fuse_relations(submissions, b.ids)
+    b.out.relations.extend(relations)
+    b.fields.extend(rel_fields)
+    _objects_dropped(b, submissions)
     score = float(np.mean(b.scores)) if b.scores else (1.0 if n else 0.0)
-    return TaskConsensus(b.out, score, class_id)
+    return TaskConsensus(b.out, score, class_id, tuple(b.fields))
+
+
+def _own_class(labels: L.ItemLabels, class_override: tuple[str, float] | None) -> bool:
+    """Whether a project-wide method leaves this single annotator's whole-item class as is."""
+    if class_override is None:
+        return True
+    own = [lab.class_id for lab in _of_kind(labels, "whole_item")]
+    return not own or own[0] == class_override[0]
+
+
+def _as_submitted(item_id: str, submission: tuple[str, L.ItemLabels]) -> TaskConsensus:
+    """One annotator: their labels as submitted, every field agreed by them."""
+    annotator, labels = submission
+    out = L.ItemLabels(item_id=item_id)
+    out.labels.extend(labels.labels)
+    out.relations.extend(labels.relations)
+    fields: list[FieldAgreement] = []
+    for lab in labels.labels:
+        fields.extend(fuse_fields(L.Label(label_id=lab.label_id), [(0, annotator, lab)]))
+    ids = {(0, lab.label_id): lab.label_id for lab in labels.labels}
+    fields.extend(fuse_relations([submission], ids)[1])
+    whole = _of_kind(labels, "whole_item")
+    return TaskConsensus(out, 1.0, whole[0].class_id if whole else "", tuple(fields))
+
+
+def _objects_dropped(b: _Builder, submissions: Submissions) -> None:
+    """An empty consensus where a strict majority drew something is no agreement on the
+    objects (e.g. two annotators who gave one object two classes)."""
+    drew = [ann for ann, s in submissions if s.labels]
+    if b.out.labels or not drew:
+        return
+    b.fields.append(
+        FieldAgreement(
+            label_id="",
+            field="objects",
+            value="none",
+            agreement=1 - len(drew) / len(submissions),
+            agreed=len(drew) * 2 <= len(submissions),
+            annotator_ids=tuple(ann for ann, s in submissions if not s.labels),
+            voters=tuple(ann for ann, _ in submissions),
+        )
+    )
 
 
 def _whole_item(
@@ -124,7 +225,12 @@ def _whole_item(
         class_id = min(counts, key=lambda c: (-counts[c], c))
         score = counts[class_id] / len(submissions)
     if class_id:
-        b.add("c", L.Label(class_id=class_id, whole_item=L.WholeItem()))
+        members: list[Member] = []
+        for a, (ann, s) in enumerate(submissions):
+            same = [lab for lab in _of_kind(s, "whole_item") if lab.class_id == class_id]
+            if same:
+                members.append((a, ann, same[0]))
+        b.add("c", L.Label(class_id=class_id, whole_item=L.WholeItem()), members)
         b.scores.append(score)
     return class_id
 
@@ -155,6 +261,7 @@ def _boxes(b: _Builder, submissions: Submissions, box_iou: Mapping[str, float] |
                 box=L.BoundingBox(x=f.x, y=f.y, width=f.w, height=f.h),
                 confidence=f.score,
             ),
+            _members(submissions, "box", f.members),
         )
     drawn = max(len(x) for x in per_annotator)
     # Agreement on boxes: fused boxes' scores, penalised for objects without a majority.
@@ -165,14 +272,16 @@ def _boxes(b: _Builder, submissions: Submissions, box_iou: Mapping[str, float] |
 
 def _masks(b: _Builder, submissions: Submissions) -> None:
     masks: dict[str, list[RLE]] = {}
-    for _, s in submissions:
+    members: dict[str, list[Member]] = {}
+    for a, (ann, s) in enumerate(submissions):
         for lab in _of_kind(s, "mask"):
             m = lab.mask
             masks.setdefault(lab.class_id, []).append(
                 RLE(m.height, m.width, tuple(int(c) for c in m.counts))
             )
+            members.setdefault(lab.class_id, []).append((a, ann, lab))
     for cls in sorted(masks):
-        if len(masks[cls]) * 2 <= len(submissions):
+        if len({m[0] for m in members[cls]}) * 2 <= len(submissions):
             continue  # a minority drew this class at all
         rle, score = vote_masks(masks[cls])
         b.add(
@@ -181,6 +290,7 @@ def _masks(b: _Builder, submissions: Submissions) -> None:
                 class_id=cls,
                 mask=L.Mask(height=rle.height, width=rle.width, counts=list(rle.counts)),
             ),
+            members[cls],
         )
         b.scores.append(score)
 
@@ -204,6 +314,7 @@ def _spans(b: _Builder, submissions: Submissions) -> None:
                 text_span=L.TextSpan(start=fs.start, end=fs.end),
                 confidence=fs.score,
             ),
+            _members(submissions, "text_span", fs.members),
         )
     b.scores.append(float(np.mean([fs.score for fs in fused])) if fused else 0.0)
 
@@ -212,11 +323,13 @@ def _keypoints(b: _Builder, submissions: Submissions) -> None:
     """Per class, one instance per annotator and class."""
     kps: dict[str, list[Keypoints]] = {}
     areas: dict[str, list[float]] = {}
-    for _, s in submissions:
+    members: dict[str, list[Member]] = {}
+    for a, (ann, s) in enumerate(submissions):
         for lab in _of_kind(s, "keypoints"):
             pts = np.array([[p.x, p.y, p.visibility] for p in lab.keypoints.points], float)
             if len(pts):
                 kps.setdefault(lab.class_id, []).append(Keypoints(pts))
+                members.setdefault(lab.class_id, []).append((a, ann, lab))
                 vis = pts[pts[:, 2] > 0]
                 extent = np.ptp(vis[:, :2], axis=0) if len(vis) else np.zeros(2)
                 areas.setdefault(lab.class_id, []).append(float(max(extent[0] * extent[1], 1.0)))
@@ -226,18 +339,18 @@ def _keypoints(b: _Builder, submissions: Submissions) -> None:
             continue
         fused, score = fuse_keypoints(group, area=float(np.median(areas[cls])))
         points = [L.Keypoint(x=float(x), y=float(y), visibility=int(v)) for x, y, v in fused.points]
-        b.add("k", L.Label(class_id=cls, keypoints=L.Keypoints(points=points)))
+        b.add("k", L.Label(class_id=cls, keypoints=L.Keypoints(points=points)), members[cls])
         b.scores.append(score)
 
 
 def _unfused(b: _Builder, submissions: Submissions) -> None:
-    """Everything else: from the first annotator that has any (ids and relations kept)."""
-    for _, s in submissions:
+    """Everything else: from the first annotator that has any, as drawn (their relations
+    between these labels survive the relation vote: they are the only one who drew both)."""
+    for a, (ann, s) in enumerate(submissions):
         rest = [lab for lab in s.labels if lab.WhichOneof("geometry") not in FUSED_KINDS]
         if rest:
-            b.out.labels.extend(rest)
-            keep = {lab.label_id for lab in rest}
-            b.out.relations.extend(
-                r for r in s.relations if r.from_label_id in keep and r.to_label_id in keep
-            )
+            for lab in rest:
+                copy = L.Label()
+                copy.CopyFrom(lab)
+                b.add("u", copy, [(a, ann, lab)], fuse=False)
             return

@@ -160,9 +160,25 @@ def consensus_result(
     return c
 
 
-def task_quality(task: Task, consensus: pb.Consensus) -> pb.TaskQuality:
-    """The API view of a task and its latest live consensus."""
+def shows_candidates(task: Task) -> bool:
+    """A task in review or reviewed shows its annotators' labels (the reviewer's choice)."""
+    return task.state == "in_review" or bool(task.review_decision)
+
+
+def candidates(subs: Sequence[Submission]) -> list[pb.Candidate]:
+    return [
+        pb.Candidate(annotator_id=s.annotator_id, labels=s.labels, label_event_id=s.event_id)
+        for s in subs
+    ]
+
+
+def task_quality(
+    task: Task, consensus: pb.Consensus, subs: Sequence[Submission] = ()
+) -> pb.TaskQuality:
+    """The API view of a task and its latest live consensus; with ``subs`` the candidates
+    when the task is in review or was reviewed."""
     return pb.TaskQuality(
+        candidates=candidates(subs) if shows_candidates(task) else [],
         project_id=task.project_id,
         task_id=str(task.task_id),
         item_id=task.item_id,

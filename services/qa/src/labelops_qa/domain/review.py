@@ -10,7 +10,7 @@ the class's measured ambiguity. A review accepts, fixes and accepts, or rejects
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from google.protobuf.message import Message
@@ -48,28 +48,48 @@ class ClassStats:
 
 
 def policy_reason(
-    project: Project, task: Task, class_id: str, score: float, *, min_score: float
+    project: Project,
+    task: Task,
+    classes: Sequence[str],
+    score: float,
+    *,
+    min_score: float,
+    disagreements: Sequence[str] = (),
 ) -> str | None:
     """Why the project's policy reviews this task ("" = it does not), or None when only the
-    class's ambiguity can tell (targeted policy, easy case: see ``ambiguity_reason``)."""
+    classes' ambiguity can tell (targeted policy, easy case: see ``ambiguity_reason``).
+
+    ``classes``: the consensus's classes (whole-item class and the objects'); ``disagreements``:
+    the fields of the consensus without a strict majority (``answers.color of b1``): under any
+    policy but ``NONE`` they send the task to review, naming them."""
     policy = project.review_policy
     rate = float(project.review_sample_rate)
     if policy == "none":
         return ""
+    if disagreements:
+        more = f" and {len(disagreements) - 5} more" if len(disagreements) > 5 else ""
+        return "no agreement on " + ", ".join(disagreements[:5]) + more
     if policy == "all":
         return "review policy: all"
     if policy == "sampled":
         return f"sampled ({rate:.0%})" if _draw(task) < rate else ""
-    if task.high_stakes or class_id in set(project.high_stakes_classes):
+    if task.high_stakes or set(classes) & set(project.high_stakes_classes):
         return "high stakes"
     if score < min_score:
         return f"annotators disagree (agreement {score:.2f})"
     return None
 
 
-def ambiguity_reason(project: Project, task: Task, class_id: str, stats: ClassStats | None) -> str:
-    """Targeted sampling: the project's rate plus the class's ambiguity (1 - mean score)."""
-    ambiguity = stats.ambiguity if stats is not None else 0.0
+def ambiguity_reason(
+    project: Project, task: Task, classes: Sequence[str], stats: Mapping[str, ClassStats]
+) -> str:
+    """Targeted sampling: the project's rate plus the ambiguity (1 - mean score) of the
+    consensus's most ambiguous class (an image's boxes: the hardest of their classes)."""
+    class_id, ambiguity = "", 0.0
+    for c in classes:
+        a = stats[c].ambiguity if c in stats else 0.0
+        if not class_id or a > ambiguity:
+            class_id, ambiguity = c, a
     class_rate = min(1.0, float(project.review_sample_rate) + ambiguity)
     if _draw(task) < class_rate:
         return f"sampled ({class_rate:.0%} for class {class_id or '-'}: ambiguity {ambiguity:.2f})"
@@ -173,6 +193,31 @@ def check_not_own(reviewer: str, subs: Sequence[Submission]) -> None:
             f"{reviewer} labeled this task and may not review it",
             reason="REVIEWER_LABELED_TASK",
         )
+
+
+def accepted_candidate(
+    req: pb.SubmitReviewRequest, live: pb.Consensus, subs: Sequence[Submission]
+) -> L.ItemLabels | None:
+    """What ``ACCEPT`` accepts: the labels of ``candidate_annotator_id`` when named (an
+    annotator of the task, else INVALID_ARGUMENT), else the consensus (None) — refused
+    (FAILED_PRECONDITION ``EMPTY_CONSENSUS``) when the consensus has no labels although
+    annotators drew some: accepting it would write "no objects" for an item that has them."""
+    if req.candidate_annotator_id:
+        for s in subs:
+            if s.annotator_id == req.candidate_annotator_id:
+                return s.labels
+        raise InvalidArgument(
+            f"{req.candidate_annotator_id} did not label this task",
+            [FieldViolation("candidate_annotator_id", "not an annotator of the task")],
+        )
+    drew = [s.annotator_id for s in subs if s.labels.labels]
+    if not live.labels.labels and drew:
+        raise FailedPrecondition(
+            f"the consensus is empty but {', '.join(drew)} drew labels: accept a candidate"
+            " (candidate_annotator_id), fix and accept, or reject",
+            reason="EMPTY_CONSENSUS",
+        )
+    return None
 
 
 def fixed_labels(req: pb.SubmitReviewRequest, task: Task) -> L.ItemLabels:

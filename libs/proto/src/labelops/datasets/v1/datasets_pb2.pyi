@@ -92,7 +92,7 @@ class Filter(_message.Message):
     def __init__(self, class_ids: _Optional[_Iterable[str]] = ..., min_consensus_score: _Optional[float] = ..., review_decisions: _Optional[_Iterable[str]] = ..., splits: _Optional[_Union[Splits, _Mapping]] = ...) -> None: ...
 
 class DatasetVersion(_message.Message):
-    __slots__ = ("name", "dataset_id", "version", "project_id", "cut", "filter", "ontology_id", "ontology_version", "manifest_sha256", "manifest_uri", "rows", "labels", "files", "bytes", "created_by", "create_time", "state", "description", "files_reused")
+    __slots__ = ("name", "dataset_id", "version", "project_id", "cut", "filter", "ontology_id", "ontology_version", "manifest_sha256", "manifest_uri", "rows", "labels", "files", "bytes", "created_by", "create_time", "state", "description", "files_reused", "content_sha256")
     NAME_FIELD_NUMBER: _ClassVar[int]
     DATASET_ID_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +112,7 @@ class DatasetVersion(_message.Message):
     STATE_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     FILES_REUSED_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_SHA256_FIELD_NUMBER: _ClassVar[int]
     name: str
     dataset_id: str
     version: int
@@ -131,7 +132,8 @@ class DatasetVersion(_message.Message):
     state: VersionState
     description: str
     files_reused: int
-    def __init__(self, name: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., project_id: _Optional[str] = ..., cut: _Optional[_Iterable[_Union[PartitionOffset, _Mapping]]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., ontology_id: _Optional[str] = ..., ontology_version: _Optional[str] = ..., manifest_sha256: _Optional[str] = ..., manifest_uri: _Optional[str] = ..., rows: _Optional[int] = ..., labels: _Optional[int] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., created_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[VersionState, str]] = ..., description: _Optional[str] = ..., files_reused: _Optional[int] = ...) -> None: ...
+    content_sha256: str
+    def __init__(self, name: _Optional[str] = ..., dataset_id: _Optional[str] = ..., version: _Optional[int] = ..., project_id: _Optional[str] = ..., cut: _Optional[_Iterable[_Union[PartitionOffset, _Mapping]]] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., ontology_id: _Optional[str] = ..., ontology_version: _Optional[str] = ..., manifest_sha256: _Optional[str] = ..., manifest_uri: _Optional[str] = ..., rows: _Optional[int] = ..., labels: _Optional[int] = ..., files: _Optional[int] = ..., bytes: _Optional[int] = ..., created_by: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., state: _Optional[_Union[VersionState, str]] = ..., description: _Optional[str] = ..., files_reused: _Optional[int] = ..., content_sha256: _Optional[str] = ...) -> None: ...
 
 class CreateDatasetVersionRequest(_message.Message):
     __slots__ = ("dataset_id", "project_id", "cut", "filter", "ontology_version", "description", "version", "request_id")

@@ -76,7 +76,7 @@ class Consensus(_message.Message):
     def __init__(self, run_id: _Optional[str] = ..., task_id: _Optional[str] = ..., item_id: _Optional[str] = ..., method: _Optional[_Union[ConsensusMethod, str]] = ..., labels: _Optional[_Union[_label_pb2.ItemLabels, _Mapping]] = ..., score: _Optional[float] = ..., annotator_ids: _Optional[_Iterable[str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class TaskQuality(_message.Message):
-    __slots__ = ("project_id", "task_id", "item_id", "state", "required_labels", "labels_received", "consensus", "review_reason", "review_decision", "reviewer")
+    __slots__ = ("project_id", "task_id", "item_id", "state", "required_labels", "labels_received", "consensus", "review_reason", "review_decision", "reviewer", "candidates")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     ITEM_ID_FIELD_NUMBER: _ClassVar[int]
@@ -87,6 +87,7 @@ class TaskQuality(_message.Message):
     REVIEW_REASON_FIELD_NUMBER: _ClassVar[int]
     REVIEW_DECISION_FIELD_NUMBER: _ClassVar[int]
     REVIEWER_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     project_id: str
     task_id: str
     item_id: str
@@ -97,7 +98,18 @@ class TaskQuality(_message.Message):
     review_reason: str
     review_decision: ReviewDecision
     reviewer: str
-    def __init__(self, project_id: _Optional[str] = ..., task_id: _Optional[str] = ..., item_id: _Optional[str] = ..., state: _Optional[_Union[TaskQualityState, str]] = ..., required_labels: _Optional[int] = ..., labels_received: _Optional[int] = ..., consensus: _Optional[_Union[Consensus, _Mapping]] = ..., review_reason: _Optional[str] = ..., review_decision: _Optional[_Union[ReviewDecision, str]] = ..., reviewer: _Optional[str] = ...) -> None: ...
+    candidates: _containers.RepeatedCompositeFieldContainer[Candidate]
+    def __init__(self, project_id: _Optional[str] = ..., task_id: _Optional[str] = ..., item_id: _Optional[str] = ..., state: _Optional[_Union[TaskQualityState, str]] = ..., required_labels: _Optional[int] = ..., labels_received: _Optional[int] = ..., consensus: _Optional[_Union[Consensus, _Mapping]] = ..., review_reason: _Optional[str] = ..., review_decision: _Optional[_Union[ReviewDecision, str]] = ..., reviewer: _Optional[str] = ..., candidates: _Optional[_Iterable[_Union[Candidate, _Mapping]]] = ...) -> None: ...
+
+class Candidate(_message.Message):
+    __slots__ = ("annotator_id", "labels", "label_event_id")
+    ANNOTATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    annotator_id: str
+    labels: _label_pb2.ItemLabels
+    label_event_id: str
+    def __init__(self, annotator_id: _Optional[str] = ..., labels: _Optional[_Union[_label_pb2.ItemLabels, _Mapping]] = ..., label_event_id: _Optional[str] = ...) -> None: ...
 
 class GetTaskQualityRequest(_message.Message):
     __slots__ = ("project_id", "task_id")
@@ -283,20 +295,22 @@ class ListReviewQueueResponse(_message.Message):
     def __init__(self, tasks: _Optional[_Iterable[_Union[TaskQuality, _Mapping]]] = ...) -> None: ...
 
 class SubmitReviewRequest(_message.Message):
-    __slots__ = ("project_id", "task_id", "decision", "fixed_labels", "note", "request_id")
+    __slots__ = ("project_id", "task_id", "decision", "fixed_labels", "note", "request_id", "candidate_annotator_id")
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     TASK_ID_FIELD_NUMBER: _ClassVar[int]
     DECISION_FIELD_NUMBER: _ClassVar[int]
     FIXED_LABELS_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_ANNOTATOR_ID_FIELD_NUMBER: _ClassVar[int]
     project_id: str
     task_id: str
     decision: ReviewDecision
     fixed_labels: _label_pb2.ItemLabels
     note: str
     request_id: str
-    def __init__(self, project_id: _Optional[str] = ..., task_id: _Optional[str] = ..., decision: _Optional[_Union[ReviewDecision, str]] = ..., fixed_labels: _Optional[_Union[_label_pb2.ItemLabels, _Mapping]] = ..., note: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
+    candidate_annotator_id: str
+    def __init__(self, project_id: _Optional[str] = ..., task_id: _Optional[str] = ..., decision: _Optional[_Union[ReviewDecision, str]] = ..., fixed_labels: _Optional[_Union[_label_pb2.ItemLabels, _Mapping]] = ..., note: _Optional[str] = ..., request_id: _Optional[str] = ..., candidate_annotator_id: _Optional[str] = ...) -> None: ...
 
 class SubmitReviewResponse(_message.Message):
     __slots__ = ("task",)

@@ -9,13 +9,17 @@ rows in, same bytes out.
 
 Formats:
 
-- ``to_coco``: one COCO detection JSON ("annotations/<split or all>.json"). Boxes, polygons,
-  masks (uncompressed RLE, as stored) and keypoints. Masks are written with ``iscrowd: 0``; see
-  ``to_coco`` for why that is the right flag and what pycocotools accepts.
-- ``to_yolo``: Ultralytics/YOLO text labels, one file per image, plus ``data.yaml``. Boxes as
-  ``cls cx cy w h`` and polygons as YOLO segmentation lines, normalized to [0, 1].
+- ``to_coco``: one COCO detection JSON ("annotations/<split or all>.json"); ``to_coco_splits``
+  (what the service exports): all.json and one file per hash split, with the same ids. Boxes,
+  polygons, masks (uncompressed RLE, as stored) and keypoints; each annotation carries its
+  ``label_id``, CVAT-style ``attributes`` and the typed ``answers``; relations in a top-level
+  ``relations`` list (an extension). Masks are written with ``iscrowd: 0``; see ``to_coco``.
+- ``to_yolo``: Ultralytics/YOLO text labels, one file per image, image lists per split and a
+  ``data.yaml`` naming them. Boxes as ``cls cx cy w h`` and polygons as YOLO segmentation
+  lines, normalized to [0, 1]; answers and relations counted as not held.
 - ``to_label_studio``: Label Studio tasks JSON with pre-filled annotations (rectangles and
-  polygons in percent, whole-item classes as choices), plus a matching labeling config.
+  polygons in percent, whole-item classes as choices, each region's answers and attributes as
+  per-region results, relations), plus a labeling config declaring every control used.
 - ``to_hf_dataset`` / ``to_parquet_bytes``: the table itself, all columns, as a Hugging Face
   ``datasets.Dataset`` in memory or as Parquet bytes (what ``load_dataset("parquet")`` reads).
 
@@ -31,7 +35,7 @@ geometry kind (``skipped_by_kind``) and per reason (``skipped_by_reason``: ``uns
 
 from __future__ import annotations
 
-from .coco import COCO_KINDS, to_coco
+from .coco import COCO_KINDS, to_coco, to_coco_splits
 from .common import NO_LABEL, Export, class_index
 from .formats import check_format, export_as, export_replies
 from .label_studio import LABEL_STUDIO_KINDS, to_label_studio
@@ -49,6 +53,7 @@ __all__ = [
     "export_as",
     "export_replies",
     "to_coco",
+    "to_coco_splits",
     "to_hf_dataset",
     "to_label_studio",
     "to_parquet_bytes",

@@ -33,7 +33,7 @@ _COLUMNS = (
     "label_event_id",
 )
 #: Read when the table has them (a table of schema 1 has no relations).
-_OPTIONAL_COLUMNS = ("relations",)
+_OPTIONAL_COLUMNS = ("relations", "answers_json")
 
 #: Characters a file stem may not hold (split names, YOLO label files).
 _STEM_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -74,6 +74,17 @@ class _Row:
     label_event_id: str
     #: The label's outgoing relations ({relationship_id, from_label_id, to_label_id}).
     relations: list[dict[str, str]] = field(default_factory=list)
+    #: The label's answers in its order, as ``answers_json`` holds them: {classification_id,
+    #: and one of option_id / checklist / text / number}; nested answers are answers of
+    #: their own classification, after the answer whose option opens them.
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    #: The label's attributes (attribute id → value).
+    attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def has_details(self) -> bool:
+        """Whether the label carries answers or attributes."""
+        return bool(self.answers or self.attributes)
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,7 @@ def _rows(table: pa.Table, split: str | None = None) -> list[_Row]:
         sub = sub.filter(pc.equal(sub["split"], split))
     cols = {name: sub[name].to_pylist() for name in names}
     relations = cols.get("relations") or [[] for _ in range(sub.num_rows)]
+    details = [_details(j) for j in cols.get("answers_json") or [None] * sub.num_rows]
     rows = [
         _Row(
             item_id=cols["item_id"][i],
@@ -116,6 +128,8 @@ def _rows(table: pa.Table, split: str | None = None) -> list[_Row]:
             keypoints=cols["keypoints"][i],
             label_event_id=cols["label_event_id"][i],
             relations=relations[i] or [],
+            answers=details[i][0],
+            attributes=details[i][1],
         )
         for i in range(sub.num_rows)
     ]
@@ -123,6 +137,23 @@ def _rows(table: pa.Table, split: str | None = None) -> list[_Row]:
     # trailing keys only break ties between duplicate label ids (which should not happen).
     rows.sort(key=lambda r: (r.item_id, r.label_id, r.label_event_id, r.kind, r.class_id))
     return rows
+
+
+def _details(answers_json: str | None) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(answers, attributes) of an ``answers_json`` value (none for a missing or empty one)."""
+    if not answers_json:
+        return [], {}
+    doc = json.loads(answers_json)
+    return list(doc.get("answers") or []), dict(doc.get("attributes") or {})
+
+
+def answer_value(answer: dict[str, Any]) -> Any:
+    """An answer's value: the option id (radio), the option ids (checklist), the text or the
+    number; None for an answer without one."""
+    for key in ("option_id", "checklist", "text", "number"):
+        if key in answer:
+            return answer[key]
+    return None
 
 
 def _items(rows: Iterable[_Row]) -> list[_Item]:

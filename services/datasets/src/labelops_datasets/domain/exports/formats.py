@@ -13,7 +13,7 @@ from labelops_core.errors import FieldViolation, InvalidArgument
 
 from ..manifest import canonical
 from ..splits import SPLITS
-from .coco import to_coco
+from .coco import to_coco_splits
 from .common import Export
 from .label_studio import to_label_studio
 from .parquet import to_parquet_bytes
@@ -31,7 +31,7 @@ def check_format(fmt: int) -> None:
 def export_as(table: pa.Table, fmt: int) -> Export:
     """The table in format ``fmt``; the Hugging Face format is Parquet per split."""
     if fmt == pb.EXPORT_FORMAT_COCO:
-        return to_coco(table)
+        return to_coco_splits(table)
     if fmt == pb.EXPORT_FORMAT_YOLO:
         return to_yolo(table)
     if fmt == pb.EXPORT_FORMAT_LABEL_STUDIO:

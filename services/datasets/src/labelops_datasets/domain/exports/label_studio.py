@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
@@ -32,6 +33,9 @@ _LS_IMAGE = "image"
 _LS_RECT = "label"
 _LS_POLY = "polygon"
 _LS_CHOICE = "choice"
+#: Prefixes of the per-region controls of answers (by classification id) and attributes.
+_LS_ANSWER = "answer."
+_LS_ATTRIBUTE = "attribute."
 #: geometry kind -> (control name, result type) of the region results.
 _LS_REGION = {"box": (_LS_RECT, "rectanglelabels"), "polygon": (_LS_POLY, "polygonlabels")}
 
@@ -57,14 +61,28 @@ def to_label_studio(table: pa.Table, *, classes: Sequence[str] | None = None) ->
       whole-item label, unknown size) is counted in ``stats["relations_skipped"]``, the
       written ones in ``stats["relations"]``.
 
+    - a region's answers and attributes: per-region results right after the region (same
+      ``id``, the region's geometry in ``value``, as Label Studio writes them), in the label's
+      order, so a nested answer follows the answer whose option opens it:
+        radio      ``choices`` from ``answer.<classification id>``, ``value.choices`` [option]
+        checklist  ``choices`` from ``answer.<classification id>``, the option ids
+        text       ``textarea`` from ``answer.<classification id>``, ``value.text`` [text]
+        number     ``number`` from ``answer.<classification id>``, ``value.number``
+        attribute  from ``attribute.<attribute id>``: string → ``textarea``, int / float →
+                   ``number``, bool → ``choices`` ["true"] / ["false"]
+      Answers and attributes of whole-item labels are not written (no region to hang them
+      on): ``stats["details_skipped"]`` counts those labels.
+
     Regions carry ``original_width`` / ``original_height``; rows of images of unknown size are
     skipped (``unknown_size``), as are other kinds (Label Studio's brush RLE is not COCO's).
     Items without labels get an annotation with an empty result: reviewed, nothing to mark.
     Region ids are the label ids (deduplicated per task). ``label_config.xml`` declares the
-    controls the results refer to (``image`` / ``label`` / ``polygon`` / ``choice``, and
-    ``Relations`` with every relationship id written) with all classes, so the tasks import
-    into a project created with it. Answers and attributes are not exported (a labeling config
-    for them would need the ontology's classifications); the Parquet export holds them.
+    controls the results refer to (``image`` / ``label`` / ``polygon`` / ``choice``, every
+    ``answer.*`` / ``attribute.*`` control as a ``perRegion`` ``Choices`` (with the options
+    written) / ``TextArea`` / ``Number``, and ``Relations`` with every relationship id written)
+    with all classes, so the tasks import into a project created with it. Which option opens a
+    nested classification is the ontology's, not in the table: the config shows every
+    classification of a region, and the nesting is in the results' order.
     """
     names = class_index(table, classes)
     cls = {name: i for i, name in enumerate(names)}
@@ -82,14 +100,14 @@ def to_label_studio(table: pa.Table, *, classes: Sequence[str] | None = None) ->
         }
         for n, it in enumerate(items, start=1)
     ]
-    files = {
-        "label_config.xml": _ls_config(
-            names, out.used or {_LS_RECT}, out.multi_choice, sorted(out.relationships)
-        ),
-        "tasks.json": _json(tasks),
-    }
+    config = _ls_config(names, out.used or {_LS_RECT}, out.multi_choice, sorted(out.relationships))
+    files = {"label_config.xml": _with_controls(config, out.controls), "tasks.json": _json(tasks)}
     stats = out.tally.stats(len(items), out.written)
-    stats.update(relations=out.relations, relations_skipped=out.relations_skipped)
+    stats.update(
+        relations=out.relations,
+        relations_skipped=out.relations_skipped,
+        details_skipped=out.details_skipped,
+    )
     return Export(files=files, format="label_studio", stats=stats)
 
 
@@ -105,6 +123,9 @@ class _Results:
         self.relationships: set[str] = set()
         self.relations = 0
         self.relations_skipped = 0
+        self.details_skipped = 0
+        #: Per-region control name → (tag, multiple choice, options) (``_with_controls``).
+        self.controls: dict[str, _Control] = {}
 
     def result(self, rows: list[_Row]) -> list[dict[str, Any]]:
         """One task's ``result``: its regions in row order, then its whole-item choices."""
@@ -118,10 +139,12 @@ class _Results:
             if r.kind == "whole_item":
                 choices.append(r.class_id)
                 self.written += 1
+                self.details_skipped += r.has_details
                 continue
             region = self._region(r, len(result) + 1, region_ids)
             if region is not None:
                 result.append(region)
+                result += self._details(r, region)
                 region_of.setdefault(r.label_id, region["id"])
         result += self._relations(rows, region_of)
         if choices:
@@ -161,6 +184,40 @@ class _Results:
                 self.relations += 1
         return out
 
+    def _details(self, r: _Row, region: dict[str, Any]) -> list[dict[str, Any]]:
+        """The per-region results of a region's answers, then its attributes (sorted)."""
+        kind = region["type"]
+        where = {k: v for k, v in region["value"].items() if k != kind}
+        out = []
+        for answer in r.answers:
+            name = f"{_LS_ANSWER}{answer['classification_id']}"
+            out.append(self._detail(region, name, _answer_value(answer), where))
+        for attribute_id, v in sorted(r.attributes.items()):
+            out.append(
+                self._detail(region, f"{_LS_ATTRIBUTE}{attribute_id}", _attr_value(v), where)
+            )
+        return out
+
+    def _detail(
+        self, region: dict[str, Any], name: str, value: tuple[str, Any], where: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One per-region result, its control noted for the config."""
+        tag, payload = value
+        control = self.controls.setdefault(name, _Control(tag))
+        if tag == "choices":
+            control.options.update(payload["choices"])
+            control.multiple = control.multiple or payload.pop("multiple")
+        return {
+            "id": region["id"],
+            "type": tag,
+            "from_name": name,
+            "to_name": _LS_IMAGE,
+            "original_width": region["original_width"],
+            "original_height": region["original_height"],
+            "image_rotation": 0,
+            "value": {**where, **payload},
+        }
+
     def _region(self, r: _Row, position: int, region_ids: Counter[str]) -> dict[str, Any] | None:
         """A box or polygon region, or None (counted) when it cannot be written."""
         if r.width <= 0 or r.height <= 0:
@@ -188,6 +245,54 @@ class _Results:
             "image_rotation": 0,
             "value": value,
         }
+
+
+@dataclass
+class _Control:
+    """A per-region control of the config: its tag (result type), whether a ``choices`` one
+    takes several options, and the options written."""
+
+    tag: str
+    multiple: bool = False
+    options: set[str] = field(default_factory=set)
+
+
+def _answer_value(answer: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """(result type, value payload) of an answer (see ``to_label_studio``)."""
+    if "checklist" in answer:
+        return "choices", {"choices": list(answer["checklist"]), "multiple": True}
+    if "text" in answer:
+        return "textarea", {"text": [answer["text"]]}
+    if "number" in answer:
+        return "number", {"number": answer["number"]}
+    return "choices", {"choices": [answer.get("option_id", "")], "multiple": False}
+
+
+def _attr_value(v: Any) -> tuple[str, dict[str, Any]]:
+    """(result type, value payload) of an attribute value (see ``to_label_studio``)."""
+    if isinstance(v, bool):
+        return "choices", {"choices": ["true" if v else "false"], "multiple": False}
+    if isinstance(v, int | float):
+        return "number", {"number": v}
+    return "textarea", {"text": [str(v)]}
+
+
+def _with_controls(config: bytes, controls: dict[str, _Control]) -> bytes:
+    """The labeling config with the per-region controls, before ``</View>``."""
+    lines = []
+    for name, c in sorted(controls.items()):
+        attrs = f'name={quoteattr(name)} toName="{_LS_IMAGE}" perRegion="true"'
+        if c.tag == "choices":
+            choice = "multiple" if c.multiple else "single"
+            lines.append(f'  <Choices {attrs} choice="{choice}">')
+            lines += [f"    <Choice value={quoteattr(o)}/>" for o in sorted(c.options)]
+            lines.append("  </Choices>")
+        else:
+            lines.append(f"  <{'TextArea' if c.tag == 'textarea' else 'Number'} {attrs}/>")
+    if not lines:
+        return config
+    head, _, _ = config.decode("utf-8").rpartition("</View>")
+    return (head + "\n".join(lines) + "\n</View>\n").encode("utf-8")
 
 
 def _ls_value(r: _Row) -> dict[str, Any] | None:

@@ -14,11 +14,13 @@ from .common import (
     Export,
     _box,
     _exportable,
+    _Item,
     _items,
     _json,
     _polygon,
     _Row,
     _rows,
+    _split_name,
     _Tally,
     class_index,
 )
@@ -114,7 +116,8 @@ def _yaml_str(s: str) -> str:
 def to_yolo(
     table: pa.Table, *, classes: Sequence[str] | None = None, split: str | None = None
 ) -> Export:
-    """YOLO (Ultralytics) labels: ``labels/<stem>.txt`` per image, ``data.yaml``, ``items.json``.
+    """YOLO (Ultralytics) labels: ``labels/<stem>.txt`` per image, the image lists
+    ``<split>.txt``, ``data.yaml`` and ``items.json``.
 
     - box rows: ``cls cx cy w h``, normalized by the image size, after clipping the box to the
       image (Ultralytics rejects an image's whole label file if any value is outside [0, 1]);
@@ -129,20 +132,31 @@ def to_yolo(
       keypoints, ...) are skipped too, so check ``stats`` before training on an export that
       may present an image with skipped objects as background.
     - Stems come from ``item_id`` (see ``_stems``: safe ids are kept, others sanitized and
-      suffixed with a hash, case-insensitive collisions resolved). ``items.json`` maps each
-      stem back to its item id, uri and split, since the images themselves are not exported
-      and must be saved as ``images/<stem>.<ext>`` next to ``labels/`` by whoever fetches them.
-    - ``data.yaml``: ``nc`` and ``names`` (add ``path`` / ``train`` / ``val`` for your layout).
+      suffixed with a hash, case-insensitive collisions resolved).
+    - The images are not part of the export: each item's image is ``images/<stem><ext>`` (the
+      extension of its URI when it is an image format Ultralytics reads, else ``.jpg``), next
+      to ``labels/`` (Ultralytics finds ``labels/<stem>.txt`` from ``images/<stem>.jpg``).
+      ``items.json`` maps each item to its ``image_file``, ``label_file``, URI and split:
+      download each URI to its ``image_file``.
+    - ``<split>.txt`` (train / val / test, the splits that have items): the split's image files,
+      one ``./images/<stem><ext>`` a line (relative to the list, as Ultralytics reads them).
+    - ``data.yaml``: ``train`` / ``val`` / ``test`` naming those lists (no ``path``: Ultralytics
+      then resolves them next to data.yaml), ``nc`` and ``names``.
+    - What YOLO cannot hold is counted, not dropped silently: ``stats["details_not_held"]``
+      (labels written whose answers / attributes are not in a YOLO file) and
+      ``stats["relations_not_held"]``; the Parquet export holds them.
     """
     names = class_index(table, classes)
     cls = {name: i for i, name in enumerate(names)}
     rows = _rows(table, split)
     items = _items(rows)
     stems = _stems(it.item_id for it in items)
+    images = {it.item_id: f"images/{stems[it.item_id]}{_image_ext(it.item_uri)}" for it in items}
     tally = _Tally()
     lines: dict[str, list[str]] = {it.item_id: [] for it in items}
-    written = 0
+    written = details = relations = 0
     for r in rows:
+        relations += len(r.relations)
         if r.kind == NO_LABEL or not _exportable(r, YOLO_KINDS, cls, tally):
             continue
         if r.width <= 0 or r.height <= 0:
@@ -154,32 +168,66 @@ def to_yolo(
             continue
         lines[r.item_id].append(line)
         written += 1
+        details += r.has_details
     files: dict[str, bytes] = {}
     for it in items:
         body = "".join(f"{ln}\n" for ln in lines[it.item_id])
         files[f"labels/{stems[it.item_id]}.txt"] = body.encode("utf-8")
-    yaml = [
-        "# YOLO dataset description written by labelops; images are not part of the export",
-        "# (see items.json). Add path / train / val entries for your directory layout.",
-        f"nc: {len(names)}",
-        "names:" if names else "names: []",
-        *(f"  - {_yaml_str(n)}" for n in names),
-    ]
-    files["data.yaml"] = ("\n".join(yaml) + "\n").encode("utf-8")
+    lists = _image_lists(items, images)
+    files.update(lists)
+    files["data.yaml"] = _data_yaml(names, sorted(lists))
     files["items.json"] = _json(
         [
             {
                 "item_id": it.item_id,
                 "item_uri": it.item_uri,
+                "image_file": images[it.item_id],
                 "label_file": f"labels/{stems[it.item_id]}.txt",
                 "split": it.split,
             }
             for it in items
         ]
     )
-    return Export(
-        files=dict(sorted(files.items())), format="yolo", stats=tally.stats(len(items), written)
-    )
+    stats = tally.stats(len(items), written)
+    stats.update(details_not_held=details, relations_not_held=relations)
+    return Export(files=dict(sorted(files.items())), format="yolo", stats=stats)
+
+
+#: Image suffixes Ultralytics reads (``ultralytics.data.utils.IMG_FORMATS``).
+_IMAGE_SUFFIXES = frozenset(
+    {".bmp", ".dng", ".jpeg", ".jpg", ".mpo", ".png", ".tif", ".tiff", ".webp", ".pfm", ".heic"}
+)
+
+
+def _image_ext(uri: str) -> str:
+    """The image file suffix of an item URI (lowercased), ``.jpg`` when it has none YOLO reads."""
+    name = uri.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[-1]
+    suffix = "." + name.rsplit(".", 1)[1].lower() if "." in name else ""
+    return suffix if suffix in _IMAGE_SUFFIXES else ".jpg"
+
+
+def _image_lists(items: Sequence[_Item], images: dict[str, str]) -> dict[str, bytes]:
+    """``<split>.txt`` per split with items: its image files, one ``./images/...`` a line."""
+    by_split: dict[str, list[str]] = {}
+    for it in items:
+        by_split.setdefault(it.split, []).append(f"./{images[it.item_id]}\n")
+    return {
+        f"{_split_name(s)}.txt": "".join(paths).encode("utf-8")
+        for s, paths in sorted(by_split.items())
+    }
+
+
+def _data_yaml(names: Sequence[str], lists: Sequence[str]) -> bytes:
+    """Ultralytics' dataset description: the image lists by split, ``nc`` and ``names``."""
+    yaml = [
+        "# YOLO dataset written by labelops. The images are not part of the export: download",
+        "# each item_uri of items.json to its image_file (images/ next to labels/).",
+        *(f"{name[: -len('.txt')]}: {name}" for name in lists),
+        f"nc: {len(names)}",
+        "names:" if names else "names: []",
+        *(f"  - {_yaml_str(n)}" for n in names),
+    ]
+    return ("\n".join(yaml) + "\n").encode("utf-8")
 
 
 def _yolo_line(r: _Row, cls: int) -> str | None:

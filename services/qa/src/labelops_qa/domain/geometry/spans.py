@@ -35,6 +35,8 @@ class FusedSpan:
     end: int
     support: int
     score: float
+    #: The (annotator index, span index) pairs fused into it, in annotator order.
+    members: tuple[tuple[int, int], ...] = ()
 
 
 def _jaccard(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -118,6 +120,7 @@ def fuse_spans(
                 end=end,
                 support=len(cluster),
                 score=agreement * len(cluster) / n,
+                members=tuple(cluster),
             )
         )
     fused.sort(key=lambda f: (f.start, f.end, f.class_id))
