@@ -145,3 +145,41 @@ def test_a_proposal_becomes_pre_label_proposed_on_the_tasks_stream() -> None:
     )
     assert dict(e.probabilities) == pytest.approx({"cat": 0.9}) and e.predicted_class == "cat"
     assert prelabels.task_stream("p", "t1") == "projects/p/tasks/t1/prelabels"
+
+
+def test_built_in_models_propose_whole_item_classes_only_and_say_so_for_boxes() -> None:
+    rng = np.random.default_rng(1)
+    X = np.vstack([rng.normal(0, 0.1, (10, 2)), rng.normal(3, 0.1, (10, 2))])
+    trained = train(ModelKind.LOGISTIC, X, ["car"] * 10 + ["sky"] * 10, classes=["car", "sky"])
+    # "car" was accepted as boxes only, "sky" as a whole-item class (and once as a polygon).
+    gaps = prelabels.builtin_gaps({"car": {"box": 9}, "sky": {"whole_item": 5, "polygon": 1}})
+    assert gaps == {"car": "box"}
+    tasks = [pending("t1"), pending("t2")]
+    vectors = {"item-t1": np.array([0.0, 0.0]), "item-t2": np.array([3.0, 3.0])}
+    out = {p.task_id: p for p in prelabels.builtin_proposals(trained, tasks, vectors, gaps)}
+    assert (out["t1"].state, out["t1"].labels) == ("skipped", ())
+    assert out["t1"].reason == (
+        "no pre-label model for boxes (car): built-in models propose whole-item classes only;"
+        " register an external model (task detect)"
+    )
+    assert (out["t2"].state, out["t2"].predicted_class) == ("proposed", "sky")
+    # Labels accepted before kinds were recorded ("") keep today's proposals.
+    assert prelabels.builtin_gaps({"car": {"": 3, "box": 2}}) == {}
+    status = prelabels.coverage_status({"car": "box", "bike": "box", "road": "polygon"})
+    assert status.startswith("no pre-label model for boxes (bike, car): ")
+    assert "; no pre-label model for polygons (road): " in status and "(task segment)" in status
+    assert prelabels.coverage_status({}) == ""
+
+
+def test_the_geometry_behind_an_items_class() -> None:
+    from labelops_prelabel.domain.convert import primary_geometry
+
+    def lbl(cls: str, **geometry: object) -> L.Label:
+        return L.Label(class_id=cls, **geometry)  # type: ignore[arg-type]
+
+    box = {"box": L.BoundingBox(x=1, y=1, width=2, height=2)}
+    boxes = L.ItemLabels(labels=[lbl("car", **box), lbl("car", **box), lbl("sky", **box)])
+    assert primary_geometry(boxes, "car") == "box"
+    mixed = L.ItemLabels(labels=[lbl("car", **box), lbl("car", whole_item=L.WholeItem())])
+    assert primary_geometry(mixed, "car") == "whole_item"
+    assert primary_geometry(L.ItemLabels(), "car") == ""

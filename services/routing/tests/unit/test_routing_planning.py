@@ -4,7 +4,7 @@ task moves its count, high-stakes work never reaches a vendor by fall-through.""
 from __future__ import annotations
 
 import pytest
-from labelops_routing.domain.planning import reroute, route_new, safe_route
+from labelops_routing.domain.planning import overflow, reroute, route_new, safe_route
 from labelops_routing.domain.rules import (
     Condition,
     NoPoolAvailable,
@@ -67,3 +67,26 @@ def test_high_stakes_never_falls_through_to_a_vendor() -> None:
 def test_no_pool_at_all() -> None:
     with pytest.raises(NoPoolAvailable):
         route_new(TaskSignals(), VENDOR_FIRST, {})
+
+
+def test_an_exhausted_task_overflows_to_a_pool_with_an_eligible_annotator() -> None:
+    p = pools()
+    p["in-house"] = PoolInfo("in-house", "in_house", outstanding=1, cost_per_task=1)
+    p["in-house-2"] = PoolInfo("in-house-2", "in_house", cost_per_task=2)
+    rules = RuleSet(
+        version=1,
+        rules=(Rule("people", Condition(), ("in-house", "in-house-2")),),
+        default_pools=("in-house",),
+    )
+    d = overflow(TaskSignals(), rules, p, "in-house", {"in-house-2", "vendor"})
+    assert (d.pool_id, d.rule) == ("in-house-2", "people")
+    assert (p["in-house"].outstanding, p["in-house-2"].outstanding) == (0, 1)
+
+
+def test_an_exhausted_high_stakes_task_never_falls_through_to_a_vendor() -> None:
+    p = pools()
+    with pytest.raises(NoPoolAvailable):
+        overflow(TaskSignals(high_stakes=True), hybrid_default(), p, "in-house", {"vendor"})
+    # Without an eligible pool anywhere else it has nowhere to go either.
+    with pytest.raises(NoPoolAvailable):
+        overflow(TaskSignals(), VENDOR_FIRST, p, "vendor", set())

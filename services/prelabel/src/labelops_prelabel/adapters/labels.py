@@ -40,14 +40,15 @@ class Labels:
         task_id: str,
         class_id: str,
         at: datetime,
+        geometry: str = "",
     ) -> bool:
-        """The item's accepted label (a later acceptance replaces it); True when the item had
-        none before."""
+        """The item's accepted label (a later acceptance replaces it) and the geometry kind
+        behind its class; True when the item had none before."""
         new: bool = await conn.fetchval(
             f"INSERT INTO {self.t} AS l (tenant_id, project_id, item_id, task_id, class_id,"
-            " accepted_at) VALUES ($1, $2, $3, $4, $5, $6)"
+            " accepted_at, geometry) VALUES ($1, $2, $3, $4, $5, $6, $7)"
             " ON CONFLICT (tenant_id, project_id, item_id)"
-            " DO UPDATE SET task_id = $4, class_id = $5, accepted_at = $6"
+            " DO UPDATE SET task_id = $4, class_id = $5, accepted_at = $6, geometry = $7"
             " RETURNING (xmax = 0)",
             tenant_id,
             project_id,
@@ -55,8 +56,25 @@ class Labels:
             task_id,
             class_id,
             at,
+            geometry,
         )
         return new
+
+    async def geometries(
+        self, conn: Conn, tenant_id: str, project_id: str
+    ) -> dict[str, dict[str, int]]:
+        """Per class of the project's accepted labels: how many items got it from each
+        geometry kind ("" = accepted before kinds were recorded)."""
+        rows = await conn.fetch(
+            f"SELECT class_id, geometry, count(*) AS n FROM {self.t}"
+            " WHERE tenant_id = $1 AND project_id = $2 GROUP BY class_id, geometry",
+            tenant_id,
+            project_id,
+        )
+        out: dict[str, dict[str, int]] = {}
+        for r in rows:
+            out.setdefault(r["class_id"], {})[r["geometry"]] = int(r["n"])
+        return out
 
     async def with_vectors(
         self,

@@ -219,3 +219,18 @@ class Tasks:
             limit,
         )
         return [OpenTask(r["task_id"], r["item_id"], vector_of(r["vector"])) for r in rows]
+
+    async def items(
+        self, conn: Conn, tenant_id: str, project_id: str, item_ids: Sequence[str]
+    ) -> dict[str, tuple[str, L.ItemContext]]:
+        """URI and context of the project's items among ``item_ids`` (from their tasks): what
+        a model server needs to fetch and bound them."""
+        rows = await conn.fetch(
+            f"SELECT DISTINCT ON (item_id) item_id, item_uri, context FROM {self.t}"
+            " WHERE tenant_id = $1 AND project_id = $2 AND item_id = ANY($3::text[])"
+            " ORDER BY item_id, created_at DESC",
+            tenant_id,
+            project_id,
+            list(item_ids),
+        )
+        return {r["item_id"]: (r["item_uri"], L.ItemContext.FromString(r["context"])) for r in rows}

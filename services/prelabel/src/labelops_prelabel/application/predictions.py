@@ -6,6 +6,7 @@ PredictItems says of an item without a prediction never quotes the server's answ
 
 from __future__ import annotations
 
+from labelops.labels.v1 import label_pb2 as L
 from labelops.prelabel.v1 import prelabel_pb2 as pb
 from labelops_core.context import current_tenant
 from labelops_core.errors import FailedPrecondition, FieldViolation, InvalidArgument
@@ -15,6 +16,13 @@ from ..domain import prelabels
 from ..domain.model import Model
 from .repos import Repos
 
+#: Items per model-server call when scoring or predicting (a round may score 50,000).
+EXTERNAL_BATCH = 256
+#: Why an external model's item has no probabilities although the server answered.
+NO_PROBABILITIES = (
+    "no class probabilities: the model server's answer has no class_probabilities for the item"
+    " (optional for detect / segment), so its uncertainty is unknown"
+)
 #: (model version, probabilities by item, why an item has none)
 Probabilities = tuple[str, dict[str, dict[str, float]], dict[str, str]]
 
@@ -39,18 +47,29 @@ class Predictor:
         return m.current_version, out, missing
 
     async def _external(self, m: Model, item_ids: list[str]) -> Probabilities:
+        """The server's ``class_probabilities`` (the protocol's field) per item, asked for in
+        batches of ``EXTERNAL_BATCH`` with each item's URI and size (the server fetches the
+        item itself). An answer without them (a detector may leave them out) gives the item
+        no probabilities: scoring then ranks it by diversity alone, and says why."""
         missing: dict[str, str] = {}
         out: dict[str, dict[str, float]] = {}
-        result = await self.r.servers.predict(
-            m.url, m.name, [ItemRef(i) for i in item_ids], list(m.classes), m.task
-        )
-        for i in item_ids:
-            pred = result.predictions.get(i)
-            if pred is None or not pred.class_probabilities:
-                missing[i] = result.no_prediction_reason(i) or "no class probabilities"
-            else:
-                out[i] = {c: float(pred.class_probabilities.get(c, 0.0)) for c in m.classes}
-        return result.model_version, out, missing
+        known = await self.r.tasks.items(self.r.pool, m.tenant_id, m.project_id, item_ids)
+        version = ""
+        for start in range(0, len(item_ids), EXTERNAL_BATCH):
+            batch = item_ids[start : start + EXTERNAL_BATCH]
+            result = await self.r.servers.predict(
+                m.url, m.name, [_ref(i, known.get(i)) for i in batch], list(m.classes), m.task
+            )
+            version = result.model_version or version
+            for i in batch:
+                pred = result.predictions.get(i)
+                if pred is None:
+                    missing[i] = result.no_prediction_reason(i) or "no prediction"
+                elif not pred.class_probabilities:
+                    missing[i] = NO_PROBABILITIES
+                else:
+                    out[i] = {c: float(pred.class_probabilities.get(c, 0.0)) for c in m.classes}
+        return version, out, missing
 
     async def predict_items(self, req: pb.PredictItemsRequest) -> pb.PredictItemsResponse:
         bad = []
@@ -83,4 +102,13 @@ def _refused(missing: dict[str, str]) -> bool:
     """Whether the outbound guard refused the call (so no item got anything)."""
     return bool(missing) and all(
         why.startswith(f"{CallError.NOT_ALLOWED}:") for why in missing.values()
+    )
+
+
+def _ref(item_id: str, known: tuple[str, L.ItemContext] | None) -> ItemRef:
+    if known is None:
+        return ItemRef(item_id)
+    uri, context = known
+    return ItemRef(
+        item_id, uri, width=max(0, int(context.width)), height=max(0, int(context.height))
     )

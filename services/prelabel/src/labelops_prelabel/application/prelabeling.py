@@ -69,7 +69,9 @@ class Prelabeler:
         vectors = await self.r.embeddings.of_items(
             pool, m.tenant_id, [t.item_id for t in tasks], m.vector_space
         )
-        return prelabels.builtin_proposals(trained, tasks, vectors)
+        geometries = await self.r.labels.geometries(pool, m.tenant_id, m.project_id)
+        gaps = prelabels.builtin_gaps(geometries)
+        return prelabels.builtin_proposals(trained, tasks, vectors, gaps)
 
     async def _external(self, m: Model, tasks: list[Pending]) -> list[Proposal]:
         items = [

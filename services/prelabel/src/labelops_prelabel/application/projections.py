@@ -21,7 +21,7 @@ from labelops.routing.v1 import events_pb2 as rev
 from labelops_bus.runner import PoisonMessage
 
 from ..domain import prelabels
-from ..domain.convert import primary_class
+from ..domain.convert import primary_class, primary_geometry
 from .repos import Repos
 from .switches import RoiSwitches
 from .training import Trainer
@@ -58,7 +58,10 @@ class Projections:
         if not class_id:
             return
         labels = self.r.labels
-        if await labels.accept(conn, tenant, e.project_id, e.item_id, e.task_id, class_id, at):
+        geometry = primary_geometry(e.labels, class_id)
+        if await labels.accept(
+            conn, tenant, e.project_id, e.item_id, e.task_id, class_id, at, geometry
+        ):
             await self.r.project_labels.add_one(conn, tenant, e.project_id)
         await self.trainer.mark_due(conn, tenant, e.project_id)
 

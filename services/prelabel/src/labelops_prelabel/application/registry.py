@@ -17,6 +17,7 @@ from labelops_core.ids import new_id
 from labelops_eventstore import NO_STREAM, NewEvent
 
 from ..adapters.model_server import is_http_url
+from ..domain import prelabels
 from ..domain.model import Model, model_stream, registered
 from .repos import Repos
 from .training import Trainer
@@ -52,7 +53,15 @@ class ModelRegistry:
         return resp
 
     async def _with_current(self, conn: object, m: Model) -> pb.Model:
-        return m.to_proto(await self.r.versions.current(conn, m))
+        out = m.to_proto(await self.r.versions.current(conn, m))
+        if not m.external:
+            # What the built-in model cannot pre-label, from the project's accepted labels.
+            geometries = await self.r.labels.geometries(conn, m.tenant_id, m.project_id)
+            gaps = prelabels.builtin_gaps(geometries)
+            for cls, kind in gaps.items():
+                out.no_prelabel[cls] = prelabels.no_model_reason(kind, [cls])
+            out.prelabel_status = prelabels.coverage_status(gaps)
+        return out
 
     async def get_model(self, req: pb.GetModelRequest) -> pb.GetModelResponse:
         pool = self.r.pool

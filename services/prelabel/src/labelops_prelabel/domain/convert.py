@@ -80,3 +80,14 @@ def primary_class(labels: L.ItemLabels) -> str:
     if not counts:
         return ""
     return str(counts.most_common(1)[0][0])
+
+
+def primary_geometry(labels: L.ItemLabels, class_id: str) -> str:
+    """The geometry kind behind the item's class (``primary_class``): "whole_item" when a
+    whole-item label gives it, else the most frequent geometry of that class's labels ("box",
+    "polygon", ...; "" without any). Ties go to the geometry seen first."""
+    kinds = [lbl.WhichOneof("geometry") or "" for lbl in labels.labels if lbl.class_id == class_id]
+    if "whole_item" in kinds:
+        return "whole_item"
+    counts = Counter(k for k in kinds if k)
+    return str(counts.most_common(1)[0][0]) if counts else ""

@@ -70,10 +70,70 @@ def _whole_item(class_id: str, confidence: float) -> L.Label:
     )
 
 
+#: How users read a geometry kind ("no pre-label model for boxes").
+GEOMETRY_NAMES = {
+    "box": "boxes",
+    "rotated_box": "rotated boxes",
+    "polygon": "polygons",
+    "polyline": "polylines",
+    "point": "points",
+    "keypoints": "keypoints",
+    "mask": "masks",
+    "cuboid": "cuboids",
+    "text_span": "text spans",
+    "video_track": "video tracks",
+    "dicom_region": "DICOM regions",
+}
+#: The model-server task that proposes a geometry kind (MODEL_SERVER_PROTOCOL.md).
+SERVER_TASK = {"polygon": "segment", "mask": "segment", "dicom_region": "segment"} | {
+    "text_span": "spans"
+}
+
+
+def builtin_gaps(geometries: Mapping[str, Mapping[str, int]]) -> dict[str, str]:
+    """The classes a built-in model cannot pre-label, each with its geometry kind.
+
+    Built-in models propose whole-item classes only. ``geometries`` counts, per class, the
+    accepted items whose class came from each geometry kind; a class with no whole-item (and
+    no unknown, "") item is a geometry class: a whole-item proposal of it would not be a
+    label of the ontology, so none is made. Its kind is its most frequent one."""
+    out: dict[str, str] = {}
+    for cls, kinds in geometries.items():
+        if kinds.get("whole_item") or kinds.get("") or not kinds:
+            continue
+        out[cls] = max(kinds, key=lambda k: (kinds[k], k))
+    return out
+
+
+def no_model_reason(kind: str, classes: Sequence[str]) -> str:
+    """What users see for classes of one geometry kind that no model pre-labels."""
+    names = GEOMETRY_NAMES.get(kind, kind)
+    task = SERVER_TASK.get(kind, "detect")
+    return (
+        f"no pre-label model for {names} ({', '.join(sorted(classes))}): built-in models"
+        f" propose whole-item classes only; register an external model (task {task})"
+    )
+
+
+def coverage_status(gaps: Mapping[str, str]) -> str:
+    """One line per geometry kind without a pre-label model ("" when every class has one)."""
+    by_kind: dict[str, list[str]] = {}
+    for cls, kind in gaps.items():
+        by_kind.setdefault(kind, []).append(cls)
+    return "; ".join(no_model_reason(k, by_kind[k]) for k in sorted(by_kind))
+
+
 def builtin_proposals(
-    trained: TrainedModel, tasks: Sequence[Pending], vectors: Mapping[str, np.ndarray]
+    trained: TrainedModel,
+    tasks: Sequence[Pending],
+    vectors: Mapping[str, np.ndarray],
+    gaps: Mapping[str, str] | None = None,
 ) -> list[Proposal]:
-    """A built-in model's whole-item class label for each task whose embedding fits it."""
+    """A built-in model's whole-item class label for each task whose embedding fits it; a
+    task whose predicted class is a geometry class (``builtin_gaps``) is skipped with the
+    reason ("no pre-label model for boxes ..."), never proposed as an unusable whole-item
+    label."""
+    gaps = gaps or {}
     out: list[Proposal] = []
     usable = [
         t for t in tasks if t.item_id in vectors and len(vectors[t.item_id]) == trained.n_features
@@ -86,6 +146,10 @@ def builtin_proposals(
         classes = [str(c) for c in trained.classes]
         for t, row in zip(usable, P, strict=True):
             j = int(np.argmax(row))
+            if classes[j] in gaps:
+                reason = no_model_reason(gaps[classes[j]], [classes[j]])
+                out.append(Proposal(t.task_id, "skipped", reason[:MAX_REASON], classes[j]))
+                continue
             probs = {c: float(p) for c, p in zip(classes, row, strict=True)}
             label = _whole_item(classes[j], float(row[j]))
             out.append(

@@ -162,6 +162,20 @@ class Assignments:
             )
         )
 
+    async def leased_tasks(
+        self, conn: Executor, tenant_id: str, task_ids: Sequence[uuid.UUID]
+    ) -> set[uuid.UUID]:
+        """Which of ``task_ids`` were ever leased (to anyone, in any state)."""
+        if not task_ids:
+            return set()
+        rows = await conn.fetch(
+            f"SELECT DISTINCT task_id FROM {self.t.assignments}"
+            " WHERE task_id = ANY($1::uuid[]) AND tenant_id = $2",
+            list(task_ids),
+            tenant_id,
+        )
+        return {r["task_id"] for r in rows}
+
 
 class OfferCounters:
     def __init__(self, tables: Tables) -> None:

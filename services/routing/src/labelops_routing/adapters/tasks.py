@@ -13,9 +13,9 @@ project, pool and item ids are per tenant: every join and filter goes through th
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import asyncpg
 
@@ -23,7 +23,7 @@ from ..domain.tasks import TaskCounts, TaskState
 from .tables import Executor, Tables
 
 
-def counts_of(row: asyncpg.Record) -> TaskCounts:
+def counts_of(row: Mapping[str, Any]) -> TaskCounts:
     """The counters of a task row (or of a row joined with its task)."""
     return TaskCounts(
         TaskState(row["state"]), row["required"], row["submitted"], row["active"], row["gold"]
@@ -365,14 +365,27 @@ class Tasks:
     async def queue_stats(
         self, conn: Executor, tenant_id: str, project_id: str, vendor_id: str | None = None
     ) -> list[asyncpg.Record]:
-        """Per pool of the project: queued (depth), active leases, open, oldest queued;
+        """Per pool of the project: queued (depth), active leases, open, oldest queued, and
+        the queued tasks no active annotator of the pool may still label (every one has
+        leased it or lacks the skill for its class; up to 100 ids, oldest first);
         ``vendor_id``: only that vendor's pools."""
+        stuck = (
+            "t.state = 'queued' AND NOT EXISTS (SELECT 1 FROM"
+            f" {self.t.annotators} an WHERE an.tenant_id = t.tenant_id"
+            " AND an.pool_id = t.pool_id AND an.active"
+            " AND (cardinality(an.skills) = 0 OR t.class_id = '' OR t.class_id = ANY(an.skills))"
+            f" AND NOT EXISTS (SELECT 1 FROM {self.t.assignments} a WHERE a.task_id = t.task_id"
+            " AND a.tenant_id = t.tenant_id AND a.annotator_id = an.annotator_id))"
+        )
         return list(
             await conn.fetch(
                 f"SELECT t.pool_id, count(*) FILTER (WHERE t.state = 'queued') AS depth,"
                 " coalesce(sum(t.active), 0) AS active,"
                 " count(*) FILTER (WHERE t.state IN ('queued', 'in_progress')) AS outstanding,"
-                " min(t.created_at) FILTER (WHERE t.state = 'queued') AS oldest"
+                " min(t.created_at) FILTER (WHERE t.state = 'queued') AS oldest,"
+                f" count(*) FILTER (WHERE {stuck}) AS no_eligible,"
+                " (array_agg(t.task_id ORDER BY t.created_at, t.task_id)"
+                f"  FILTER (WHERE {stuck}))[1:100] AS no_eligible_ids"
                 f" FROM {self.t.tasks} t WHERE t.project_id = $1 AND NOT t.gold"
                 f" AND t.tenant_id = $2 AND {self._of_vendor('$3')}"
                 " GROUP BY t.pool_id ORDER BY t.pool_id",

@@ -4,6 +4,7 @@ annotator is not found, and routing never sees another tenant's pools."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 
 import asyncpg
@@ -194,3 +195,29 @@ class Annotators:
                 vendor_id,
             )
         )
+
+    async def eligible_pools(
+        self, conn: Executor, tenant_id: str, tasks: Sequence[tuple[uuid.UUID, str]]
+    ) -> dict[uuid.UUID, set[str]]:
+        """Per (task, class id), the pools with an active annotator who may still label it:
+        one who never leased it (any lease counts, as in a claim) and whose skills cover the
+        class (no skills = every class). Tasks with no such pool are absent."""
+        if not tasks:
+            return {}
+        rows = await conn.fetch(
+            "SELECT x.task_id, an.pool_id FROM unnest($1::uuid[], $2::text[]) AS"
+            f" x(task_id, class_id) JOIN {self.t.annotators} an ON an.tenant_id = $3"
+            " AND an.active AND (cardinality(an.skills) = 0 OR x.class_id = ''"
+            " OR x.class_id = ANY(an.skills))"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {self.t.assignments} a"
+            "   WHERE a.task_id = x.task_id AND a.tenant_id = $3"
+            "   AND a.annotator_id = an.annotator_id)"
+            " GROUP BY x.task_id, an.pool_id",
+            [t for t, _ in tasks],
+            [c for _, c in tasks],
+            tenant_id,
+        )
+        out: dict[uuid.UUID, set[str]] = {}
+        for r in rows:
+            out.setdefault(r["task_id"], set()).add(r["pool_id"])
+        return out

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +29,7 @@ from labelops_eventstore.store import NO_STREAM, StreamAppend
 from ..adapters.read_models import ReadModels
 from ..adapters.tasks import NewTask, SignalsUpdate, counts_of
 from ..domain.overlap import required_labels
-from ..domain.planning import reroute, route_new
+from ..domain.planning import overflow, reroute, route_new
 from ..domain.rules import NoPoolAvailable, PoolInfo, RouteDecision, RuleSet
 from ..domain.tasks import TaskCounts
 from .common import task_id_for, task_stream
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 META_CLASS = "labelops.class"
 META_HIGH_STAKES = "labelops.high_stakes"
 META_PRIORITY = "labelops.priority"
+#: The route reason's prefix (and the queue stats' flag) of a task nobody may label.
+NO_ELIGIBLE_ANNOTATOR = "NO_ELIGIBLE_ANNOTATOR"
 
 
 @dataclass
@@ -96,7 +98,7 @@ class _Project:
     tenant_id: str
 
     @classmethod
-    def of(cls, row: asyncpg.Record) -> _Project:
+    def of(cls, row: Mapping[str, Any]) -> _Project:
         return cls(
             row["project_id"],
             pb.WorkflowConfig.FromString(row["config"]),
@@ -252,8 +254,8 @@ class TaskPlanner:
     async def change_tasks(
         self,
         conn: asyncpg.Connection,
-        project: asyncpg.Record,
-        changes: Sequence[tuple[asyncpg.Record, TaskChange]],
+        project: Mapping[str, Any],
+        changes: Sequence[tuple[Mapping[str, Any], TaskChange]],
         pools: dict[str, PoolInfo] | None,
         *,
         keep_pool_when_unroutable: bool = False,
@@ -264,18 +266,24 @@ class TaskPlanner:
 
         Labeled, canceled and gold tasks are left alone. A task is re-routed (under the
         project's current rules) only while no one holds a lease on it or has labeled it: a
-        lease or a label ties it to its pool. ``pools`` must have been read under lock in this
-        transaction (outstanding counts follow the moves, so capacity is exact within a
-        batch); ``None`` updates signals without re-routing (rules never look at priority or
-        due time). When no pool can take a task, a command fails (``FAILED_PRECONDITION
-        NO_POOL_AVAILABLE``); a consumer passes ``keep_pool_when_unroutable``: the task keeps
-        its pool, because failing would only dead-letter an event that is not at fault.
+        lease or a label ties it to its pool. The exception is an *exhausted* task (leased
+        before, still needing a label, and no active annotator of its pool left who may label
+        it, e.g. re-opened after every one of them labeled it): it moves by the rules'
+        overflow (``domain.planning.overflow``), or, when no pool can take it, stays and is
+        marked ``NO_ELIGIBLE_ANNOTATOR`` (never an error: the queue stats flag it).
+        ``pools`` must have been read under lock in this transaction (outstanding counts
+        follow the moves, so capacity is exact within a batch); ``None`` updates signals
+        without re-routing (rules never look at priority or due time). When no pool can take
+        a task nobody started, a command fails (``FAILED_PRECONDITION NO_POOL_AVAILABLE``); a
+        consumer passes ``keep_pool_when_unroutable``: the task keeps its pool, because
+        failing would only dead-letter an event that is not at fault.
         """
         p = _Project.of(project)
         out = TaskChanges(appends=[])
         updates: list[SignalsUpdate] = []
         # A task listed twice gets its last change (one row update and one append per task).
         latest = {row["task_id"]: (row, change) for row, change in changes}
+        stuck = await self.exhausted(conn, project, latest.values()) if pools is not None else {}
         for row, change in latest.values():
             counts = counts_of(row)
             if not counts.changeable:
@@ -283,12 +291,15 @@ class TaskPlanner:
             signals = p.signals(change.signals)
             pool_id, rule, reason = row["pool_id"], row["route_rule"], row["route_reason"]
             events: list[NewEvent] = []
-            if pools is not None and counts.movable:
+            d: RouteDecision | None = None
+            if pools is not None and row["task_id"] in stuck:
+                d, reason = self._overflow(p, row, signals, pools, stuck[row["task_id"]])
+            elif pools is not None and counts.movable:
                 d = self._reroute(p, row, signals, pools, keep_pool_when_unroutable)
-                if d is not None:
-                    out.rerouted += 1
-                    events.append(NewEvent.of(_rerouted(p, row, d, signals), tenant_id=p.tenant_id))
-                    pool_id, rule, reason = d.pool_id, d.rule, d.reason
+            if d is not None:
+                out.rerouted += 1
+                events.append(NewEvent.of(_rerouted(p, row, d, signals), tenant_id=p.tenant_id))
+                pool_id, rule, reason = d.pool_id, d.rule, d.reason
             given = change.prelabels is not None
             updates.append(
                 SignalsUpdate(
@@ -316,10 +327,59 @@ class TaskPlanner:
         await self.rm.tasks.write_signals(conn, p.tenant_id, updates, self.clock())
         return out
 
+    async def exhausted(
+        self,
+        conn: asyncpg.Connection,
+        project: Mapping[str, Any],
+        changes: Iterable[tuple[Mapping[str, Any], TaskChange]],
+    ) -> dict[uuid.UUID, set[str]]:
+        """The exhausted tasks among ``changes`` (see ``change_tasks``), each with the pools
+        that have an annotator who may still label it."""
+        p = _Project.of(project)
+        changes = list(changes)
+        open_ = {
+            row["task_id"]: p.signals(change.signals).class_id
+            for row, change in changes
+            if counts_of(row).changeable and counts_of(row).offerable
+        }
+        if not open_:
+            return {}
+        leased = await self.rm.assignments.leased_tasks(conn, p.tenant_id, list(open_))
+        wanted = [(tid, cls) for tid, cls in open_.items() if tid in leased]
+        eligible = await self.rm.annotators.eligible_pools(conn, p.tenant_id, wanted)
+        pool_of = {row["task_id"]: row["pool_id"] for row, _ in changes}
+        return {
+            tid: eligible.get(tid, set())
+            for tid, _ in wanted
+            if pool_of[tid] not in eligible.get(tid, set())
+        }
+
+    @staticmethod
+    def _overflow(
+        p: _Project,
+        row: Mapping[str, Any],
+        signals: pb.TaskSignals,
+        pools: dict[str, PoolInfo],
+        eligible: set[str],
+    ) -> tuple[RouteDecision | None, str]:
+        """An exhausted task's move by the rules' overflow, or None and the reason it stays."""
+        pool_id = row["pool_id"]
+        try:
+            d = overflow(signals_from_pb(signals), p.ruleset, pools, pool_id, eligible)
+        except NoPoolAvailable as exc:
+            log.warning("task %s: no eligible annotator left in pool %s", row["task_id"], pool_id)
+            reason = (
+                f"{NO_ELIGIBLE_ANNOTATOR}: no active annotator of pool {pool_id} may still"
+                f" label it and no overflow pool has one ({exc})"
+            )
+            return None, reason[:500]
+        why = f"{d.reason}; overflow: no active annotator of pool {pool_id} may still label it"
+        return replace(d, reason=why[:500]), why[:500]
+
     @staticmethod
     def _reroute(
         p: _Project,
-        row: asyncpg.Record,
+        row: Mapping[str, Any],
         signals: pb.TaskSignals,
         pools: dict[str, PoolInfo],
         keep_pool_when_unroutable: bool,
@@ -334,7 +394,7 @@ class TaskPlanner:
 
 
 def _rerouted(
-    p: _Project, row: asyncpg.Record, d: RouteDecision, signals: pb.TaskSignals
+    p: _Project, row: Mapping[str, Any], d: RouteDecision, signals: pb.TaskSignals
 ) -> ev.TaskRerouted:
     return ev.TaskRerouted(
         project_id=p.project_id,

@@ -90,7 +90,14 @@ class Projections:
     async def _reopen(
         self, conn: asyncpg.Connection, tenant: str, project_id: str, task_id: str, reason: str
     ) -> None:
+        """One more label needed; when no active annotator of the task's pool may still give
+        it, the task moves by the rules' overflow (or is marked NO_ELIGIBLE_ANNOTATOR)."""
         tid = _task_id(task_id)
+        # The project row first, then the task, then the pools (the order of every
+        # transaction that locks pools and tasks).
+        project = await self.rm.projects.plain(conn, tenant, project_id, lock=True)
+        if project is None:
+            return  # not a project of this routing deployment (or of this tenant)
         row = await self.rm.tasks.locked(conn, tenant, tid, project_id)
         if row is None or not (before := counts_of(row)).reopenable:
             return  # not ours, or nothing to re-label
@@ -113,6 +120,24 @@ class Projections:
             ],
             conn=conn,
         )
+        # The row as it is now (counts and stream written above): re-route it if exhausted.
+        now = {
+            **dict(row),
+            "required": after.required,
+            "submitted": after.submitted,
+            "active": after.active,
+            "state": after.state.value,
+            "stream_version": row["stream_version"] + 1,
+        }
+        change = TaskChange(signals=pb.TaskSignals.FromString(row["signals"]))
+        if not await self.planner.exhausted(conn, project, [(now, change)]):
+            return  # an annotator of its pool may still label it: it waits there
+        pools = await self.rm.pools.infos(conn, tenant, lock=True)
+        done = await self.planner.change_tasks(
+            conn, project, [(now, change)], pools, keep_pool_when_unroutable=True
+        )
+        if done.appends:
+            await self.store.append_streams(done.appends, conn=conn)
 
     # --- prelabel ------------------------------------------------------------------------------
 

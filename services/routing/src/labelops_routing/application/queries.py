@@ -20,6 +20,7 @@ from labelops_core.paging import decode_token, encode_token, filter_fingerprint,
 from ..adapters.read_models import ReadModels
 from ..domain.access import acts_only_as_itself, can_see_gold, vendor_of
 from .convert import ASSIGNMENT_STATES, TASK_STATE_NAMES, TASK_STATES, pool_to_pb
+from .planning import NO_ELIGIBLE_ANNOTATOR
 from .projects import project_row, project_to_pb
 
 
@@ -165,6 +166,9 @@ class RoutingQueries:
                     active_leases=r["active"],
                     outstanding=r["outstanding"],
                     oldest_age_seconds=(now - r["oldest"]).total_seconds() if r["oldest"] else 0,
+                    no_eligible_annotator=r["no_eligible"],
+                    no_eligible_annotator_task_ids=[str(t) for t in r["no_eligible_ids"] or ()],
+                    flags=[NO_ELIGIBLE_ANNOTATOR] if r["no_eligible"] else [],
                 )
                 for r in rows
             ]

@@ -7,6 +7,7 @@ the tasks of one batch.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 
 from .rules import NoPoolAvailable, PoolInfo, RouteDecision, RuleSet, TaskSignals, route
@@ -51,6 +52,31 @@ def reroute(
     decision = safe_route(signals, ruleset, without(pools, current))
     if decision.pool_id == current:
         return None
+    if current in pools:
+        pools[current] = bump(pools[current], -1)
+    pools[decision.pool_id] = bump(pools[decision.pool_id])
+    return decision
+
+
+def overflow(
+    signals: TaskSignals,
+    ruleset: RuleSet,
+    pools: dict[str, PoolInfo],
+    current: str,
+    eligible: Collection[str],
+) -> RouteDecision:
+    """Move a task that no annotator of its pool ``current`` may label any more (each has
+    labeled, leased or skipped it, or lacks the skill) to a pool among ``eligible`` (pools
+    with an active annotator who may), by the rules as they stand: a pool without such an
+    annotator is unusable for this task, as an inactive one is, so the matching rule's next
+    candidate takes it (its overflow), else a later matching rule, else the default pools; the
+    high-stakes guarantee holds. Counts follow the move.
+
+    Raises:
+        NoPoolAvailable: no other pool with an eligible annotator can take it.
+    """
+    usable = {pid: p for pid, p in pools.items() if pid != current and pid in eligible}
+    decision = safe_route(signals, ruleset, usable)
     if current in pools:
         pools[current] = bump(pools[current], -1)
     pools[decision.pool_id] = bump(pools[decision.pool_id])

@@ -81,7 +81,14 @@ class ModelVersion(_message.Message):
     def __init__(self, version: _Optional[str] = ..., trained_on: _Optional[int] = ..., metrics: _Optional[_Union[HeldOutMetrics, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Model(_message.Message):
-    __slots__ = ("model_id", "project_id", "name", "kind", "classes", "url", "task", "vector_space", "retrain_every", "min_confidence", "current", "create_time", "serving")
+    __slots__ = ("model_id", "project_id", "name", "kind", "classes", "url", "task", "vector_space", "retrain_every", "min_confidence", "current", "create_time", "serving", "no_prelabel", "prelabel_status")
+    class NoPrelabelEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     MODEL_ID_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -95,6 +102,8 @@ class Model(_message.Message):
     CURRENT_FIELD_NUMBER: _ClassVar[int]
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     SERVING_FIELD_NUMBER: _ClassVar[int]
+    NO_PRELABEL_FIELD_NUMBER: _ClassVar[int]
+    PRELABEL_STATUS_FIELD_NUMBER: _ClassVar[int]
     model_id: str
     project_id: str
     name: str
@@ -108,7 +117,9 @@ class Model(_message.Message):
     current: ModelVersion
     create_time: _timestamp_pb2.Timestamp
     serving: bool
-    def __init__(self, model_id: _Optional[str] = ..., project_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[ModelKind, str]] = ..., classes: _Optional[_Iterable[str]] = ..., url: _Optional[str] = ..., task: _Optional[str] = ..., vector_space: _Optional[str] = ..., retrain_every: _Optional[int] = ..., min_confidence: _Optional[float] = ..., current: _Optional[_Union[ModelVersion, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., serving: _Optional[bool] = ...) -> None: ...
+    no_prelabel: _containers.ScalarMap[str, str]
+    prelabel_status: str
+    def __init__(self, model_id: _Optional[str] = ..., project_id: _Optional[str] = ..., name: _Optional[str] = ..., kind: _Optional[_Union[ModelKind, str]] = ..., classes: _Optional[_Iterable[str]] = ..., url: _Optional[str] = ..., task: _Optional[str] = ..., vector_space: _Optional[str] = ..., retrain_every: _Optional[int] = ..., min_confidence: _Optional[float] = ..., current: _Optional[_Union[ModelVersion, _Mapping]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., serving: _Optional[bool] = ..., no_prelabel: _Optional[_Mapping[str, str]] = ..., prelabel_status: _Optional[str] = ...) -> None: ...
 
 class RegisterModelRequest(_message.Message):
     __slots__ = ("project_id", "name", "kind", "classes", "url", "task", "vector_space", "retrain_every", "min_confidence", "request_id")

@@ -567,18 +567,24 @@ class GetQueueStatsRequest(_message.Message):
     def __init__(self, project_id: _Optional[str] = ...) -> None: ...
 
 class QueueStats(_message.Message):
-    __slots__ = ("pool_id", "depth", "active_leases", "outstanding", "oldest_age_seconds")
+    __slots__ = ("pool_id", "depth", "active_leases", "outstanding", "oldest_age_seconds", "no_eligible_annotator", "no_eligible_annotator_task_ids", "flags")
     POOL_ID_FIELD_NUMBER: _ClassVar[int]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
     ACTIVE_LEASES_FIELD_NUMBER: _ClassVar[int]
     OUTSTANDING_FIELD_NUMBER: _ClassVar[int]
     OLDEST_AGE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    NO_ELIGIBLE_ANNOTATOR_FIELD_NUMBER: _ClassVar[int]
+    NO_ELIGIBLE_ANNOTATOR_TASK_IDS_FIELD_NUMBER: _ClassVar[int]
+    FLAGS_FIELD_NUMBER: _ClassVar[int]
     pool_id: str
     depth: int
     active_leases: int
     outstanding: int
     oldest_age_seconds: float
-    def __init__(self, pool_id: _Optional[str] = ..., depth: _Optional[int] = ..., active_leases: _Optional[int] = ..., outstanding: _Optional[int] = ..., oldest_age_seconds: _Optional[float] = ...) -> None: ...
+    no_eligible_annotator: int
+    no_eligible_annotator_task_ids: _containers.RepeatedScalarFieldContainer[str]
+    flags: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, pool_id: _Optional[str] = ..., depth: _Optional[int] = ..., active_leases: _Optional[int] = ..., outstanding: _Optional[int] = ..., oldest_age_seconds: _Optional[float] = ..., no_eligible_annotator: _Optional[int] = ..., no_eligible_annotator_task_ids: _Optional[_Iterable[str]] = ..., flags: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetQueueStatsResponse(_message.Message):
     __slots__ = ("pools",)
