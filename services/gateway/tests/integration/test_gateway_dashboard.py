@@ -113,6 +113,7 @@ async def test_summary_and_the_page_rendered_in_chromium(
 
     s = await eventually(summary)
     assert [(q["pool_id"], q["kind"]) for q in s["queues"]] == [(name, "in_house")]
+    assert [(q["no_eligible_annotator"], q["flags"]) for q in s["queues"]] == [(0, [])]
     assert [v["version"] for v in s["versions"]] == [1, 2]
     assert s["diff"] == {
         "from_version": 1,

@@ -123,6 +123,9 @@ def _queues(stats: rt.GetQueueStatsResponse, pools: Any) -> list[dict[str, Any]]
             "in_progress": s.active_leases,
             "outstanding": s.outstanding,
             "oldest_age_seconds": s.oldest_age_seconds,
+            # Re-opened tasks no active annotator of the pool may take (routing flags them).
+            "no_eligible_annotator": s.no_eligible_annotator,
+            "flags": list(s.flags),
         }
         for s in stats.pools
     ]

@@ -103,7 +103,7 @@ function tiles(s) {
 
 function render(s) {
   tiles(s);
-  bars($("queues"), (s.queues || []).map((q) => ({ label: `${q.pool_id} (${q.kind || "?"})`, values: [q.queued || 0, q.in_progress || 0] })), ["queued", "in progress"], { digits: 0 });
+  bars($("queues"), (s.queues || []).map((q) => ({ label: `${q.pool_id} (${q.kind || "?"})${q.no_eligible_annotator ? ` ⚠ ${q.no_eligible_annotator} with no eligible annotator` : ""}`, values: [q.queued || 0, q.in_progress || 0] })), ["queued", "in progress"], { digits: 0 });
   bars($("agreement"), (s.agreement?.per_class || []).map((c) => ({ label: c.class_id, values: [c.alpha] })), ["alpha"], { max: 1 });
   table($("annotators"), ["annotator", "pool", "gold answers", "accuracy", "drift"],
     (s.annotators || []).map((a) => [a.annotator_id, a.pool_id || "", String(a.gold_answers ?? 0), fmt(a.gold_accuracy),
