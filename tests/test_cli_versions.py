@@ -48,7 +48,9 @@ async def _label(cli_system: CliSystem, project: str, wanted: int) -> None:
             offers.extend(resp.offers)
             return len(offers) >= wanted
 
-        await eventually(claim, timeout=30, interval=0.3)
+        # Tasks appear once routing has consumed curation's items: seconds alone, longer under the
+        # whole suite's load.
+        await eventually(claim, timeout=90, interval=0.3)
         by_item = await _classes_by_item(cli_system)
         await work.SubmitLabels(
             wpb.SubmitLabelsRequest(
@@ -132,7 +134,7 @@ async def test_versions_create_list_show_fetch_export_diff(
     assert r.exit_code == 0, r.output
 
     await _label(cli_system, "lab", len(TEXTS))
-    await eventually(lambda: _projected(cli_system, len(TEXTS)), timeout=30, interval=0.3)
+    await eventually(lambda: _projected(cli_system, len(TEXTS)), timeout=90, interval=0.3)
 
     r = await cli("versions", "create", "labeled-v", "--project", "lab", "--description", "first")
     assert r.exit_code == 0, r.output
